@@ -1,0 +1,71 @@
+"""``mobilegan`` command line: a thin layer over the library API.
+
+Each command group lives in its own module with a ``register(subparsers)`` function that
+adds its parser and sets ``func``; the parser's ``func(args)`` returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Command modules, in the order ``--help`` lists them.
+COMMAND_MODULES = [
+    "mobilegan.cli.demo_cmd",
+    "mobilegan.cli.segment_cmd",
+    "mobilegan.cli.data_cmd",
+    "mobilegan.cli.model_cmd",
+    "mobilegan.cli.train_cmd",
+    "mobilegan.cli.eval_cmd",
+    "mobilegan.cli.export_cmd",
+    "mobilegan.cli.serve_cmd",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mobilegan",
+        description="Skin lesion segmentation in dermoscopy images with MobileGAN.")
+    parser.add_argument("--version", action="version", version=_version())
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name == name:  # that command is not built yet
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"mobilegan {version('mobilegan')}"
+    except PackageNotFoundError:
+        return "mobilegan (not installed)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, KeyError) as error:
+        # Bad input is the user's to fix: say what and where, no stack trace.
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"mobilegan {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

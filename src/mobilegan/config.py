@@ -1,0 +1,188 @@
+"""Typed run configuration. Defaults come from the paper (see :mod:`mobilegan.paper`).
+
+Every run saves its resolved configuration as JSON beside its outputs, and
+``RunConfig.from_dict`` reads it back, so a run can always be repeated exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mobilegan import paper
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field."""
+
+
+@dataclass
+class ModelConfig:
+    """Which network to build and its switches (the ablations live here)."""
+
+    name: str = "mobilegan"  # registry key: mobilegan | unet
+    in_channels: int = 3
+    attention: bool = True  # False: the "no attention" ablation (PAM/CAM become identity)
+    multiscale: bool = True  # False: the "single scale" ablation
+    #: Pool keys/values of the PAM in the first CDA by this factor (1 = exact paper PAM).
+    #: At 128x128 that PAM attends over 64x64 = 4096 positions; stride 2 gives 1024 keys.
+    pam_kv_stride: int = 1
+    encoder_dropout: float = paper.ENCODER_DROPOUT
+    decoder_dropout: float = paper.DECODER_DROPOUT
+    #: U-Net base width (Ronneberger: 64).
+    unet_base: int = 64
+
+
+@dataclass
+class LossConfig:
+    adversarial: float = paper.LAMBDA_ADV
+    l1: float = paper.LAMBDA_L1
+    jaccard: float = paper.LAMBDA_JACCARD
+
+
+@dataclass
+class DataConfig:
+    #: Training set root (an ISIC layout or images/ + masks/).
+    train_dir: str = "../shared/data/isic2018"
+    #: Optional folder whose ids are the evaluation set: training refuses to overlap it.
+    eval_dir: str | None = "../shared/data/isic2017"
+    #: Which split of eval_dir is the test set (overlap guard); "test" for ISIC 2017.
+    eval_split: str | None = "test"
+    #: Optional separate validation root; else a seeded split of train_dir.
+    val_dir: str | None = None
+    val_split: str | None = None
+    train_fraction: float = paper.TRAIN_FRACTION
+    #: Drop every id of the evaluation set from training (the leak-free protocol).
+    exclude_eval_ids: bool = True
+    #: Train on overlapping ids anyway (the paper's protocol); results get a leak label.
+    allow_overlap: bool = False
+    image_size: int = paper.IMAGE_SIZE
+    limit: int | None = None  # use only the first N training images (smoke tests)
+    seed: int = 0
+
+
+@dataclass
+class AugmentConfig:
+    hflip: bool = True
+    vflip: bool = True
+    gamma: tuple[float, float] = (0.7, 1.5)
+    gamma_p: float = 0.5
+    clahe_p: float = 0.3
+    clahe_clip: float = 2.0
+    clahe_tiles: int = 8
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = paper.EPOCHS
+    batch_size: int = paper.BATCH_SIZE
+    lr: float = paper.LEARNING_RATE
+    betas: tuple[float, float] = paper.ADAM_BETAS
+    adversarial: bool = True  # False: train the generator alone (baselines, "no GAN")
+    device: str = "auto"
+    amp: bool = True  # bf16 autocast on CUDA
+    compile: bool = False
+    seed: int = 0
+    num_threads: int | None = None
+    val_every: int = 1
+    overlay_every: int = 5
+    collapse_patience: int = 5
+    max_steps: int | None = None  # stop after this many steps (tests, smoke runs)
+    log_every: int = 10
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    out_dir: str = "runs/mobilegan"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "RunConfig":
+        return _build(cls, raw, "")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def validate(self) -> "RunConfig":
+        """Fail at start, naming the field, rather than hours into a run."""
+        from mobilegan.models.registry import available_models
+
+        checks = [
+            ("model.name", self.model.name in available_models(),
+             f"unknown model {self.model.name!r}; choose one of {available_models()}"),
+            ("train.lr", self.train.lr > 0, f"must be > 0, got {self.train.lr}"),
+            ("train.epochs", self.train.epochs >= 1, f"must be >= 1, got {self.train.epochs}"),
+            ("train.batch_size", self.train.batch_size >= 1,
+             f"must be >= 1, got {self.train.batch_size}"),
+            ("data.image_size", self.data.image_size >= 32 and self.data.image_size % 16 == 0,
+             f"must be a multiple of 16 and >= 32 (the encoder halves it 3 times and the "
+             f"input block 8x), got {self.data.image_size}"),
+            ("data.train_fraction", 0 < self.data.train_fraction < 1 or self.data.val_dir,
+             f"must be in (0, 1), got {self.data.train_fraction}"),
+            ("model.pam_kv_stride", self.model.pam_kv_stride in (1, 2, 4),
+             f"must be 1, 2 or 4, got {self.model.pam_kv_stride}"),
+            ("loss.l1", self.loss.l1 >= 0, "must be >= 0"),
+            ("loss.jaccard", self.loss.jaccard >= 0, "must be >= 0"),
+            ("loss.adversarial", self.loss.adversarial >= 0, "must be >= 0"),
+            ("data.train_dir", Path(self.data.train_dir).is_dir(),
+             f"not a folder: {self.data.train_dir}"),
+        ]
+        for name, ok, message in checks:
+            if not ok:
+                raise ConfigError(f"{name}: {message}")
+        return self
+
+
+def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(f"{prefix}{key}: unknown field; known: {sorted(fields)}")
+        default = getattr(cls(), key)
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _build(type(default), value, f"{prefix}{key}.")
+        elif isinstance(default, tuple) and isinstance(value, list):
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
+    """Apply ``section.field=value`` strings (values parsed as JSON when they can be)."""
+    raw = config.to_dict()
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"{item}: expected section.field=value")
+        dotted, text = item.split("=", 1)
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        node = raw
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            if part not in node or not isinstance(node[part], dict):
+                raise ConfigError(f"{dotted}: unknown section {part!r}")
+            node = node[part]
+        if parts[-1] not in node:
+            raise ConfigError(f"{dotted}: unknown field")
+        node[parts[-1]] = value
+    return RunConfig.from_dict(raw)

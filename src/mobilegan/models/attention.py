@@ -1,0 +1,82 @@
+"""Position and channel attention (DANet, Fu et al. 2019), as MobileGAN uses them.
+
+Both start as the identity: ``gamma`` is a learned scalar that begins at 0, so a fresh
+network behaves like its attention-free twin and learns how much attention to mix in.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mobilegan import paper
+
+
+class PositionAttention(nn.Module):
+    """PAM: every position attends to every other position (DANet ``PAM_Module``).
+
+    ``energy = Q^T K`` (unscaled, as DANet), ``softmax`` over keys, output ``V attn``.
+    Computed with :func:`torch.nn.functional.scaled_dot_product_attention` at scale 1,
+    which is the same maths with fused kernels; :meth:`forward_naive` keeps the textbook
+    form for the equality test. ``kv_stride > 1`` average-pools the keys and values
+    (a documented speed option, off in the paper configuration).
+    """
+
+    def __init__(self, channels: int, kv_stride: int = 1,
+                 reduction: int = paper.PAM_QK_REDUCTION) -> None:
+        super().__init__()
+        inner = max(channels // reduction, 1)
+        self.query = nn.Conv2d(channels, inner, 1)
+        self.key = nn.Conv2d(channels, inner, 1)
+        self.value = nn.Conv2d(channels, channels, 1)
+        self.gamma = nn.Parameter(torch.zeros(1))
+        self.kv_stride = kv_stride
+
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b = x.shape[0]
+        kv_in = F.avg_pool2d(x, self.kv_stride) if self.kv_stride > 1 else x
+        q = self.query(x).flatten(2).transpose(1, 2)  # B, N, C'
+        k = self.key(kv_in).flatten(2).transpose(1, 2)  # B, M, C'
+        v = self.value(kv_in).flatten(2).transpose(1, 2)  # B, M, C
+        return q.reshape(b, 1, *q.shape[1:]), k.reshape(b, 1, *k.shape[1:]), v.reshape(b, 1, *v.shape[1:])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self._qkv(x)
+        out = F.scaled_dot_product_attention(q, k, v, scale=1.0)  # B, 1, N, C
+        out = out.squeeze(1).transpose(1, 2).reshape_as(x)
+        return x + self.gamma * out
+
+    def forward_naive(self, x: torch.Tensor) -> torch.Tensor:
+        """The DANet formulation, an N x M matrix in memory; for tests only."""
+        q, k, v = (t.squeeze(1) for t in self._qkv(x))
+        attention = torch.softmax(q @ k.transpose(1, 2), dim=-1)
+        out = (attention @ v).transpose(1, 2).reshape_as(x)
+        return x + self.gamma * out
+
+
+class ChannelAttention(nn.Module):
+    """CAM: channels re-weighted by their similarity to each other (DANet ``CAM_Module``).
+
+    DANet subtracts the energy from its row maximum before the softmax, so that the
+    least similar channels get the most weight; we keep that.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(2)  # B, C, N
+        energy = flat @ flat.transpose(1, 2)  # B, C, C
+        energy = energy.amax(dim=-1, keepdim=True) - energy
+        out = torch.softmax(energy, dim=-1) @ flat
+        return x + self.gamma * out.reshape_as(x)
+
+
+def position_attention(channels: int, enabled: bool, kv_stride: int = 1) -> nn.Module:
+    return PositionAttention(channels, kv_stride) if enabled else nn.Identity()
+
+
+def channel_attention(enabled: bool) -> nn.Module:
+    return ChannelAttention() if enabled else nn.Identity()

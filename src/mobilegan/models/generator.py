@@ -1,0 +1,83 @@
+"""MobileGAN's generator: a pix2pix-style encoder-decoder of ERFNet blocks with dual
+attention, about 2.35M parameters. docs/architecture.md draws it; paper.py holds the
+decisions where the paper is silent."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mobilegan import paper
+from mobilegan.config import ModelConfig
+from mobilegan.models.attention import channel_attention
+from mobilegan.models.blocks import CDA, DUA, FCA, BottleneckAttention, ConvBlock, NoiseDropout
+
+
+class MultiScaleInput(nn.Module):
+    """The input at several scales, each to 16 maps and CAM, brought back to full size
+    bilinearly and averaged: coarse context and fine edges from the first layer on."""
+
+    def __init__(self, cin: int, cout: int, factors: tuple[int, ...], attention: bool) -> None:
+        super().__init__()
+        self.factors = factors
+        self.branches = nn.ModuleList(
+            nn.Sequential(ConvBlock(cin, cout), channel_attention(attention)) for _ in factors)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-2:]
+        total = 0
+        for factor, branch in zip(self.factors, self.branches):
+            scaled = F.avg_pool2d(x, factor) if factor > 1 else x
+            y = branch(scaled)
+            if factor > 1:
+                y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+            total = total + y
+        return total / len(self.factors)
+
+
+class DecoderStream(nn.Sequential):
+    """One decoder stream: DUA (x2) then two FCA layers carrying the noise z."""
+
+    def __init__(self, cin: int, cout: int, dilations: tuple[int, ...], dropout: float,
+                 attention: bool) -> None:
+        super().__init__(DUA(cin, cout, attention),
+                         *(FCA(cout, d, dropout, attention, noise=True) for d in dilations))
+
+
+class MobileGANGenerator(nn.Module):
+    """Image (B, 3, H, W), H and W multiples of 8, to one lesion logit map (B, 1, H, W)."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or ModelConfig()
+        self.config = cfg
+        att, p_enc = cfg.attention, cfg.encoder_dropout
+        c1, c2, c3 = paper.CDA_CHANNELS
+        factors = paper.MULTISCALE_FACTORS if cfg.multiscale else (1,)
+        self.stem = MultiScaleInput(cfg.in_channels, paper.MULTISCALE_CHANNELS, factors, att)
+        self.encoder = nn.Sequential(
+            CDA(paper.MULTISCALE_CHANNELS, c1, att, cfg.pam_kv_stride),
+            CDA(c1, c2, att),
+            *(FCA(c2, d, p_enc, att) for d in paper.FCA64_DILATIONS),
+            CDA(c2, c3, att),
+            *(FCA(c3, d, p_enc, att) for d in paper.FCA128_DILATIONS),
+            BottleneckAttention(c3, p_enc, att),
+        )
+        self.streams = nn.ModuleList(
+            DecoderStream(c3, paper.DECODER_CHANNELS, dil, cfg.decoder_dropout, att)
+            for dil in paper.DECODER_STREAM_DILATIONS)
+        self.head = nn.ConvTranspose2d(paper.DECODER_CHANNELS, 1, 2, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.encoder(self.stem(x))
+        features = F.interpolate(features, scale_factor=2.0, mode="bilinear", align_corners=False)
+        decoded = sum(stream(features) for stream in self.streams)
+        return self.head(decoded)
+
+    def set_sampling(self, enabled: bool) -> "MobileGANGenerator":
+        """Keep the decoder's noise z on at inference (for uncertainty) or off."""
+        for module in self.modules():
+            if isinstance(module, NoiseDropout):
+                module.sampling = enabled
+        return self

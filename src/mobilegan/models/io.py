@@ -1,0 +1,52 @@
+"""Weights as safetensors with a JSON config beside them; loading never unpickles."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from mobilegan.config import ModelConfig
+
+
+def config_path_for(weights: Path) -> Path:
+    return weights.with_suffix(".json")
+
+
+def save_model(model: nn.Module, cfg: ModelConfig, path: str | Path,
+               metadata: dict[str, Any] | None = None, dtype: torch.dtype | None = None) -> Path:
+    """Write ``path`` (.safetensors) and ``path.json`` (model config + metadata)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+             .detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path))
+    info = {"model": dataclasses.asdict(cfg), "metadata": metadata or {}}
+    config_path_for(path).write_text(json.dumps(info, indent=2) + "\n")
+    return path
+
+
+def read_model_info(path: str | Path) -> dict[str, Any]:
+    return json.loads(config_path_for(Path(path)).read_text())
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig]:
+    """Rebuild the network from its JSON config and load the tensors (as float32)."""
+    from mobilegan.models.registry import build_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights at {path}")
+    info = read_model_info(path)
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    cfg = ModelConfig(**{k: v for k, v in info["model"].items() if k in known})
+    model = build_model(cfg)
+    state = load_file(str(path), device=str(map_location))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    model.load_state_dict(state)
+    return model.eval(), cfg
