@@ -51,6 +51,8 @@ class DataConfig:
     eval_dir: str | None = "../shared/data/isic2017"
     #: Which split of eval_dir is the test set (overlap guard); "test" for ISIC 2017.
     eval_split: str | None = "test"
+    #: Which split of train_dir to train on ("train"; a bare image folder is "all").
+    train_split: str | None = "train"
     #: Optional separate validation root; else a seeded split of train_dir.
     val_dir: str | None = None
     val_split: str | None = None
@@ -61,6 +63,7 @@ class DataConfig:
     allow_overlap: bool = False
     image_size: int = paper.IMAGE_SIZE
     limit: int | None = None  # use only the first N training images (smoke tests)
+    val_limit: int | None = None  # and only the first N validation images
     seed: int = 0
 
 
@@ -91,7 +94,10 @@ class TrainConfig:
     overlay_every: int = 5
     collapse_patience: int = 5
     max_steps: int | None = None  # stop after this many steps (tests, smoke runs)
-    log_every: int = 10
+    checkpoint_every: int = 100  # steps between resumable checkpoints (and at epoch ends)
+    snapshot_every: int = 25  # steps between in-memory good states for the NaN guard
+    max_bad_steps: int = 3  # non-finite losses in a row that end the run
+    progress: bool = True
 
 
 @dataclass
@@ -126,6 +132,7 @@ class RunConfig:
              f"unknown model {self.model.name!r}; choose one of {available_models()}"),
             ("train.lr", self.train.lr > 0, f"must be > 0, got {self.train.lr}"),
             ("train.epochs", self.train.epochs >= 1, f"must be >= 1, got {self.train.epochs}"),
+            ("train.checkpoint_every", self.train.checkpoint_every >= 1, "must be >= 1"),
             ("train.batch_size", self.train.batch_size >= 1,
              f"must be >= 1, got {self.train.batch_size}"),
             ("data.image_size", self.data.image_size >= 32 and self.data.image_size % 16 == 0,

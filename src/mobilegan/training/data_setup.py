@@ -1,0 +1,101 @@
+"""Which images a run trains, selects and never sees: the protocol, decided before any
+step runs, written to ``splits.json``, and guarded against test-set leaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mobilegan.config import RunConfig
+from mobilegan.data.cache import CachedSet, load_cached
+from mobilegan.data.layouts import Sample, discover, load_samples
+from mobilegan.data.splits import ids_sha256, seeded_split
+
+
+class OverlapError(ValueError):
+    """Training ids overlap the evaluation set and the user did not allow it."""
+
+
+@dataclass
+class PreparedData:
+    train: CachedSet
+    val: CachedSet
+    info: dict[str, Any]  # protocol, ids and hashes: saved as splits.json
+
+
+def _split_of(root: str, wanted: str | None) -> list[Sample]:
+    splits = discover(root)
+    if wanted in splits:
+        return splits[wanted]
+    if wanted is None or list(splits) == ["all"]:
+        return [s for samples in splits.values() for s in samples]
+    raise KeyError(f"data: split {wanted!r} not under {root}; found {sorted(splits)}")
+
+
+def evaluation_ids(cfg: RunConfig) -> set[str]:
+    d = cfg.data
+    if not d.eval_dir or not Path(d.eval_dir).is_dir():
+        return set()
+    return {s.id for s in load_samples(d.eval_dir, d.eval_split)}
+
+
+def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, Any]]:
+    """Choose the training and validation samples and describe the protocol."""
+    d = cfg.data
+    train = _split_of(d.train_dir, d.train_split)
+    eval_ids = evaluation_ids(cfg)
+    overlap = sorted({s.id for s in train} & eval_ids)
+    if overlap and d.exclude_eval_ids:
+        train = [s for s in train if s.id not in eval_ids]
+        protocol, leak = "leak-free", False
+    elif overlap and not d.allow_overlap:
+        raise OverlapError(
+            f"{len(overlap)} training ids of {d.train_dir} are in the evaluation set "
+            f"{d.eval_dir} ({d.eval_split}), e.g. {overlap[:3]}. Train leak-free (the default, "
+            "data.exclude_eval_ids=true) or pass --allow-overlap to run the paper's protocol; "
+            "its results are labelled leaky.")
+    else:
+        protocol, leak = ("paper (leaky)", True) if overlap else ("leak-free", False)
+
+    if d.val_dir:
+        val = _split_of(d.val_dir, d.val_split)
+        val_overlap = {s.id for s in val} & eval_ids
+        if val_overlap:
+            raise OverlapError(f"{len(val_overlap)} validation ids are in the evaluation set: "
+                               "model selection would see the test set")
+    else:
+        by_id = {s.id: s for s in train}
+        train_ids, val_ids = seeded_split(sorted(by_id), d.train_fraction, d.seed)
+        train, val = [by_id[i] for i in train_ids], [by_id[i] for i in val_ids]
+    if d.limit:
+        train = train[: d.limit]
+    if d.val_limit:
+        val = val[: d.val_limit]
+    train_ids = [s.id for s in train]
+    info = {
+        "protocol": protocol,
+        "leak": leak,
+        "leak_label": (f"LEAKY: {len(overlap)} training ids are in the test set" if leak else ""),
+        "train_dir": d.train_dir,
+        "eval_dir": d.eval_dir,
+        "eval_split": d.eval_split,
+        "eval_ids_excluded": len(overlap) if (overlap and d.exclude_eval_ids) else 0,
+        "train_overlap_with_eval": len(overlap) if leak else 0,
+        "train_ids_sha256": ids_sha256(train_ids),
+        "seed": d.seed,
+        "train": train_ids,
+        "val": [s.id for s in val],
+    }
+    return train, val, info
+
+
+def prepare_data(cfg: RunConfig, progress: bool = True) -> PreparedData:
+    train, val, info = plan_splits(cfg)
+    size = cfg.data.image_size
+    train_set = load_cached(train, size, progress=progress)
+    val_set = load_cached(val, size, progress=progress)
+    info["skipped"] = [list(map(str, item)) for item in [*train_set.skipped, *val_set.skipped]]
+    info["train"], info["val"] = train_set.ids, val_set.ids
+    info["train_ids_sha256"] = ids_sha256(train_set.ids)
+    return PreparedData(train_set, val_set, info)

@@ -1,0 +1,376 @@
+"""The paper's training recipe: per batch one discriminator step, then one generator step.
+
+``train(RunConfig)`` is the library entry point; ``mobilegan train`` is a thin wrapper.
+Everything a run produces lands in one folder (see :func:`train`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from mobilegan.config import RunConfig
+from mobilegan.data.cache import CachedSet
+from mobilegan.data.tensors import normalize_images
+from mobilegan.losses import discriminator_loss, generator_loss
+from mobilegan.models.io import save_model
+from mobilegan.models.registry import build_discriminator, build_model
+from mobilegan.training.augment import augment_batch
+from mobilegan.training.checkpoint import atomic_save, load_checkpoint
+from mobilegan.training.data_setup import PreparedData, prepare_data
+from mobilegan.training.distributed import (DistInfo, barrier, broadcast_buffers, init_distributed,
+                                            shutdown)
+from mobilegan.training.run_log import CsvLog, TensorBoard
+from mobilegan.training.visualize import overlay_grid
+
+
+class TrainingDiverged(RuntimeError):
+    """Losses stayed non-finite after restoring good states and lowering the lr."""
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    best_val_jac: float
+    best_epoch: int
+    epochs_done: int
+    steps_done: int
+    wall_s: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+@torch.no_grad()
+def validate(generator: nn.Module, data: CachedSet, batch_size: int = 64,
+             autocast: bool = False) -> dict[str, float]:
+    """Mean per-image JAC and DIC at the training resolution, noise z off. For model
+    selection only: the reported numbers come from ``mobilegan evaluate`` at the ground
+    truth's own resolution."""
+    was_training = generator.training
+    generator.eval()
+    jac, dic = [], []
+    for start in range(0, len(data), batch_size):
+        images = normalize_images(data.images[start:start + batch_size])
+        truth = data.masks[start:start + batch_size].bool()
+        with torch.autocast(images.device.type, torch.bfloat16, enabled=autocast):
+            pred = generator(images) > 0
+        tp = (pred & truth).flatten(1).sum(1).double()
+        fp = (pred & ~truth).flatten(1).sum(1).double()
+        fn = (~pred & truth).flatten(1).sum(1).double()
+        union = tp + fp + fn
+        jac.append(torch.where(union > 0, tp / union.clamp(min=1), torch.ones_like(tp)))
+        dic.append(torch.where(union > 0, 2 * tp / (2 * tp + fp + fn).clamp(min=1), torch.ones_like(tp)))
+    generator.train(was_training)
+    return {"val_JAC": torch.cat(jac).mean().item(), "val_DIC": torch.cat(dic).mean().item()}
+
+
+class Trainer:
+    """Holds the models, optimisers and counters of one run; ``fit()`` runs it."""
+
+    def __init__(self, cfg: RunConfig, data: PreparedData | None = None, resume: bool = False) -> None:
+        self.cfg = cfg.validate()
+        t = cfg.train
+        self.device = resolve_device(t.device)
+        self.dist: DistInfo = init_distributed(self.device.type)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if t.num_threads:
+            torch.set_num_threads(t.num_threads)
+        torch.manual_seed(t.seed)
+        self.out = Path(cfg.out_dir)
+        self.main = self.dist.is_main
+        self.data = data or prepare_data(cfg, progress=t.progress and self.main)
+        self.train_set = self.data.train.to(self.device)
+        self.val_set = self.data.val.to(self.device)
+        self.amp = t.amp and self.device.type == "cuda"
+
+        self.generator = build_model(cfg.model).to(self.device)
+        self.discriminator = build_discriminator(cfg.model).to(self.device) if t.adversarial else None
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=t.betas)
+        self.opt_d = (torch.optim.Adam(self.discriminator.parameters(), lr=t.lr, betas=t.betas)
+                      if self.discriminator is not None else None)
+        if self.dist.enabled:
+            ids = [self.dist.local_rank] if self.device.type == "cuda" else None
+            self.generator = DistributedDataParallel(self.generator, device_ids=ids)
+            if self.discriminator is not None:
+                self.discriminator = DistributedDataParallel(self.discriminator, device_ids=ids)
+        self.g_forward = self.generator
+        if t.compile:
+            self.g_forward = torch.compile(self.generator)
+
+        self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.best_jac, self.best_epoch, self.collapsed_epochs = -1.0, -1, 0
+        self.lr = t.lr
+        self.bad_steps = 0
+        self.events: list[str] = []
+        if resume:
+            self._load(self.out / "checkpoints" / "last.pt")
+        elif self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            cfg.save(self.out / "config.json")
+            (self.out / "splits.json").write_text(json.dumps(self.data.info, indent=2) + "\n")
+        self._snapshot = self._capture()
+        if self.main:
+            self.steps_log = CsvLog(self.out / "steps.csv", "step", self.global_step if resume else None)
+            self.epochs_log = CsvLog(self.out / "metrics.csv", "epoch", self.epoch - 1 if resume else None)
+            self.tensorboard = TensorBoard(self.out / "events")
+
+    # ---- state ---------------------------------------------------------------------
+    def _capture(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: weights, optimisers, counters, RNG."""
+        state: dict[str, Any] = {
+            "generator": _unwrap(self.generator).state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step, "best_jac": self.best_jac,
+            "best_epoch": self.best_epoch, "collapsed_epochs": self.collapsed_epochs,
+            "lr": self.lr, "torch_rng": torch.get_rng_state(),
+        }
+        if self.discriminator is not None:
+            state["discriminator"] = _unwrap(self.discriminator).state_dict()
+            state["opt_d"] = self.opt_d.state_dict()
+        if torch.cuda.is_available() and self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return copy.deepcopy(state)
+
+    def _restore(self, state: dict[str, Any], counters: bool = True) -> None:
+        _unwrap(self.generator).load_state_dict(state["generator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        if self.discriminator is not None:
+            _unwrap(self.discriminator).load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        if counters:
+            for key in ("epoch", "step_in_epoch", "global_step", "best_jac", "best_epoch",
+                        "collapsed_epochs", "lr"):
+                setattr(self, key, state[key])
+            torch.set_rng_state(state["torch_rng"])
+            if "cuda_rng" in state and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self._set_lr(self.lr)
+
+    def _load(self, path: Path) -> None:
+        if not path.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {path}")
+        self._restore(load_checkpoint(path, self.device))
+        self._log_event(f"resumed from {path} at epoch {self.epoch}, step {self.global_step}")
+
+    def _save_checkpoint(self) -> None:
+        if self.main:
+            atomic_save(self._capture(), self.out / "checkpoints" / "last.pt")
+
+    def _set_lr(self, lr: float) -> None:
+        for opt in (self.opt_g, self.opt_d):
+            if opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = lr
+
+    def _log_event(self, message: str) -> None:
+        self.events.append(message)
+        if self.main:
+            tqdm.write(message)
+            with (self.out / "train.log").open("a") as handle:
+                handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+    # ---- one step ------------------------------------------------------------------
+    def _batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        generator = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + self.global_step)
+        idx = indices.to(self.device)
+        images, masks = augment_batch(self.train_set.images[idx], self.train_set.masks[idx],
+                                      self.cfg.augment, generator)
+        return normalize_images(images), masks.float()
+
+    def _step(self, images: torch.Tensor, masks: torch.Tensor) -> dict[str, float] | None:
+        """One D step then one G step. Returns the losses, or None if one was not finite
+        (nothing is applied then)."""
+        cfg = self.cfg
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
+            logits = self.g_forward(images)
+        probabilities = torch.sigmoid(logits.float())
+        out: dict[str, float] = {}
+        fake_logits = None
+        if self.discriminator is not None:
+            # Real and generated pairs go through D separately, as in pix2pix: with batch
+            # norm, a mixed batch would let D judge by batch statistics that the G step
+            # (generated pairs only) never shows it.
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
+                real = self.discriminator(images, masks).float()
+                fake = self.discriminator(images, probabilities.detach()).float()
+            d_loss = discriminator_loss(real, fake)
+            if not torch.isfinite(d_loss):
+                return None
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            out["d_loss"] = d_loss.item()
+            out["d_real"] = torch.sigmoid(real).mean().item()
+            out["d_fake"] = torch.sigmoid(fake).mean().item()
+            judge = _unwrap(self.discriminator)
+            judge.requires_grad_(False)
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
+                fake_logits = judge(images, probabilities)
+            judge.requires_grad_(True)
+        parts = generator_loss(logits, masks, cfg.loss, fake_logits)
+        if not torch.isfinite(parts["total"]):
+            return None
+        self.opt_g.zero_grad(set_to_none=True)
+        parts["total"].backward()
+        self.opt_g.step()
+        out.update({f"g_{k}": v.item() for k, v in parts.items()})
+        return out
+
+    def _handle_bad_step(self) -> None:
+        self.bad_steps += 1
+        if self.bad_steps >= self.cfg.train.max_bad_steps:
+            raise TrainingDiverged(
+                f"{self.bad_steps} non-finite losses in a row at step {self.global_step + 1} "
+                f"(lr now {self.lr:g}); stopped without writing a checkpoint of the bad state. "
+                f"The last good checkpoint is {self.out / 'checkpoints' / 'last.pt'}.")
+        self._restore(self._snapshot, counters=False)
+        self.lr *= 0.5
+        self._set_lr(self.lr)
+        self._log_event(f"non-finite loss at step {self.global_step + 1}: restored the last good "
+                        f"state and lowered the lr to {self.lr:g} ({self.bad_steps} in a row)")
+
+    # ---- epochs --------------------------------------------------------------------
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        order = torch.randperm(len(self.train_set),
+                               generator=torch.Generator().manual_seed(self.cfg.train.seed * 7919 + epoch))
+        return order[self.dist.rank::self.dist.world_size]
+
+    def fit(self) -> TrainResult:
+        t = self.cfg.train
+        start_wall = time.time()
+        steps_per_epoch = max(len(self._epoch_order(0)) // t.batch_size, 1)
+        stop = False
+        try:
+            while self.epoch < t.epochs and not stop:
+                order = self._epoch_order(self.epoch)
+                sums: dict[str, float] = {}
+                count, seen, tick = 0, 0, time.time()
+                bar = tqdm(range(self.step_in_epoch, steps_per_epoch), disable=not (t.progress and self.main),
+                           desc=f"epoch {self.epoch + 1}/{t.epochs}", unit="step", leave=False)
+                for i in bar:
+                    indices = order[i * t.batch_size:(i + 1) * t.batch_size]
+                    if len(indices) < t.batch_size and len(order) >= t.batch_size:
+                        continue
+                    losses = self._step(*self._batch(indices))
+                    if losses is None:
+                        self._handle_bad_step()
+                        continue
+                    self.bad_steps = 0
+                    self.global_step += 1
+                    self.step_in_epoch = i + 1
+                    count += 1
+                    seen += len(indices) * self.dist.world_size
+                    for k, v in losses.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    rate = seen / max(time.time() - tick, 1e-9)
+                    if self.main:
+                        self.steps_log.write({"step": self.global_step, "epoch": self.epoch + 1, **losses,
+                                              "lr": self.lr})
+                        bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()
+                                         if k in ("d_loss", "g_total")} | {"img/s": f"{rate:.1f}"})
+                    if self.global_step % t.snapshot_every == 0:
+                        self._snapshot = self._capture()
+                    if self.global_step % t.checkpoint_every == 0:
+                        self._save_checkpoint()
+                    if t.max_steps and self.global_step >= t.max_steps:
+                        stop = True
+                        break
+                bar.close()
+                epoch_done = not stop or self.step_in_epoch >= steps_per_epoch
+                self._end_epoch(sums, count, seen, time.time() - tick, epoch_done)
+            for model in (self.generator, self.discriminator):
+                if model is not None:
+                    broadcast_buffers(_unwrap(model), self.dist)
+        finally:
+            if self.main:
+                self.tensorboard.close()
+            barrier(self.dist)
+            shutdown(self.dist)
+        return TrainResult(self.out, self.best_jac, self.best_epoch, self.epoch, self.global_step,
+                           time.time() - start_wall)
+
+    def _end_epoch(self, sums: dict[str, float], count: int, seen: int, seconds: float,
+                   epoch_done: bool) -> None:
+        t = self.cfg.train
+        epoch_number = self.epoch + 1
+        if epoch_done:
+            self.epoch += 1
+            self.step_in_epoch = 0
+        if self.main:
+            row: dict[str, Any] = {"epoch": epoch_number, "step": self.global_step}
+            row.update({k: v / max(count, 1) for k, v in sums.items()})
+            generator = _unwrap(self.generator)
+            metrics = validate(generator, self.val_set, autocast=self.amp)
+            row.update(metrics)
+            row.update({"images_per_s": seen / max(seconds, 1e-9), "epoch_s": seconds, "lr": self.lr})
+            self.epochs_log.write(row)
+            self.tensorboard.scalars(row, self.global_step, "epoch")
+            self._check_collapse(metrics["val_DIC"])
+            if metrics["val_JAC"] > self.best_jac:
+                self.best_jac, self.best_epoch = metrics["val_JAC"], epoch_number
+                self._export_generator("best", metrics)
+            self._export_generator("last", metrics)
+            if epoch_number % t.overlay_every == 0 or epoch_number == 1 or not epoch_done or self.epoch == t.epochs:
+                self._write_overlays(epoch_number)
+            tqdm.write(f"epoch {epoch_number}: " + ", ".join(
+                f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float)))
+        self._save_checkpoint()
+        barrier(self.dist)
+
+    def _check_collapse(self, val_dic: float) -> None:
+        self.collapsed_epochs = self.collapsed_epochs + 1 if val_dic < 0.01 else 0
+        if self.collapsed_epochs >= self.cfg.train.collapse_patience:
+            self._log_event(f"warning: the generator has collapsed to all-background "
+                            f"(validation DIC < 0.01 for {self.collapsed_epochs} epochs)")
+
+    def _export_generator(self, name: str, metrics: dict[str, float]) -> None:
+        info = self.data.info
+        meta = {"epoch": self.epoch, "global_step": self.global_step, **metrics,
+                "protocol": info["protocol"], "leak_label": info["leak_label"],
+                "train_ids_sha256": info["train_ids_sha256"], "seed": self.cfg.train.seed,
+                "image_size": self.cfg.data.image_size, "device": str(self.device)}
+        save_model(_unwrap(self.generator), self.cfg.model, self.out / f"{name}.safetensors", meta)
+
+    def _write_overlays(self, epoch: int) -> None:
+        generator = _unwrap(self.generator)
+        images, truths = self.val_set.images[:8], self.val_set.masks[:8]
+        was_training = generator.training
+        generator.eval()
+        with torch.no_grad():
+            predictions = (generator(normalize_images(images)) > 0).to(torch.uint8)
+        generator.train(was_training)
+        overlay_grid(images, truths, predictions, self.out / "overlays" / f"epoch_{epoch:03d}.png")
+
+
+def train(cfg: RunConfig, resume: bool = False) -> TrainResult:
+    """Train as ``cfg`` says. The run folder ``cfg.out_dir`` gets: ``config.json`` (resolved
+    config), ``splits.json`` (protocol, ids, hashes), ``steps.csv`` and ``metrics.csv``,
+    ``events/`` (TensorBoard), ``overlays/``, ``best``/``last`` ``.safetensors`` (+ ``.json``)
+    and ``checkpoints/last.pt`` for ``resume``."""
+    if resume:
+        saved = Path(cfg.out_dir) / "config.json"
+        if saved.exists():
+            epochs = cfg.train.epochs
+            cfg = RunConfig.load(saved)
+            cfg.train.epochs = max(epochs, cfg.train.epochs)
+    return Trainer(cfg, resume=resume).fit()
+

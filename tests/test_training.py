@@ -1,0 +1,175 @@
+"""Training: a tiny real run writes every artifact; resume after kill -9 matches an
+uninterrupted run; the NaN guard; the overlap guard; config errors name the field."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mobilegan.cli.main import main as cli_main
+from mobilegan.config import ConfigError, RunConfig, apply_overrides
+from mobilegan.training import trainer as trainer_module
+from mobilegan.training.checkpoint import load_checkpoint
+from mobilegan.training.data_setup import OverlapError, plan_splits
+from mobilegan.training.run_log import read_csv
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_overrides(data_root: Path, out: Path, steps: int = 4) -> list[str]:
+    return [
+        f"data.train_dir={data_root / 'isic2018'}", f"data.eval_dir={data_root / 'isic2017'}",
+        "data.limit=16", "data.val_limit=4", "data.image_size=64", "train.batch_size=4",
+        f"train.max_steps={steps}", "train.epochs=2", "train.checkpoint_every=2",
+        "train.num_threads=1", "train.progress=false", "train.overlay_every=1",
+        "model.pam_kv_stride=2",
+    ]
+
+
+def tiny_config(data_root: Path, out: Path, steps: int = 4) -> RunConfig:
+    cfg = apply_overrides(RunConfig(), tiny_overrides(data_root, out, steps))
+    cfg.out_dir = str(out)
+    return cfg
+
+
+def test_tiny_run_writes_every_artifact(data_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = trainer_module.train(tiny_config(data_root, out))
+    assert result.steps_done == 4 and result.epochs_done == 1
+    for name in ["config.json", "splits.json", "steps.csv", "metrics.csv", "best.safetensors",
+                 "best.json", "last.safetensors", "checkpoints/last.pt", "overlays/epoch_001.png"]:
+        assert (out / name).is_file(), name
+    assert any((out / "events").iterdir())
+    assert RunConfig.load(out / "config.json").data.image_size == 64
+    splits = json.loads((out / "splits.json").read_text())
+    assert splits["protocol"] == "leak-free" and len(splits["train"]) == 16
+    assert not set(splits["train"]) & set(splits["val"])
+    steps = read_csv(out / "steps.csv")
+    assert [int(r["step"]) for r in steps] == [1, 2, 3, 4]
+    assert all(math.isfinite(float(r["d_loss"])) and math.isfinite(float(r["g_total"])) for r in steps)
+    epochs = read_csv(out / "metrics.csv")
+    assert {"val_JAC", "val_DIC", "images_per_s", "g_l1", "g_jaccard", "g_adversarial"} <= set(epochs[0])
+    meta = json.loads((out / "best.json").read_text())["metadata"]
+    assert meta["protocol"] == "leak-free" and meta["train_ids_sha256"] == splits["train_ids_sha256"]
+
+
+def _train_cmd(data_root: Path, out: Path, steps: int, *extra: str) -> list[str]:
+    sets = [a for o in tiny_overrides(data_root, out, steps) for a in ("--set", o)]
+    return [sys.executable, "-m", "mobilegan.cli.main", "train", *sets, "--out", str(out), *extra]
+
+
+@pytest.mark.slow
+def test_resume_after_kill_matches_uninterrupted_run(data_root: Path, tmp_path: Path) -> None:
+    steps = 8
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    straight = tmp_path / "straight"
+    subprocess.run(_train_cmd(data_root, straight, steps), check=True, env=env, capture_output=True)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_train_cmd(data_root, killed, steps), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill -9 once a checkpoint exists and more steps ran
+        if (killed / "steps.csv").exists() and len(read_csv(killed / "steps.csv")) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    checkpoint = load_checkpoint(killed / "checkpoints" / "last.pt")
+    assert 2 <= checkpoint["global_step"] < steps, "the kill must land mid-run"
+
+    subprocess.run(_train_cmd(data_root, killed, steps, "--resume"), check=True, env=env,
+                   capture_output=True)
+    a, b = read_csv(straight / "steps.csv"), read_csv(killed / "steps.csv")
+    assert [r["step"] for r in a] == [r["step"] for r in b] == [str(i) for i in range(1, steps + 1)]
+    for row_a, row_b in zip(a, b):
+        for key in ("d_loss", "g_total", "g_l1", "g_jaccard", "g_adversarial"):
+            assert abs(float(row_a[key]) - float(row_b[key])) <= 1e-6, (row_a["step"], key)
+    assert read_csv(straight / "metrics.csv")[-1]["val_JAC"] == read_csv(killed / "metrics.csv")[-1]["val_JAC"]
+
+
+def test_nan_guard_restores_lowers_lr_then_stops(data_root: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    real_loss = trainer_module.generator_loss
+    calls = {"n": 0}
+    poisoned = {3, 5, 6, 7}  # one bad step, then three in a row
+
+    def flaky_loss(*args, **kwargs):
+        calls["n"] += 1
+        parts = real_loss(*args, **kwargs)
+        if calls["n"] in poisoned:
+            parts["total"] = parts["total"] * float("nan")
+        return parts
+
+    monkeypatch.setattr(trainer_module, "generator_loss", flaky_loss)
+    out = tmp_path / "nan"
+    cfg = tiny_config(data_root, out, steps=20)
+    trainer = trainer_module.Trainer(cfg)
+    with pytest.raises(trainer_module.TrainingDiverged, match="3 non-finite losses in a row"):
+        trainer.fit()
+    assert any("lowered the lr to 0.0001" in e for e in trainer.events)
+    assert any("lowered the lr to 5e-05" in e for e in trainer.events)
+    assert trainer.global_step == 3  # steps 3, 5, 6, 7 of the loss were never applied
+    for tensor in trainer.generator.state_dict().values():
+        assert torch.isfinite(tensor.float()).all()
+    saved = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert saved["global_step"] == 3  # written at the end of epoch 1, before the bad run
+    assert all(torch.isfinite(t.float()).all() for t in saved["generator"].values())
+
+
+def test_overlap_guard_refuses_then_labels(data_root: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(data_root, tmp_path / "x")
+    cfg.data.exclude_eval_ids = False
+    with pytest.raises(OverlapError, match="529 training ids"):
+        plan_splits(cfg)
+    cfg.data.allow_overlap = True
+    _, _, info = plan_splits(cfg)
+    assert info["leak"] and info["leak_label"].startswith("LEAKY: 529")
+    cfg.data.exclude_eval_ids = True
+    train, val, info = plan_splits(cfg)
+    assert info["protocol"] == "leak-free" and info["eval_ids_excluded"] == 529
+    from mobilegan.data.layouts import load_samples
+    test_ids = {s.id for s in load_samples(data_root / "isic2017", "test")}
+    full_cfg = tiny_config(data_root, tmp_path / "y")
+    full_cfg.data.limit = full_cfg.data.val_limit = None
+    train, val, _ = plan_splits(full_cfg)
+    assert len(train) + len(val) == 2594 - 529
+    assert not ({s.id for s in train} | {s.id for s in val}) & test_ids
+
+
+def test_cli_refuses_overlap_with_a_message(data_root: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    sets = [a for o in tiny_overrides(data_root, tmp_path, 2) for a in ("--set", o)]
+    code = cli_main(["train", *sets, "--set", "data.exclude_eval_ids=false", "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "--allow-overlap" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("override, field", [
+    ("train.lr=-0.1", "train.lr"),
+    ("model.name=resnet", "model.name"),
+    ("data.image_size=100", "data.image_size"),
+    ("data.train_dir=/no/such/folder", "data.train_dir"),
+    ("train.batch_size=0", "train.batch_size"),
+])
+def test_bad_config_fails_at_start_naming_the_field(override: str, field: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_main(["train", "--set", override, "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert field in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_config_field_is_named() -> None:
+    with pytest.raises(ConfigError, match="train.learning_rate"):
+        apply_overrides(RunConfig(), ["train.learning_rate=1"])
