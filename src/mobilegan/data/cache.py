@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
-from tqdm.auto import tqdm
+from PIL import Image
 
+from mobilegan.data.io import DEFAULT_MAX_PIXELS
 from mobilegan.data.layouts import Sample
+from mobilegan.data.validate import Problem, iter_checked
 
 
 @dataclass
@@ -19,48 +20,54 @@ class CachedSet:
     images: torch.Tensor  # (N, 3, H, W) uint8
     masks: torch.Tensor  # (N, 1, H, W) uint8 in {0, 1}
     ids: list[str]
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (id, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (id, "path: reason")
+    problems: list[Problem] = field(default_factory=list)  # every problem, warnings included
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def to(self, device: torch.device | str) -> "CachedSet":
-        return CachedSet(self.images.to(device), self.masks.to(device), self.ids, self.skipped)
+        return CachedSet(self.images.to(device), self.masks.to(device), self.ids, self.skipped,
+                         self.problems)
 
 
-def _read_pair(sample: Sample, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _resize(image: np.ndarray, mask: np.ndarray,
+            size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     height, width = size
-    with Image.open(sample.image) as im:
-        image = ImageOps.exif_transpose(im).convert("RGB")
-    if sample.mask is None:
-        raise ValueError("no ground-truth mask")
-    with Image.open(sample.mask) as m:
-        mask = m.convert("L")
-    if mask.size != image.size:
-        raise ValueError(f"mask size {mask.size} differs from image size {image.size}")
-    image = image.resize((width, height), Image.Resampling.BILINEAR)
-    mask = mask.resize((width, height), Image.Resampling.BILINEAR)
-    return np.asarray(image).transpose(2, 0, 1), (np.asarray(mask) > 127)[None].astype(np.uint8)
+    resized = Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR)
+    # Area-weighted mask, thresholded at half: the lesion keeps its size at any scale.
+    soft = Image.fromarray(mask.astype(np.uint8) * 255).resize((width, height),
+                                                               Image.Resampling.BILINEAR)
+    return (np.asarray(resized).transpose(2, 0, 1),
+            (np.asarray(soft) > 127)[None].astype(np.uint8))
 
 
 def load_cached(samples: Sequence[Sample], size: int | tuple[int, int],
-                progress: bool = True, strict: bool = False) -> CachedSet:
-    """Read, validate and resize every pair; bad pairs are skipped with a reason
-    (or raise, with ``strict``)."""
+                progress: bool = True, strict: bool = False,
+                max_pixels: int | None = DEFAULT_MAX_PIXELS) -> CachedSet:
+    """Read, validate and resize every pair. A pair with a fatal problem is skipped and
+    reported (``skipped`` and ``problems``); with ``strict`` the first one raises a
+    ``ValueError`` naming the file. Grey mask pixels are warnings: binarised, kept."""
     size = (size, size) if isinstance(size, int) else size
-    images, masks, ids, skipped = [], [], [], []
-    for sample in tqdm(samples, desc="decoding", unit="img", disable=not progress, leave=False):
-        try:
-            image, mask = _read_pair(sample, size)
-        except Exception as error:  # noqa: BLE001 - every bad file is reported, not fatal
+    images, masks, ids = [], [], []
+    skipped: list[tuple[str, str]] = []
+    problems: list[Problem] = []
+    for checked in iter_checked(samples, max_pixels, require_masks=True, progress=progress,
+                                desc="decoding"):
+        problems.extend(checked.problems)
+        if not checked.ok:
+            fatal = [p for p in checked.problems if p.fatal]
             if strict:
-                raise ValueError(f"{sample.image}: {error}") from error
-            skipped.append((sample.id, f"{type(error).__name__}: {error}"))
+                raise ValueError(f"{fatal[0]} (strict mode; drop strict to skip bad pairs)")
+            skipped.append((checked.sample.id, "; ".join(str(p) for p in fatal)))
             continue
+        assert checked.image is not None and checked.mask is not None
+        image, mask = _resize(checked.image, checked.mask, size)
         images.append(image)
         masks.append(mask)
-        ids.append(sample.id)
+        ids.append(checked.sample.id)
     if not ids:
-        raise ValueError("no readable image/mask pairs")
+        detail = f"; {len(skipped)} skipped, first: {skipped[0][1]}" if skipped else ""
+        raise ValueError(f"no readable image/mask pairs{detail}")
     return CachedSet(torch.from_numpy(np.stack(images)), torch.from_numpy(np.stack(masks)),
-                     ids, skipped)
+                     ids, skipped, problems)

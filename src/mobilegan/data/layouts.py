@@ -1,8 +1,11 @@
 """Find (image, mask) pairs in the official ISIC folder layouts, at any resolution.
 
-``discover(root)`` returns the splits that a folder holds, keyed "train", "val", "test".
-Supported: ISIC 2016 Part 1, ISIC 2017 Part 1, ISIC 2018 Task 1, a generic
-``images/`` + ``masks/`` folder, and a bare folder of images (no masks).
+``discover(root)`` returns the splits that a folder holds, keyed "train", "val", "test"
+(or "all" for a folder pointed at directly). Supported: ISIC 2016 Part 1, ISIC 2017 Part 1,
+ISIC 2018 Task 1, a generic ``images/`` + ``masks/`` folder (optionally inside
+``train/``, ``val/``, ``test/``), an official image folder itself (its ground-truth folder
+is found beside it), and a bare folder of images (masks named ``<id>_segmentation`` there
+are paired, otherwise there are none). Superpixel files and metadata (csv, txt) are ignored.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 _MASK_SUFFIX = re.compile(r"_segmentation$", re.IGNORECASE)
 _IGNORED = re.compile(r"_superpixels$", re.IGNORECASE)
 
@@ -28,6 +31,9 @@ OFFICIAL_LAYOUTS: list[tuple[str, str, str]] = [
     ("train", "images", "masks"),
 ]
 
+#: Generic per-split subfolders, each holding ``images/`` + ``masks/``.
+SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -40,39 +46,93 @@ class Sample:
 
 def image_id(path: Path) -> str:
     """``ISIC_0000000`` from ``ISIC_0000000.jpg`` or ``ISIC_0000000_segmentation.png``."""
-    return _MASK_SUFFIX.sub("", path.stem)
+    return _MASK_SUFFIX.sub("", Path(path).stem)
 
 
-def _image_files(folder: Path) -> list[Path]:
+def is_mask_name(path: Path) -> bool:
+    return bool(_MASK_SUFFIX.search(Path(path).stem))
+
+
+def _candidate_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                   and not _IGNORED.search(p.stem) and not p.name.startswith("."))
 
 
-def pair_folder(image_dir: Path, mask_dir: Path | None) -> list[Sample]:
+def _image_files(folder: Path) -> list[Path]:
+    return [p for p in _candidate_files(folder) if not is_mask_name(p)]
+
+
+def _mask_index(mask_dir: Path | None) -> dict[str, Path]:
+    """id -> mask file; ``<id>_segmentation`` wins over a same-stem file."""
     masks: dict[str, Path] = {}
-    if mask_dir is not None and mask_dir.is_dir():
-        for m in _image_files(mask_dir):
-            masks.setdefault(image_id(m), m)
+    if mask_dir is None or not mask_dir.is_dir():
+        return masks
+    files = _candidate_files(mask_dir)
+    for m in sorted(files, key=lambda p: (not is_mask_name(p), p.name)):
+        masks.setdefault(image_id(m), m)
+    return masks
+
+
+def pair_folder(image_dir: Path, mask_dir: Path | None) -> list[Sample]:
+    """Samples for every image in ``image_dir``; ``mask_dir`` may be the same folder."""
+    masks = _mask_index(mask_dir)
+    if mask_dir is not None and Path(mask_dir) == Path(image_dir):
+        masks = {k: v for k, v in masks.items() if is_mask_name(v)}
     return [Sample(image_id(p), p, masks.get(image_id(p))) for p in _image_files(image_dir)]
+
+
+def unpaired_masks(image_dir: Path, mask_dir: Path | None) -> list[Path]:
+    """Mask files whose id has no image: reported, since they are otherwise ignored."""
+    masks = _mask_index(mask_dir)
+    if mask_dir is not None and Path(mask_dir) == Path(image_dir):
+        masks = {k: v for k, v in masks.items() if is_mask_name(v)}
+    ids = {image_id(p) for p in _image_files(image_dir)}
+    return [path for key, path in sorted(masks.items()) if key not in ids]
+
+
+def folder_pairs(root: str | Path) -> list[tuple[str, Path, Path | None]]:
+    """(split, image folder, mask folder or None) for every layout found at ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"not a folder: {root}")
+    found: list[tuple[str, Path, Path | None]] = []
+    for split, images, masks in OFFICIAL_LAYOUTS:
+        if (root / images).is_dir():
+            found.append((split, root / images, root / masks))
+    if not found:
+        for folder, split in SPLIT_FOLDERS.items():
+            if (root / folder / "images").is_dir():
+                found.append((split, root / folder / "images", root / folder / "masks"))
+    if found:
+        return found
+    # Pointed at an image folder itself: an official one, or ``images/`` beside ``masks/``.
+    for _split, images, masks in OFFICIAL_LAYOUTS:
+        if root.name == images and (root.parent / masks).is_dir():
+            return [("all", root, root.parent / masks)]
+    return [("all", root, root)]  # bare folder: masks, if any, are ``<id>_segmentation``
 
 
 def discover(root: str | Path) -> dict[str, list[Sample]]:
     """Splits found under ``root``; a folder of images alone is one "all" split."""
     root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"not a folder: {root}")
     splits: dict[str, list[Sample]] = {}
-    for split, images, masks in OFFICIAL_LAYOUTS:
-        if (root / images).is_dir():
-            splits.setdefault(split, []).extend(pair_folder(root / images, root / masks))
-    if not splits:
-        samples = pair_folder(root, None)
+    for split, images, masks in folder_pairs(root):
+        samples = pair_folder(images, masks)
         if samples:
-            splits["all"] = samples
+            splits.setdefault(split, []).extend(samples)
     if not splits:
-        raise FileNotFoundError(f"no images or known ISIC layout under {root}")
+        raise FileNotFoundError(_nothing_found(root))
     return splits
+
+
+def _nothing_found(root: Path) -> str:
+    nested = sorted(p.name for p in root.iterdir() if p.is_dir()
+                    and any((p / images).is_dir() for _, images, _ in OFFICIAL_LAYOUTS))
+    if nested:
+        return (f"no images directly under {root}; it holds data sets in "
+                f"{', '.join(nested)}: point at one of them")
+    return f"no images or known ISIC layout under {root} (empty folder?)"
 
 
 def load_samples(root: str | Path, split: str | None = None) -> list[Sample]:

@@ -1,0 +1,201 @@
+"""Read any image or mask file safely: every failure becomes one ``ImageReadError`` that
+names the file, so a bad upload or a bad file in a data set never crashes a caller with a
+PIL internals traceback, and never decodes a decompression bomb.
+
+Images come back as RGB uint8 (H, W, 3) whatever their mode (grayscale, palette, RGBA,
+CMYK, 16-bit), with their EXIF orientation applied. Masks come back binarised exactly as
+the ISIC challenge scorer does (isic-challenge-scoring 5.6.0: foreground is ``> 128``).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: Largest image accepted, in pixels. The biggest ISIC originals are about 30 M pixels;
+#: below PIL's own warning limit (89 M), so our check always fires first.
+DEFAULT_MAX_PIXELS = 50_000_000
+
+#: Mask foreground is ``value > MASK_THRESHOLD`` on the 8-bit grey level, as in
+#: isic-challenge-scoring 5.6.0 (``truth_image > 128``).
+MASK_THRESHOLD = 128
+
+_SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N"}
+_ALPHA = {"RGBA", "RGBa", "LA", "La", "PA"}
+
+Source = str | Path | BinaryIO
+
+
+class ImageReadError(ValueError):
+    """A file that is not a usable image; ``kind`` says why in one word.
+
+    kinds: "missing", "unreadable" (not an image, corrupt), "truncated",
+    "too_large" (over the pixel limit: a possible decompression bomb), "unsupported_mode".
+    """
+
+    def __init__(self, path: str, kind: str, reason: str) -> None:
+        self.path = path
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def source_name(source: Source) -> str:
+    """A printable name for a path or an open file (uploads may have none)."""
+    if isinstance(source, (str, Path)):
+        return str(source)
+    return str(getattr(source, "name", None) or "<uploaded file>")
+
+
+def _open_decoded(source: Source, max_pixels: int | None,
+                  draft_size: tuple[int, int] | None = None) -> Image.Image:
+    """Decode the first frame, upright, after checking its size from the header alone."""
+    name = source_name(source)
+    try:
+        with Image.open(source) as image:
+            width, height = image.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageReadError(
+                    name, "too_large",
+                    f"{width}x{height} = {width * height:,} pixels is over the limit of "
+                    f"{max_pixels:,} (a possible decompression bomb); raise max_pixels "
+                    f"if the image is genuine")
+            if draft_size is not None:
+                image.draft(None, draft_size)  # JPEG only: decode at a reduced scale
+            image.load()
+            return _upright(image, name)
+    except ImageReadError:
+        raise
+    except FileNotFoundError as error:
+        raise ImageReadError(name, "missing", "no such file") from error
+    except IsADirectoryError as error:
+        raise ImageReadError(name, "missing", "is a folder, not an image file") from error
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(name, "too_large", f"decompression bomb: {error}") from error
+    except UnidentifiedImageError as error:
+        raise ImageReadError(name, "unreadable",
+                             "not a recognised image format (corrupt or not an image)") from error
+    except Exception as error:  # noqa: BLE001 - PIL raises OSError, SyntaxError, struct.error...
+        text = str(error)
+        if "truncated" in text.lower() or isinstance(error, EOFError):
+            raise ImageReadError(name, "truncated", f"incomplete file: {text}") from error
+        if "Decompressed" in text:  # PNG text-chunk bombs
+            raise ImageReadError(name, "too_large", text) from error
+        raise ImageReadError(name, "unreadable",
+                             f"cannot decode ({type(error).__name__}: {text})") from error
+
+
+def _upright(image: Image.Image, name: str) -> Image.Image:
+    """Apply the EXIF orientation, as every viewer (and the ISIC annotators) did."""
+    try:
+        upright = ImageOps.exif_transpose(image)
+    except Exception as error:  # noqa: BLE001 - broken EXIF must not lose the pixels
+        warnings.warn(f"{name}: ignoring unreadable EXIF orientation ({error})", stacklevel=3)
+        return image.copy()
+    return upright if upright is not None else image.copy()
+
+
+def _grey_levels(image: Image.Image) -> np.ndarray:
+    """8-bit grey levels of a single-channel image of any depth."""
+    if image.mode in _SIXTEEN_BIT:
+        values = np.asarray(image).astype(np.uint32)
+        return ((values * 255 + 32767) // 65535).astype(np.uint8)
+    if image.mode == "I":  # 32-bit int: 16-bit data from some decoders, else 8-bit
+        values = np.asarray(image).astype(np.int64).clip(0, 65535)
+        if values.max(initial=0) > 255:
+            return ((values * 255 + 32767) // 65535).astype(np.uint8)
+        return values.astype(np.uint8)
+    if image.mode == "F":  # float: [0, 1] when it looks normalised, else [0, 255]
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        if values.max(initial=0.0) <= 1.0:
+            values = values * 255.0
+        return np.rint(values.clip(0, 255)).astype(np.uint8)
+    return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
+    """Use the embedded ICC profile when there is one (print-workflow JPEGs), else PIL's
+    formula."""
+    profile = image.info.get("icc_profile")
+    if profile:
+        try:
+            from PIL import ImageCms
+
+            source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+            converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"),
+                                                  outputMode="RGB")
+            if converted is not None:
+                return converted
+        except Exception:  # noqa: BLE001 - a bad profile falls back to the plain formula
+            pass
+    return image.convert("RGB")
+
+
+def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
+    mode = image.mode
+    if mode in _SIXTEEN_BIT or mode in {"I", "F"}:
+        grey = _grey_levels(image)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode == "CMYK":
+        image = _cmyk_to_rgb(image)
+    elif mode != "RGB":
+        try:
+            # Alpha is dropped, not composited: the colour channels are what was photographed.
+            image = image.convert("RGB")
+        except (ValueError, OSError) as error:
+            raise ImageReadError(name, "unsupported_mode",
+                                 f"cannot convert image mode {mode!r} to RGB") from error
+    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+
+
+def read_image(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS, *,
+               draft_size: tuple[int, int] | None = None) -> np.ndarray:
+    """RGB uint8 (H, W, 3), EXIF-upright, from a path or an open binary file.
+
+    ``draft_size`` lets JPEGs decode at a reduced scale (at least that size) when only a
+    thumbnail is needed. Raises ``ImageReadError`` (a ``ValueError``) naming the file.
+    """
+    image = _open_decoded(source, max_pixels, draft_size)
+    return _to_rgb(image, source_name(source))
+
+
+def pil_to_rgb(image: Image.Image, name: str = "<PIL image>") -> np.ndarray:
+    """An already-open Pillow image as RGB uint8 (H, W, 3), upright, converted exactly as
+    files are (16-bit rescaled, alpha dropped, CMYK through its profile)."""
+    return _to_rgb(_upright(image, name), name)
+
+
+def read_mask_levels(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A mask's 8-bit grey levels (H, W) uint8, from mode 1, L, P, RGB(A) or 16-bit files.
+
+    RGB masks whose channels agree use one channel; otherwise their luminance.
+    """
+    image = _open_decoded(source, max_pixels)
+    if image.mode in _ALPHA:
+        image = image.convert("RGB" if image.mode.startswith("R") else "L")
+    if image.mode == "RGB":
+        rgb = np.asarray(image, dtype=np.uint8)
+        if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+            return np.ascontiguousarray(rgb[..., 0])
+    try:
+        return _grey_levels(image)
+    except (ValueError, OSError) as error:
+        raise ImageReadError(source_name(source), "unsupported_mode",
+                             f"cannot read mask of mode {image.mode!r}") from error
+
+
+def binarize(levels: np.ndarray) -> tuple[np.ndarray, int]:
+    """(foreground ``> MASK_THRESHOLD``, number of grey pixels: neither 0 nor 255)."""
+    grey = int(np.count_nonzero((levels != 0) & (levels != 255)))
+    return levels > MASK_THRESHOLD, grey
+
+
+def read_mask(source: Source,
+              max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, int]:
+    """(bool mask (H, W), grey pixel count), binarised as the ISIC scorer does."""
+    return binarize(read_mask_levels(source, max_pixels))

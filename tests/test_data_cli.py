@@ -1,0 +1,89 @@
+"""``mobilegan data summary | validate | split`` on folders built here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mobilegan.cli.main import main
+from mobilegan.data.splits import load_split
+
+
+def make_folder(root: Path, areas: list[float], size: tuple[int, int] = (50, 40)) -> Path:
+    """A generic images/ + masks/ folder whose masks cover the given fractions of rows."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    w, h = size
+    for i, area in enumerate(areas):
+        Image.fromarray(np.full((h, w, 3), 90, np.uint8)).save(root / "images" / f"im{i}.png")
+        mask = np.zeros((h, w), np.uint8)
+        mask[: round(h * area)] = 255
+        Image.fromarray(mask).save(root / "masks" / f"im{i}_segmentation.png")
+    return root
+
+
+def test_summary_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_folder(tmp_path / "d", [0.1, 0.25, 0.5, 0.75])
+    (root / "images" / "bad.jpg").write_bytes(b"broken")
+    assert main(["data", "summary", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "[train] 5 images, 4 with masks, 4 usable" in out
+    assert "50x40 (4)" in out
+    assert "min 10.0, median 37.5, max 75.0" in out
+    assert "bad.jpg" in out and "missing_mask" in out and "unreadable" in out
+    assert main(["data", "summary", str(root), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    split = report["splits"]["train"]
+    assert split["images"] == 5 and split["usable"] == 4
+    assert split["lesion_area_percent"]["median"] == pytest.approx(37.5)
+    assert sum(split["lesion_area_histogram"]["counts"]) == 4
+    assert {p["kind"] for p in report["problems"]} == {"unreadable", "missing_mask"}
+
+
+def test_validate_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_folder(tmp_path / "d", [0.5, 0.5])
+    assert main(["data", "validate", str(root)]) == 0
+    assert "2 images checked: 0 problems" in capsys.readouterr().out
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(root / "masks" / "im1_segmentation.png")
+    assert main(["data", "validate", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "[size_mismatch]" in out and "im1_segmentation.png" in out
+
+
+def test_bomb_limit_from_the_command_line(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_folder(tmp_path / "d", [0.5])
+    assert main(["data", "validate", str(root), "--max-pixels", "1000"]) == 1
+    assert "too_large" in capsys.readouterr().out
+
+
+def test_bad_folders_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["data", "summary", str(tmp_path / "empty")]) == 2
+    assert "empty folder" in capsys.readouterr().err
+    assert main(["data", "summary", str(tmp_path / "nowhere")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_split_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_folder(tmp_path / "d", [0.2] * 10)
+    out = tmp_path / "split.json"
+    assert main(["data", "split", str(root), "--out", str(out), "--seed", "4",
+                 "--train-fraction", "0.7"]) == 0
+    assert "7 train, 3 val" in capsys.readouterr().out
+    split = load_split(out)
+    assert len(split.train) == 7 and split.seed == 4
+
+
+def test_real_summary_of_one_split(isic2017: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "summary", str(isic2017), "--split", "val", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["splits"]) == ["val"]
+    val = report["splits"]["val"]
+    assert val["images"] == 150 and val["usable"] == 150
+    assert val["resolutions"] == {"256x192": 150}
+    assert report["problems"] == []

@@ -1,0 +1,219 @@
+"""The safe readers on every awkward file a user or a data set can hold, each built here."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mobilegan.data.io import (MASK_THRESHOLD, ImageReadError, pil_to_rgb, read_image, read_mask,
+                               read_mask_levels)
+
+RNG = np.random.default_rng(0)
+PICTURE = RNG.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+
+
+def save(array_or_image: np.ndarray | Image.Image, path: Path, **kwargs: object) -> Path:
+    image = (array_or_image if isinstance(array_or_image, Image.Image)
+             else Image.fromarray(array_or_image))
+    image.save(path, **kwargs)
+    return path
+
+
+def png_rgb16(path: Path, rgb16: np.ndarray) -> Path:
+    """A 48-bit RGB PNG, which Pillow cannot write: chunks assembled by hand."""
+    height, width, _ = rgb16.shape
+    rows = b"".join(b"\x00" + rgb16[y].astype(">u2").tobytes() for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return path
+
+
+# --- images -----------------------------------------------------------------------------
+
+def test_rgb_png_round_trips(tmp_path: Path) -> None:
+    image = read_image(save(PICTURE, tmp_path / "a.png"))
+    assert image.dtype == np.uint8 and image.shape == (24, 32, 3)
+    assert np.array_equal(image, PICTURE)
+
+
+def test_grayscale_becomes_three_equal_channels(tmp_path: Path) -> None:
+    grey = PICTURE[..., 0]
+    image = read_image(save(grey, tmp_path / "g.png"))
+    assert image.shape == (24, 32, 3)
+    assert all(np.array_equal(image[..., c], grey) for c in range(3))
+
+
+def test_rgba_drops_alpha_and_keeps_colour(tmp_path: Path) -> None:
+    rgba = np.dstack([PICTURE, np.full((24, 32), 7, np.uint8)])
+    image = read_image(save(rgba, tmp_path / "a.png"))
+    assert np.array_equal(image, PICTURE)
+
+
+def test_palette_image(tmp_path: Path) -> None:
+    path = save(Image.fromarray(PICTURE).quantize(16), tmp_path / "p.png")
+    expected = np.asarray(Image.open(path).convert("RGB"))
+    assert np.array_equal(read_image(path), expected)
+
+
+def test_cmyk_jpeg_converts_to_rgb(tmp_path: Path) -> None:
+    colour = (200, 30, 60)
+    path = save(Image.new("RGB", (16, 16), colour).convert("CMYK"), tmp_path / "c.jpg",
+                quality=100)
+    assert Image.open(path).mode == "CMYK"
+    image = read_image(path)
+    assert image.shape == (16, 16, 3)
+    assert np.abs(image.astype(int) - colour).max() <= 3
+
+
+def test_sixteen_bit_grey_png_is_rescaled_not_clipped(tmp_path: Path) -> None:
+    values = np.array([[0, 257, 32896, 65535]], dtype=np.uint16)
+    path = save(Image.fromarray(values), tmp_path / "i16.png")
+    assert Image.open(path).mode == "I;16"
+    image = read_image(path)
+    assert image.shape == (1, 4, 3)
+    assert image[0, :, 0].tolist() == [0, 1, 128, 255]
+
+
+def test_sixteen_bit_rgb_png(tmp_path: Path) -> None:
+    rgb16 = PICTURE.astype(np.uint16) * 257  # exact 16-bit copies of the 8-bit values
+    image = read_image(png_rgb16(tmp_path / "rgb48.png", rgb16))
+    assert np.array_equal(image, PICTURE)
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:, :20] = (255, 0, 0)  # left half red
+    stored[:, 20:] = (0, 0, 255)  # right half blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise
+    path = save(stored, tmp_path / "rot.jpg", exif=exif.tobytes(), quality=95)
+    image = read_image(path)
+    assert image.shape == (40, 20, 3)  # portrait once upright
+    assert image[5, 10, 0] > 200 and image[5, 10, 2] < 60  # top is the red (left) half
+    assert image[35, 10, 2] > 200 and image[35, 10, 0] < 60
+
+
+def test_open_file_objects_are_read_like_paths() -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(PICTURE).save(buffer, "PNG")
+    buffer.seek(0)
+    assert np.array_equal(read_image(buffer), PICTURE)
+
+
+def test_pil_to_rgb_matches_files(tmp_path: Path) -> None:
+    path = save(Image.new("RGB", (8, 8), (10, 20, 30)).convert("CMYK"), tmp_path / "c.jpg")
+    with Image.open(path) as opened:
+        assert np.array_equal(pil_to_rgb(opened), read_image(path))
+
+
+@pytest.mark.parametrize("name, payload", [
+    ("note.jpg", b"this is not an image"),
+    ("empty.png", b""),
+])
+def test_not_an_image_names_the_file(tmp_path: Path, name: str, payload: bytes) -> None:
+    (tmp_path / name).write_bytes(payload)
+    with pytest.raises(ImageReadError, match=name) as caught:
+        read_image(tmp_path / name)
+    assert caught.value.kind == "unreadable"
+    assert isinstance(caught.value, ValueError)
+
+
+def test_corrupt_jpeg(tmp_path: Path) -> None:
+    data = bytearray(save(PICTURE, tmp_path / "ok.jpg").read_bytes())
+    data[20:200] = RNG.integers(0, 256, 180, dtype=np.uint8).tobytes()
+    (tmp_path / "corrupt.jpg").write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="corrupt.jpg") as caught:
+        read_image(tmp_path / "corrupt.jpg")
+    assert caught.value.kind in {"unreadable", "truncated"}
+
+
+@pytest.mark.parametrize("suffix", ["png", "jpg"])
+def test_truncated_file(tmp_path: Path, suffix: str) -> None:
+    data = save(PICTURE, tmp_path / f"full.{suffix}").read_bytes()
+    path = tmp_path / f"cut.{suffix}"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match=f"cut.{suffix}") as caught:
+        read_image(path)
+    assert caught.value.kind == "truncated"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ImageReadError, match="nowhere.jpg") as caught:
+        read_image(tmp_path / "nowhere.jpg")
+    assert caught.value.kind == "missing"
+
+
+def test_decompression_bomb_refused_before_decoding(tmp_path: Path) -> None:
+    path = save(np.zeros((1000, 1200), np.uint8), tmp_path / "bomb.png")  # tiny file, 1.2 MP
+    assert path.stat().st_size < 20_000
+    with pytest.raises(ImageReadError, match="bomb.png") as caught:
+        read_image(path, max_pixels=1_000_000)
+    assert caught.value.kind == "too_large" and "decompression bomb" in str(caught.value)
+    with pytest.raises(ImageReadError, match="too_large|bomb"):
+        read_mask(path, max_pixels=1_000_000)
+    assert read_image(path, max_pixels=2_000_000).shape == (1000, 1200, 3)
+
+
+def test_pils_own_bomb_error_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save(np.zeros((100, 100), np.uint8), tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL refuses over 2x this
+    with pytest.raises(ImageReadError, match="big.png") as caught:
+        read_image(path, max_pixels=None)
+    assert caught.value.kind == "too_large"
+
+
+# --- masks ------------------------------------------------------------------------------
+
+LESION = np.zeros((12, 16), bool)
+LESION[3:9, 4:12] = True
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "RGB", "RGBA", "P", "I;16"])
+def test_mask_modes(tmp_path: Path, mode: str) -> None:
+    levels = LESION.astype(np.uint8) * 255
+    if mode == "I;16":
+        image = Image.fromarray(LESION.astype(np.uint16) * 65535)
+    else:
+        image = Image.fromarray(levels).convert(mode)
+    path = save(image, tmp_path / f"m_{mode.replace(';', '')}_segmentation.png")
+    assert Image.open(path).mode == mode
+    mask, grey = read_mask(path)
+    assert mask.dtype == bool and mask.shape == (12, 16)
+    assert np.array_equal(mask, LESION) and grey == 0
+
+
+def test_grey_mask_pixels_are_counted_and_binarised_like_the_scorer(tmp_path: Path) -> None:
+    levels = np.zeros((4, 4), np.uint8)
+    levels[0] = [255, 255, 128, 129]  # 128 is background, 129 foreground: "> 128"
+    levels[1, 0] = 1
+    mask, grey = read_mask(save(levels, tmp_path / "grey.png"))
+    assert MASK_THRESHOLD == 128
+    assert grey == 3
+    assert mask[0].tolist() == [True, True, False, True]
+    assert mask.sum() == 3
+
+
+def test_rgb_mask_with_unequal_channels_uses_luminance(tmp_path: Path) -> None:
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[:2] = (255, 255, 255)
+    rgb[2:, :2] = (255, 0, 0)  # red: luminance 76, background
+    levels = read_mask_levels(save(rgb, tmp_path / "rgb.png"))
+    assert levels[:2].min() == 255 and levels[2, 0] == 76
+
+
+def test_sixteen_bit_mask_with_label_values_reads_as_empty(tmp_path: Path) -> None:
+    """0/1 labels are not a lesion to the ISIC scorer either; validation flags it."""
+    mask, grey = read_mask(save(Image.fromarray(LESION.astype(np.uint16)), tmp_path / "l.png"))
+    assert not mask.any() and grey == 0

@@ -1,0 +1,122 @@
+"""Discovery of the official ISIC layouts, generic folders and bare image folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mobilegan.data.layouts import discover, image_id, load_samples
+
+PIXEL = np.zeros((2, 2, 3), np.uint8)
+
+
+def touch_image(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(PIXEL).save(path)
+    return path
+
+
+def touch_mask(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((2, 2), np.uint8)).save(path)
+    return path
+
+
+def test_image_id() -> None:
+    assert image_id(Path("ISIC_0000001.jpg")) == "ISIC_0000001"
+    assert image_id(Path("ISIC_0000001_segmentation.png")) == "ISIC_0000001"
+    assert image_id(Path("ISIC_0000001_Segmentation.png")) == "ISIC_0000001"  # ISIC 2016
+
+
+def test_isic2017_layout_ignores_superpixels_and_metadata(tmp_path: Path) -> None:
+    images = tmp_path / "ISIC-2017_Test_v2_Data"
+    masks = tmp_path / "ISIC-2017_Test_v2_Part1_GroundTruth"
+    for n in ("ISIC_0000001", "ISIC_0000002"):
+        touch_image(images / f"{n}.jpg")
+        touch_image(images / f"{n}_superpixels.png")
+        touch_mask(masks / f"{n}_segmentation.png")
+    (images / "ISIC-2017_Test_v2_Data_metadata.csv").write_text("image_id,age\n")
+    (masks / "LICENSE.txt").write_text("CC-0")
+    (images / ".DS_Store").write_bytes(b"\0")
+    splits = discover(tmp_path)
+    assert list(splits) == ["test"]
+    assert [(s.id, s.image.name, s.mask.name if s.mask else None) for s in splits["test"]] == [
+        ("ISIC_0000001", "ISIC_0000001.jpg", "ISIC_0000001_segmentation.png"),
+        ("ISIC_0000002", "ISIC_0000002.jpg", "ISIC_0000002_segmentation.png"),
+    ]
+
+
+def test_isic2016_and_2018_layouts(tmp_path: Path) -> None:
+    touch_image(tmp_path / "a" / "ISBI2016_ISIC_Part1_Training_Data" / "ISIC_0000000.jpg")
+    touch_mask(tmp_path / "a" / "ISBI2016_ISIC_Part1_Training_GroundTruth"
+               / "ISIC_0000000_Segmentation.png")
+    touch_image(tmp_path / "a" / "ISBI2016_ISIC_Part1_Test_Data" / "ISIC_0000003.jpg")
+    touch_image(tmp_path / "b" / "ISIC2018_Task1-2_Validation_Input" / "ISIC_0012576.jpg")
+    touch_mask(tmp_path / "b" / "ISIC2018_Task1_Validation_GroundTruth"
+               / "ISIC_0012576_segmentation.png")
+    a = discover(tmp_path / "a")
+    assert sorted(a) == ["test", "train"]
+    assert a["train"][0].mask is not None and a["test"][0].mask is None
+    assert discover(tmp_path / "b")["val"][0].mask is not None
+
+
+def test_generic_layout_pairs_by_stem_or_segmentation_suffix(tmp_path: Path) -> None:
+    touch_image(tmp_path / "images" / "a.png")
+    touch_image(tmp_path / "images" / "b.JPG")
+    touch_mask(tmp_path / "masks" / "a.png")
+    touch_mask(tmp_path / "masks" / "b_segmentation.png")
+    samples = load_samples(tmp_path)
+    assert [(s.id, s.mask.name) for s in samples] == [("a", "a.png"), ("b", "b_segmentation.png")]
+
+
+def test_generic_split_folders(tmp_path: Path) -> None:
+    for split in ("train", "val", "test"):
+        touch_image(tmp_path / split / "images" / f"{split}1.jpg")
+        touch_mask(tmp_path / split / "masks" / f"{split}1.png")
+    splits = discover(tmp_path)
+    assert sorted(splits) == ["test", "train", "val"]
+    assert splits["val"][0].id == "val1" and splits["val"][0].mask is not None
+
+
+def test_pointing_at_an_image_folder(tmp_path: Path) -> None:
+    touch_image(tmp_path / "ISIC-2017_Training_Data" / "ISIC_0000000.jpg")
+    touch_mask(tmp_path / "ISIC-2017_Training_Part1_GroundTruth" / "ISIC_0000000_segmentation.png")
+    samples = discover(tmp_path / "ISIC-2017_Training_Data")["all"]
+    assert samples[0].mask is not None
+    touch_image(tmp_path / "g" / "images" / "x.jpg")
+    touch_mask(tmp_path / "g" / "masks" / "x.png")
+    assert discover(tmp_path / "g" / "images")["all"][0].mask is not None
+
+
+def test_bare_folder_with_masks_beside_images(tmp_path: Path) -> None:
+    touch_image(tmp_path / "x.jpg")
+    touch_image(tmp_path / "y.jpg")
+    touch_mask(tmp_path / "x_segmentation.png")
+    samples = discover(tmp_path)["all"]
+    assert [(s.id, s.mask.name if s.mask else None) for s in samples] == [
+        ("x", "x_segmentation.png"), ("y", None)]
+
+
+def test_empty_folder_and_a_folder_of_data_sets(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="empty folder"):
+        discover(tmp_path)
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        discover(tmp_path / "missing")
+    touch_image(tmp_path / "isic2017" / "ISIC-2017_Test_v2_Data" / "ISIC_0000001.jpg")
+    with pytest.raises(FileNotFoundError, match="isic2017"):
+        discover(tmp_path)
+
+
+def test_unknown_split_names_the_ones_found(isic2017: Path) -> None:
+    with pytest.raises(KeyError, match="found"):
+        load_samples(isic2017, "nope")
+
+
+def test_real_data_counts(isic2017: Path, isic2018: Path) -> None:
+    s17 = discover(isic2017)
+    assert {k: len(v) for k, v in s17.items()} == {"train": 2000, "val": 150, "test": 600}
+    assert all(s.mask is not None for v in s17.values() for s in v)
+    assert {k: len(v) for k, v in discover(isic2018).items()} == {"train": 2594}

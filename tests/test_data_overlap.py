@@ -1,0 +1,96 @@
+"""Test images a training set already holds: by id, and by content under any id."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mobilegan.cli.main import main
+from mobilegan.data.layouts import Sample, load_samples
+from mobilegan.data.overlap import (dhash, hamming, hash_samples, perceptual_duplicates, phash,
+                                    shared_ids)
+
+
+def test_shared_ids_on_the_real_data(isic2017: Path, isic2018: Path) -> None:
+    shared = shared_ids(load_samples(isic2018), load_samples(isic2017, "test"))
+    assert len(shared) == 529 and shared == sorted(shared)
+
+
+def test_overlap_command_reports_529(isic2017: Path, isic2018: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "overlap", str(isic2018), str(isic2017), "--test-split", "test",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_shared_ids"] == 529 and len(report["shared_ids"]) == 529
+    assert report["test"]["images"] == 600 and report["train"]["images"] == 2594
+    assert main(["data", "overlap", str(isic2018), str(isic2017), "--test-split", "test"]) == 0
+    assert "shared ids: 529 (88.2% of the test set)" in capsys.readouterr().out
+
+
+def test_overlap_command_bad_split(isic2017: Path, isic2018: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "overlap", str(isic2018), str(isic2017), "--test-split", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def blob_image(seed: int, size: tuple[int, int] = (160, 120)) -> np.ndarray:
+    """A skin-coloured picture with a few dark blobs, different for every seed."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    image = np.ones((h, w, 3)) * (200, 150, 130)
+    for _ in range(4):
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(8, 35)
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 < r**2] *= rng.uniform(0.3, 0.7)
+    return image.clip(0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("hasher", [phash, dhash])
+def test_hashes_survive_resizing_and_recompression(
+        hasher: Callable[[np.ndarray], np.ndarray], tmp_path: Path) -> None:
+    original = blob_image(0)
+    small = np.asarray(Image.fromarray(original).resize((80, 60), Image.Resampling.BILINEAR))
+    Image.fromarray(small).save(tmp_path / "s.jpg", quality=70)
+    copy = np.asarray(Image.open(tmp_path / "s.jpg"))
+    h0, h1, other = hasher(original), hasher(copy), hasher(blob_image(1))
+    assert h0.shape == (256,) and h0.dtype == bool
+    near = hamming(h0[None], h1[None])[0, 0]
+    far = hamming(h0[None], other[None])[0, 0]
+    assert near < far and near <= 24
+
+
+def test_perceptual_duplicates_under_other_ids(tmp_path: Path) -> None:
+    train, test = [], []
+    for seed in range(6):
+        path = tmp_path / f"train_{seed}.png"
+        Image.fromarray(blob_image(seed)).save(path)
+        train.append(Sample(f"train_{seed}", path, None))
+    copy = tmp_path / "renamed_copy.jpg"
+    Image.fromarray(blob_image(2)).resize((320, 240)).save(copy, quality=90)
+    fresh = tmp_path / "fresh.png"
+    Image.fromarray(blob_image(99)).save(fresh)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"nope")
+    test = [Sample("renamed_copy", copy, None), Sample("fresh", fresh, None),
+            Sample("broken", broken, None)]
+    hashed_test = hash_samples(test)
+    assert [p.id for p in hashed_test.problems] == ["broken"]
+    pairs = perceptual_duplicates(train, hashed_test)
+    assert [(p.test_id, p.train_id, p.same_id) for p in pairs] == [
+        ("renamed_copy", "train_2", False)]
+    assert pairs[0].difference < 3.0
+
+
+def test_perceptual_duplicates_on_real_copies(isic2017: Path, isic2018: Path) -> None:
+    """2017 test images and their re-encoded 2018 copies are found; other lesions are not."""
+    test = load_samples(isic2017, "test")[:40]
+    train_by_id = {s.id: s for s in load_samples(isic2018)}
+    train = [train_by_id[s.id] for s in test if s.id in train_by_id][:15]
+    pairs = perceptual_duplicates(train, test)
+    assert {p.test_id for p in pairs if p.same_id} == {s.id for s in train}
+    assert all(p.same_id for p in pairs)
