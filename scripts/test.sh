@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh machine, then runs it.
+# The README's test command and .ci/run both call exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+# torch 2.13.0 is named first so that pip takes the CPU build (see README, "Install").
+.venv/bin/pip install -q torch==2.13.0 -e '.[dev,app,tensorboard]'
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  # The browser test drives Debian's Chromium; nothing is downloaded by the test itself.
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+exec .venv/bin/python -m pytest -q "$@"
