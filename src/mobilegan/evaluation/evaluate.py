@@ -1,0 +1,466 @@
+"""Score a trained network on a labelled folder exactly as the ISIC challenges do.
+
+Each image is predicted at the network's input size, its probability map is resized back to
+the ground truth's own resolution (bilinear), thresholded, and scored per image with
+:mod:`mobilegan.metrics.isic`. Evaluation never trains and never selects: it uses the run's
+``best.safetensors`` as saved. It also checks, from the run's ``splits.json``, whether any
+evaluated image was used for training (a test-set leak: every output is then labelled) or
+for model selection (the run's validation ids).
+
+Outputs (see :func:`evaluate`): ``per_image.csv``, ``summary.json``, ``summary.md`` and,
+with ``figures=True``, the PNGs of :mod:`mobilegan.evaluation.figures`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from mobilegan.data.layouts import Sample, discover
+from mobilegan.data.splits import ids_sha256
+from mobilegan.data.validate import check_pair
+from mobilegan.metrics.isic import (METRIC_KEYS, POOLED_KEYS, confusion, metrics_from_confusion,
+                                    resize_to, summarize)
+
+SUMMARY_FORMAT = 1
+#: The pseudo split that selects the run's own validation ids (the held-out 20% of the
+#: training set, as in the paper's ISIC 2018 table). Those images chose the best epoch.
+HELDOUT_SPLIT = "heldout"
+#: Every split of the folder.
+ALL_SPLIT = "all"
+CSV_FIELDS = ["id", *METRIC_KEYS, "width", "height", "seen_in"]
+#: Run-config fields that differ between seeds of one experiment (or do not change results).
+_NOT_CONFIG = {("train", "seed"), ("data", "seed"), ("train", "progress"),
+               ("train", "num_threads"), ("train", "device"), ("", "out_dir")}
+_SEED_SUFFIX = re.compile(r"(?:[-_.]s|[-_.]?seed)[-_]?\d+$", re.IGNORECASE)
+
+
+@dataclass
+class ModelSource:
+    """Where the weights come from, and what the run says about its training data."""
+
+    weights: Path
+    run_dir: Path | None
+    metadata: dict[str, Any]
+    splits: dict[str, Any] | None  # splits.json, when known
+    run_config: dict[str, Any] | None  # config.json, when known
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name if self.run_dir is not None else self.weights.stem
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` produced: per-image rows, the summary and the files written."""
+
+    out_dir: Path
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+# ---- where the model comes from ---------------------------------------------------------
+
+def resolve_source(path: str | Path) -> ModelSource:
+    """A run folder (its ``best.safetensors`` and ``splits.json``) or a ``.safetensors`` file
+    (its run folder's ``splits.json`` is used when the file sits in one)."""
+    path = Path(path)
+    if path.is_dir():
+        weights = path / "best.safetensors"
+        if not weights.is_file():
+            raise FileNotFoundError(
+                f"{path} is a folder without best.safetensors: not a finished run folder "
+                f"(pass a run folder written by `mobilegan train`, or a .safetensors file)")
+        run_dir: Path | None = path
+    elif path.is_file():
+        if path.suffix != ".safetensors":
+            raise ValueError(f"{path}: expected a run folder or a .safetensors file")
+        weights = path
+        run_dir = path.parent if (path.parent / "splits.json").is_file() else None
+    else:
+        raise FileNotFoundError(f"no run folder or weights file at {path}")
+    info_path = weights.with_suffix(".json")
+    if not info_path.is_file():
+        raise FileNotFoundError(f"{weights} has no {info_path.name} beside it (model config)")
+    metadata = json.loads(info_path.read_text()).get("metadata", {}) or {}
+    splits = _read_json(run_dir / "splits.json") if run_dir is not None else None
+    config = _read_json(run_dir / "config.json") if run_dir is not None else None
+    return ModelSource(weights, run_dir, metadata, splits, config)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+
+
+def config_fingerprint(run_config: dict[str, Any] | None) -> str | None:
+    """sha256 (12 hex) of a run's config without its seeds and machine settings: runs that
+    differ only by seed share it, so the report can average them."""
+    if run_config is None:
+        return None
+    trimmed = {}
+    for section, value in run_config.items():
+        if ("", section) in _NOT_CONFIG:
+            continue
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if (section, k) not in _NOT_CONFIG}
+        trimmed[section] = value
+    text = json.dumps(trimmed, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def experiment_name(run_name: str) -> str:
+    """``unet_seed2`` -> ``unet``: seeds of one experiment are grouped under one name."""
+    return _SEED_SUFFIX.sub("", run_name) or run_name
+
+
+# ---- which images ------------------------------------------------------------------------
+
+def select_samples(dataset: str | Path, split: str, source: ModelSource,
+                   limit: int | None = None) -> list[Sample]:
+    """The samples to score: one split of ``dataset``, every split (``all``), or the run's
+    own held-out validation ids (``heldout``)."""
+    splits = discover(dataset)
+    if split == HELDOUT_SPLIT:
+        if not source.splits or not source.splits.get("val"):
+            raise ValueError(f"--split {HELDOUT_SPLIT} needs the run's splits.json with its "
+                             f"validation ids; none found for {source.weights}")
+        wanted = set(source.splits["val"])
+        samples = [s for group in splits.values() for s in group if s.id in wanted]
+        if not samples:
+            raise ValueError(f"none of the run's {len(wanted)} held-out ids are under {dataset}")
+    elif split == ALL_SPLIT or (split not in splits and list(splits) == [ALL_SPLIT]):
+        samples = [s for group in splits.values() for s in group]
+    elif split in splits:
+        samples = splits[split]
+    else:
+        raise ValueError(f"split {split!r} not under {dataset}; found {sorted(splits)} "
+                         f"(or use '{ALL_SPLIT}' or '{HELDOUT_SPLIT}')")
+    return samples[:limit] if limit else samples
+
+
+def overlap_report(ids: Sequence[str], source: ModelSource) -> dict[str, Any]:
+    """How many evaluated ids the run trained on (a leak) or selected its epoch on."""
+    if not source.splits or "train" not in source.splits:
+        return {"known": False, "train": None, "val": None, "train_examples": [],
+                "note": "the run's training ids are unknown (no splits.json): cannot check "
+                        "for a test-set leak"}
+    evaluated = set(ids)
+    train = sorted(evaluated & set(source.splits.get("train", [])))
+    val = sorted(evaluated & set(source.splits.get("val", [])))
+    return {"known": True, "train": len(train), "val": len(val), "train_examples": train[:10],
+            "train_ids": train, "val_ids": val}
+
+
+def leak_label(overlap: dict[str, Any], n: int) -> str:
+    """The label every output carries when the model saw some of these images in training."""
+    if not overlap["known"]:
+        return "UNVERIFIED: the model's training ids are unknown"
+    if overlap["train"]:
+        return (f"LEAK: {overlap['train']} of the {n} evaluated images were in the model's "
+                f"training set")
+    return ""
+
+
+# ---- prediction --------------------------------------------------------------------------
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> str:
+    """The card (or CPU) that produced the numbers, for the report."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    threads = torch.get_num_threads()
+    return f"cpu: {name} ({threads} thread{'' if threads == 1 else 's'})"
+
+
+@torch.inference_mode()
+def predict_probabilities(model: nn.Module, images: Sequence[np.ndarray], size: int,
+                          device: torch.device | str = "cpu", tta: bool = False) -> np.ndarray:
+    """Lesion probabilities (B, size, size) float32 for uint8 RGB images of any sizes.
+
+    Pixels are prepared exactly as in training (Pillow bilinear resize, [-1, 1]); with
+    ``tta`` the probabilities are averaged over the flip group {id, h, v, hv}.
+    """
+    from mobilegan.data.tensors import normalize_images
+    from mobilegan.inference.preprocess import resize_rgb
+
+    batch = np.stack([resize_rgb(image, size) for image in images]).transpose(0, 3, 1, 2)
+    x = normalize_images(torch.from_numpy(np.ascontiguousarray(batch)).to(device))
+    flips = [(), (3,), (2,), (2, 3)] if tta else [()]
+    total = torch.zeros(x.shape[0], size, size, device=x.device)
+    for dims in flips:
+        view = x.flip(dims) if dims else x
+        p = torch.sigmoid(model(view).float())[:, 0]
+        total += p.flip([d - 1 for d in dims]) if dims else p
+    return (total / len(flips)).cpu().numpy()
+
+
+def _batches(samples: Sequence[Sample], batch_size: int, skipped: list[dict[str, str]],
+             warnings: list[dict[str, str]], workers: int = 4
+             ) -> Iterator[list[tuple[Sample, np.ndarray, np.ndarray]]]:
+    """Readable (sample, image, truth) triples, ``batch_size`` at a time; the rest are
+    recorded in ``skipped`` with the reason, and never stop the evaluation. Files are decoded
+    by a few threads, one batch at a time, so memory stays bounded at any resolution."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batch: list[tuple[Sample, np.ndarray, np.ndarray]] = []
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        for start in range(0, len(samples), batch_size):
+            for checked in pool.map(check_pair, samples[start:start + batch_size]):
+                sample = checked.sample
+                for problem in checked.problems:
+                    entry = {"id": sample.id, "path": str(problem.path or ""),
+                             "kind": problem.kind, "reason": problem.message}
+                    (skipped if problem.fatal else warnings).append(entry)
+                if not checked.ok:
+                    continue
+                assert checked.image is not None and checked.mask is not None
+                batch.append((sample, checked.image, checked.mask))
+                if len(batch) == batch_size:
+                    yield batch
+                    batch = []
+    if batch:
+        yield batch
+
+
+def score(probability: np.ndarray, truth: np.ndarray, threshold: float
+          ) -> tuple[dict[str, float], tuple[int, int, int, int], np.ndarray]:
+    """Metrics and confusion of one image at the truth's resolution, and the mask scored."""
+    prediction = resize_to(probability, truth.shape, method="bilinear", threshold=threshold)
+    counts = confusion(prediction, truth)
+    return metrics_from_confusion(*counts), counts, prediction
+
+
+# ---- the whole evaluation ---------------------------------------------------------------
+
+def equivalent_command(run_or_weights: str | Path, dataset: str | Path, split: str = "test",
+                       out_dir: str | Path | None = None, image_size: int | None = None,
+                       batch_size: int = 16, threshold: float = 0.5, tta: bool = False,
+                       limit: int | None = None, device: str = "auto", figures: bool = False,
+                       name: str | None = None) -> str:
+    """The ``mobilegan evaluate`` command line that repeats this evaluation exactly."""
+    import shlex
+
+    parts = ["mobilegan", "evaluate", str(run_or_weights), str(dataset), "--split", split]
+    if out_dir:
+        parts += ["--out", str(out_dir)]
+    if image_size:
+        parts += ["--image-size", str(image_size)]
+    parts += ["--batch-size", str(batch_size), "--threshold", str(threshold)]
+    parts += ["--tta"] if tta else []
+    parts += ["--limit", str(limit)] if limit else []
+    parts += ["--figures"] if figures else []
+    parts += ["--device", device] if device != "auto" else []
+    parts += ["--name", name] if name else []
+    return shlex.join(parts)
+
+
+def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test",
+             out_dir: str | Path | None = None, image_size: int | None = None,
+             batch_size: int = 16, threshold: float = 0.5, tta: bool = False,
+             limit: int | None = None, device: str = "auto", figures: bool = False,
+             progress: bool = True, command: str | None = None,
+             name: str | None = None) -> Evaluation:
+    """Predict and score every image of ``dataset``/``split``; write the outputs to
+    ``out_dir`` (default ``<run>/eval/<dataset>_<split>``) and return them."""
+    from mobilegan.models.io import load_model
+
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"--threshold must be in (0, 1), got {threshold}")
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    dataset = Path(dataset)
+    if not dataset.is_dir():
+        raise FileNotFoundError(f"no dataset folder at {dataset}")
+    source = resolve_source(run_or_weights)
+    size = int(image_size or source.metadata.get("image_size")
+               or ((source.run_config or {}).get("data", {}).get("image_size")) or 128)
+    if size < 32 or size % 16:
+        raise ValueError(f"--image-size must be a multiple of 16 and >= 32, got {size}")
+    command = command or equivalent_command(run_or_weights, dataset, split, out_dir, image_size,
+                                            batch_size, threshold, tta, limit, device,
+                                            figures, name)
+    samples = select_samples(dataset, split, source, limit)
+    out = Path(out_dir) if out_dir else _default_out(source, dataset, split)
+    out.mkdir(parents=True, exist_ok=True)
+
+    torch_device = resolve_device(device)
+    model, model_cfg = load_model(source.weights, map_location="cpu")
+    model = model.to(torch_device).eval()
+    params = sum(p.numel() for p in model.parameters())
+    overlap = overlap_report([s.id for s in samples], source)
+    seen = {i: "train" for i in overlap.get("train_ids", [])} | \
+        {i: "val" for i in overlap.get("val_ids", [])}
+
+    start = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    counts: list[tuple[int, int, int, int]] = []
+    skipped: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []
+    bar = tqdm(total=len(samples), desc="evaluating", unit="img", disable=not progress,
+               leave=False)
+    for batch in _batches(samples, batch_size, skipped, warnings):
+        maps = predict_probabilities(model, [image for _, image, _ in batch], size,
+                                     torch_device, tta)
+        for (sample, _image, truth), probability in zip(batch, maps):
+            metrics, confusion_counts, _ = score(probability, truth, threshold)
+            height, width = truth.shape
+            rows.append({"id": sample.id, **metrics, "width": width, "height": height,
+                         "seen_in": seen.get(sample.id, "")})
+            counts.append(confusion_counts)
+        bar.update(len(batch))
+    bar.update(len(samples) - bar.n)
+    bar.close()
+    wall = time.perf_counter() - start
+    if not rows:
+        first = skipped[0]["reason"] if skipped else "no samples"
+        raise ValueError(f"no image of {dataset} ({split}) could be scored; "
+                         f"{len(skipped)} skipped, first: {first}")
+
+    summary = _summary(source, model_cfg, params, dataset, split, samples, rows, counts,
+                       skipped, warnings, overlap, size, threshold, tta, limit, torch_device,
+                       wall, command, name)
+    result = Evaluation(out, rows, summary)
+    result.files["per_image"] = write_per_image(rows, out / "per_image.csv")
+    if figures:
+        from mobilegan.evaluation.figures import choose_cases, write_evaluation_figures
+
+        # Only the chosen cases are predicted again (memory stays flat for any set size).
+        chosen = {c["id"] for c in choose_cases(rows)}
+        pairs = [check_pair(s) for s in samples if s.id in chosen]
+        pairs = [p for p in pairs if p.ok and p.image is not None]
+        maps = predict_probabilities(model, [p.image for p in pairs], size, torch_device, tta)
+        figure_files = write_evaluation_figures(
+            out, rows, samples, {p.sample.id: m for p, m in zip(pairs, maps)}, threshold,
+            source.run_dir, summary["leak_label"])
+        summary["figures"] = {k: os.path.relpath(v, out) for k, v in figure_files.items()}
+        result.files.update(figure_files)
+    result.files["summary_json"] = out / "summary.json"
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    from mobilegan.evaluation.report import summary_markdown
+
+    result.files["summary_md"] = out / "summary.md"
+    (out / "summary.md").write_text(summary_markdown(summary))
+    return result
+
+
+def _default_out(source: ModelSource, dataset: Path, split: str) -> Path:
+    base = source.run_dir if source.run_dir is not None else source.weights.parent
+    folder = dataset.resolve().name
+    stem = "" if source.run_dir is not None else f"{source.weights.stem}_"
+    return base / "eval" / f"{stem}{folder}_{split}"
+
+
+def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, split: str,
+             samples: Sequence[Sample], rows: list[dict[str, Any]],
+             counts: list[tuple[int, int, int, int]], skipped: list[dict[str, str]],
+             warnings: list[dict[str, str]], overlap: dict[str, Any], size: int,
+             threshold: float, tta: bool, limit: int | None, device: torch.device,
+             wall: float, command: str | None, name: str | None) -> dict[str, Any]:
+    per_image = [{k: row[k] for k in METRIC_KEYS} for row in rows]
+    means = summarize(per_image, counts)
+    values = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in METRIC_KEYS}
+    splits = source.splits or {}
+    meta = source.metadata
+    label = leak_label(overlap, len(rows))
+    kind = HELDOUT_SPLIT if split == HELDOUT_SPLIT else "test"
+    selection_note = ""
+    if overlap["known"] and overlap["val"]:
+        selection_note = (f"{overlap['val']} of the evaluated images chose the model's best "
+                          f"epoch (the run's validation set): optimistic for model selection")
+    return {
+        "format": SUMMARY_FORMAT,
+        "name": name or experiment_name(source.name),
+        "run_name": source.name,
+        "run_dir": str(source.run_dir) if source.run_dir is not None else None,
+        "weights": str(source.weights),
+        "config_fingerprint": config_fingerprint(source.run_config),
+        "model": dataclasses.asdict(model_cfg),
+        "params": int(params),
+        "epoch": meta.get("epoch"),
+        "dataset": {"dir": str(dataset), "name": dataset.resolve().name, "split": split,
+                    "kind": kind, "n_samples": len(samples),
+                    "ids_sha256": ids_sha256(row["id"] for row in rows)},
+        "protocol": splits.get("protocol") or meta.get("protocol") or "unknown",
+        "leak": bool(overlap["known"] and overlap["train"]),
+        "leak_label": label,
+        "selection_note": selection_note,
+        "train_run_leak_label": splits.get("leak_label") or meta.get("leak_label") or "",
+        "train_ids_sha256": splits.get("train_ids_sha256") or meta.get("train_ids_sha256"),
+        "overlap": {k: v for k, v in overlap.items() if k not in ("train_ids", "val_ids")},
+        "seed": (source.run_config or {}).get("train", {}).get("seed", meta.get("seed")),
+        "data_seed": splits.get("seed"),
+        "image_size": size,
+        "threshold": threshold,
+        "tta": tta,
+        "limit": limit,
+        "scoring": "per image at the ground truth's resolution (probability map resized "
+                   "bilinearly, then thresholded); ISIC 2017/2018 macro averages",
+        "n": len(rows),
+        "mean": {k: means[k] for k in METRIC_KEYS},
+        "std": {k: float(values[k].std(ddof=1)) if len(rows) > 1 else 0.0 for k in METRIC_KEYS},
+        "pooled": {k: means[f"pooled_{k}"] for k in POOLED_KEYS},
+        "skipped": skipped,
+        "warnings": warnings,
+        "device": device.type,
+        "card": describe_device(device),
+        "wall_s": wall,
+        "images_per_s": len(rows) / max(wall, 1e-9),
+        "command": command,
+        "cwd": os.getcwd(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def write_per_image(rows: list[dict[str, Any]], path: Path) -> Path:
+    """One row per scored image; ``seen_in`` is "train"/"val" when the run used that image."""
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
+    return path
+
+
+def read_per_image(path: str | Path) -> list[dict[str, Any]]:
+    """``per_image.csv`` back as dicts with float metrics."""
+    with Path(path).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for key in METRIC_KEYS:
+            row[key] = float(row[key])
+        row["width"], row["height"] = int(row["width"]), int(row["height"])
+    return rows

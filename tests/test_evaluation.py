@@ -1,0 +1,194 @@
+"""``mobilegan evaluate``: scoring at the ground truth's resolution, bad files skipped and
+listed, leaks labelled. One tiny real run (64x64, 2 steps) serves the whole session."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mobilegan.cli.main import main
+from mobilegan.data.io import read_mask
+from mobilegan.evaluation.evaluate import (evaluate, experiment_name, predict_probabilities,
+                                           resolve_source)
+from mobilegan.metrics.isic import image_metrics, resize_to
+
+#: ISIC 2017 test ids: never in a leak-free run's training set.
+TEST_IDS = ("ISIC_0012086", "ISIC_0012092", "ISIC_0012095")
+
+
+def make_tiny_run(base: Path, data_root: Path) -> Path:
+    """A real (leak-free) run folder; trained once per session, reused when present."""
+    out = base / "tiny_run"
+    if (out / "best.safetensors").is_file():
+        return out
+    from mobilegan.config import RunConfig
+    from mobilegan.training.trainer import train
+
+    cfg = RunConfig()
+    cfg.data.train_dir = str(data_root / "isic2018")
+    cfg.data.eval_dir = str(data_root / "isic2017")
+    cfg.data.limit, cfg.data.val_limit, cfg.data.image_size = 8, 4, 64
+    cfg.train.max_steps, cfg.train.epochs, cfg.train.batch_size = 2, 1, 4
+    cfg.train.progress, cfg.train.num_threads = False, 1
+    cfg.out_dir = str(out)
+    train(cfg)
+    return out
+
+
+def pair_folder(root: Path, isic: Path, ids: list[str], split_dirs: tuple[str, str]) -> Path:
+    """images/ + masks/ holding copies of real pairs (in tmp, never in the repo)."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(parents=True, exist_ok=True)
+    for i in ids:
+        shutil.copy(isic / split_dirs[0] / f"{i}.jpg", root / "images" / f"{i}.jpg")
+        shutil.copy(isic / split_dirs[1] / f"{i}_segmentation.png",
+                    root / "masks" / f"{i}_segmentation.png")
+    return root
+
+
+ISIC2017_TEST_DIRS = ("ISIC-2017_Test_v2_Data", "ISIC-2017_Test_v2_Part1_GroundTruth")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    return make_tiny_run(tmp_path_factory.getbasetemp(), data_root)
+
+
+def test_scores_at_the_ground_truths_resolution(tiny_run: Path, isic2017: Path,
+                                                tmp_path: Path) -> None:
+    data = pair_folder(tmp_path / "data", isic2017, [TEST_IDS[0]], ISIC2017_TEST_DIRS)
+    image_path = data / "images" / f"{TEST_IDS[0]}.jpg"
+    mask_path = data / "masks" / f"{TEST_IDS[0]}_segmentation.png"
+    Image.open(image_path).resize((301, 217), Image.Resampling.BILINEAR).save(image_path)
+    Image.open(mask_path).convert("L").resize((301, 217), Image.Resampling.NEAREST).save(mask_path)
+
+    result = evaluate(tiny_run, data, split="all", out_dir=tmp_path / "out", progress=False)
+
+    [row] = result.rows
+    assert (row["width"], row["height"]) == (301, 217)
+    # Independently: the network at 64x64, its probability map back at 217x301, thresholded.
+    from mobilegan.models.io import load_model
+
+    model, _ = load_model(tiny_run / "best.safetensors")
+    small = np.asarray(Image.open(image_path).convert("RGB").resize((64, 64), Image.Resampling.BILINEAR))
+    x = torch.from_numpy(small.transpose(2, 0, 1)[None].copy()).float() / 127.5 - 1.0
+    with torch.no_grad():
+        probability = torch.sigmoid(model(x))[0, 0].numpy()
+    truth, _ = read_mask(mask_path)
+    expected = image_metrics(resize_to(probability, (217, 301), method="bilinear"), truth)
+    for key, value in expected.items():
+        assert row[key] == pytest.approx(value, abs=1e-9), key
+    with (tmp_path / "out" / "per_image.csv").open() as handle:
+        [written] = list(csv.DictReader(handle))
+    assert float(written["JAC"]) == pytest.approx(expected["JAC"], abs=1e-6)
+    assert written["width"] == "301" and written["height"] == "217"
+
+
+def test_corrupt_and_mismatched_files_are_skipped_and_listed(tiny_run: Path, isic2017: Path,
+                                                              tmp_path: Path) -> None:
+    data = pair_folder(tmp_path / "data", isic2017, list(TEST_IDS), ISIC2017_TEST_DIRS)
+    (data / "images" / "ISIC_9999998.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    shutil.copy(data / "masks" / f"{TEST_IDS[0]}_segmentation.png",
+                data / "masks" / "ISIC_9999998_segmentation.png")
+    shutil.copy(data / "images" / f"{TEST_IDS[1]}.jpg", data / "images" / "ISIC_9999999.jpg")
+    Image.new("L", (40, 30), 255).save(data / "masks" / "ISIC_9999999_segmentation.png")
+
+    code = main(["evaluate", str(tiny_run), str(data), "--split", "all", "--out",
+                 str(tmp_path / "out"), "--no-progress", "--batch-size", "2"])
+
+    assert code == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["n"] == 3 and summary["dataset"]["n_samples"] == 5
+    skipped = {s["id"]: s for s in summary["skipped"]}
+    assert set(skipped) == {"ISIC_9999998", "ISIC_9999999"}
+    assert skipped["ISIC_9999999"]["kind"] == "size_mismatch"
+    assert skipped["ISIC_9999998"]["kind"] in ("unreadable", "truncated")
+    markdown = (tmp_path / "out" / "summary.md").read_text()
+    assert "ISIC_9999998" in markdown and "ISIC_9999999" in markdown
+    assert summary["leak"] is False and summary["overlap"] == {
+        "known": True, "train": 0, "val": 0, "train_examples": []}
+    assert "mobilegan evaluate" in summary["command"]
+
+
+def test_training_ids_put_a_leak_label_on_every_output(tiny_run: Path, isic2018: Path,
+                                                       tmp_path: Path) -> None:
+    splits = json.loads((tiny_run / "splits.json").read_text())
+    ids = splits["train"][:2] + splits["val"][:1]
+    data = pair_folder(tmp_path / "data", isic2018, ids,
+                       ("ISIC2018_Task1-2_Training_Input", "ISIC2018_Task1_Training_GroundTruth"))
+
+    result = evaluate(tiny_run, data, split="all", out_dir=tmp_path / "out", progress=False,
+                      figures=True)
+
+    summary = result.summary
+    assert summary["leak"] is True
+    assert summary["leak_label"].startswith("LEAK: 2 of the 3")
+    assert summary["overlap"]["train"] == 2 and summary["overlap"]["val"] == 1
+    assert "LEAK" in (tmp_path / "out" / "summary.md").read_text()
+    seen = {row["id"]: row["seen_in"] for row in result.rows}
+    assert seen == {ids[0]: "train", ids[1]: "train", ids[2]: "val"}
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["leak"] is True
+
+
+def test_bare_weights_cannot_vouch_for_their_training_ids(tiny_run: Path, isic2017: Path,
+                                                          tmp_path: Path) -> None:
+    shutil.copy(tiny_run / "best.safetensors", tmp_path / "model.safetensors")
+    shutil.copy(tiny_run / "best.json", tmp_path / "model.json")
+    source = resolve_source(tmp_path / "model.safetensors")
+    assert source.run_dir is None and source.metadata["image_size"] == 64
+
+    result = evaluate(tmp_path / "model.safetensors", isic2017, split="test", limit=2,
+                      progress=False, tta=True)
+
+    assert result.out_dir == tmp_path / "eval" / "model_isic2017_test"
+    assert result.summary["overlap"]["known"] is False
+    assert result.summary["leak_label"].startswith("UNVERIFIED")
+    assert result.summary["tta"] is True and result.summary["n"] == 2
+
+
+def test_tta_maps_a_mirrored_image_to_the_mirrored_map(tiny_run: Path) -> None:
+    from mobilegan.models.io import load_model
+
+    model, _ = load_model(tiny_run / "best.safetensors")
+    image = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    maps = predict_probabilities(model, [image, image[:, ::-1].copy()], 64, tta=True)
+    assert maps.shape == (2, 64, 64)
+    np.testing.assert_allclose(maps[1], maps[0][:, ::-1], atol=1e-5)
+
+
+def test_heldout_split_scores_the_runs_validation_ids(tiny_run: Path, isic2018: Path,
+                                                      tmp_path: Path) -> None:
+    result = evaluate(tiny_run, isic2018, split="heldout", out_dir=tmp_path / "out",
+                      progress=False)
+    splits = json.loads((tiny_run / "splits.json").read_text())
+    assert sorted(row["id"] for row in result.rows) == sorted(splits["val"])
+    assert result.summary["dataset"]["kind"] == "heldout"
+    assert result.summary["leak"] is False and result.summary["selection_note"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "{tmp}/missing", "{data}"], "no run folder or weights file"),
+    (["evaluate", "{tmp}", "{data}"], "without best.safetensors"),
+    (["evaluate", "{run}", "{data}", "--split", "nope"], "split 'nope' not under"),
+    (["evaluate", "{run}", "{tmp}/nodata"], "no dataset folder"),
+    (["evaluate", "{run}", "{data}", "--threshold", "1.5"], "--threshold"),
+])
+def test_bad_input_is_a_clear_error(args: list[str], message: str, tiny_run: Path,
+                                    isic2017: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    filled = [a.format(tmp=tmp_path, data=isic2017, run=tiny_run) for a in args]
+    assert main(filled + ["--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_seed_suffix_is_dropped_from_the_experiment_name() -> None:
+    assert experiment_name("unet_seed2") == "unet"
+    assert experiment_name("mobilegan-s1") == "mobilegan"
+    assert experiment_name("mobilegan") == "mobilegan"

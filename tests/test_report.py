@@ -1,0 +1,151 @@
+"""``mobilegan report``: real tiny runs evaluated, then gathered into RESULTS.md with the
+protocol labels, the LEAK label, the quoted literature rows and relative figure links."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mobilegan.cli.main import main
+from mobilegan.evaluation.evaluate import evaluate
+from mobilegan.evaluation.report import build_report, group_summaries
+
+try:  # tests/ is a package in this checkout; a plain rootdir import otherwise
+    from tests.test_evaluation import make_tiny_run, pair_folder
+except ImportError:  # pragma: no cover
+    from test_evaluation import make_tiny_run, pair_folder  # type: ignore[no-redef]
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts = re.split(r"^## ", text, flags=re.MULTILINE)
+    return {part.split("\n", 1)[0]: part for part in parts[1:]}
+
+
+def _section(sections: dict[str, str], prefix: str) -> str:
+    [key] = [k for k in sections if k.startswith(prefix)]
+    return sections[key]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    return make_tiny_run(tmp_path_factory.getbasetemp(), data_root)
+
+
+@pytest.fixture(scope="session")
+def paper_run(tmp_path_factory: pytest.TempPathFactory, data_root: Path) -> Path:
+    """A run under the paper's protocol (ISIC 2017 test ids allowed in training)."""
+    from mobilegan.config import RunConfig
+    from mobilegan.training.trainer import train
+
+    cfg = RunConfig()
+    cfg.data.train_dir = str(data_root / "isic2018")
+    cfg.data.eval_dir = str(data_root / "isic2017")
+    cfg.data.exclude_eval_ids, cfg.data.allow_overlap = False, True
+    cfg.data.limit, cfg.data.val_limit, cfg.data.image_size = 4, 2, 64
+    cfg.train.max_steps, cfg.train.epochs, cfg.train.batch_size = 1, 1, 4
+    cfg.train.progress, cfg.train.num_threads = False, 1
+    cfg.out_dir = str(tmp_path_factory.getbasetemp() / "paper_seed0")
+    train(cfg)
+    return Path(cfg.out_dir)
+
+
+@pytest.fixture(scope="module")
+def results(tiny_run: Path, paper_run: Path, isic2017: Path, isic2018: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, Path]]:
+    tmp = tmp_path_factory.mktemp("report")
+    evals = {
+        "leak_free": tmp / "leak_free",
+        "heldout": tmp / "heldout",
+        "leaky": tmp / "leaky",
+    }
+    assert main(["evaluate", str(tiny_run), str(isic2017), "--limit", "3", "--figures",
+                 "--out", str(evals["leak_free"]), "--no-progress"]) == 0
+    evaluate(tiny_run, isic2018, split="heldout", out_dir=evals["heldout"], progress=False)
+    splits = json.loads((tiny_run / "splits.json").read_text())
+    leaky_data = pair_folder(tmp / "leaky_data", isic2018, splits["train"][:2],
+                             ("ISIC2018_Task1-2_Training_Input",
+                              "ISIC2018_Task1_Training_GroundTruth"))
+    evaluate(tiny_run, leaky_data, split="all", out_dir=evals["leaky"], progress=False)
+    evaluate(paper_run, isic2017, split="test", limit=3, progress=False, figures=True)
+    out = tmp / "results" / "RESULTS.md"
+    assert main(["report", *map(str, evals.values()), str(paper_run), "--out", str(out)]) == 0
+    return out, out.read_text(), evals
+
+
+def test_report_has_the_tables_and_protocol_labels(results: tuple[Path, str, dict[str, Path]]) -> None:
+    _, text, _ = results
+    sections = _sections(text)
+    paper_table = _section(sections, "Table 1")
+    # Seed suffix dropped from the name; a --limit evaluation says so.
+    assert "| paper (first 3 images only) | paper (leaky) | 3 |" in paper_table
+    assert "paper (leaky)" in paper_table and "77.98" in paper_table
+    leak_free = _section(sections, "Table 2")
+    assert "| tiny_run (first 3 images only) | leak-free | 3 |" in leak_free
+    assert "LEAK" not in leak_free.split("|", 1)[1].replace("(leaky)", "")
+    heldout = _section(sections, "Table 3")
+    assert "78.40" in heldout and "| tiny_run | leak-free | 4 |" in heldout
+    side = _section(sections, "Table 4")
+    assert side.count("| tiny_run") == 3 and "| paper (first 3 images only) |" in side
+
+
+def test_overlapping_training_ids_are_labelled_leak(results: tuple[Path, str, dict[str, Path]]) -> None:
+    _, text, evals = results
+    side = _section(_sections(text), "Table 4")
+    [leaky_row] = [line for line in side.splitlines() if "leaky_data" in line]
+    assert "**(LEAK)**" in leaky_row
+    provenance = _section(_sections(text), "Provenance")
+    assert "LEAK: 2 of the 2 evaluated images were in the model's training set" in provenance
+    assert json.loads((evals["leaky"] / "summary.json").read_text())["leak"] is True
+
+
+def test_literature_rows_are_marked_quoted(results: tuple[Path, str, dict[str, Path]]) -> None:
+    _, text, _ = results
+    literature = _section(_sections(text), "Table 5")
+    assert "quoted from Sarker et al. 2019, not reproduced" in literature
+    assert "| MobileGAN (paper) | 97.61 | 87.63 | 77.98 | 78.50 | 99.92 | 2.35 |" in literature
+    assert "| tiny_run (first 3 images only) (this repository) |" in literature
+    assert "reproduced here" in literature
+    for name in ("FrCN", "SLSDeep", "SegAN"):
+        assert name in literature  # named as not transcribed, never with invented numbers
+
+
+def test_every_row_has_provenance_and_figure_links_resolve(
+        results: tuple[Path, str, dict[str, Path]]) -> None:
+    out, text, _ = results
+    provenance = _section(_sections(text), "Provenance")
+    assert provenance.count("command (in `") == 4
+    assert provenance.count("`mobilegan evaluate ") == 4  # library calls record theirs too
+    assert "--split heldout" in provenance and "--limit 3 --figures" in provenance
+    assert "train ids sha256 `" in provenance and "wall time" in provenance
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) >= 5 and all(not Path(link).is_absolute() for link in links)
+    for link in links:
+        assert (out.parent / link).is_file(), link
+
+
+def test_seeds_of_one_experiment_are_mean_and_std(results: tuple[Path, str, dict[str, Path]],
+                                                   tmp_path: Path) -> None:
+    _, _, evals = results
+    base = json.loads((evals["leak_free"] / "summary.json").read_text())
+    for seed, jac in ((0, 0.70), (1, 0.80), (2, 0.90)):
+        folder = tmp_path / f"mobilegan_seed{seed}"
+        folder.mkdir()
+        summary = {**base, "seed": seed, "run_name": folder.name, "name": "mobilegan",
+                   "mean": {**base["mean"], "JAC": jac}, "figures": {}}
+        (folder / "summary.json").write_text(json.dumps(summary))
+    text = build_report([tmp_path], tmp_path / "RESULTS.md")
+    leak_free = _section(_sections(text), "Table 2")
+    [row] = [line for line in leak_free.splitlines() if line.startswith("| mobilegan")]
+    assert "| 80.00 ± 10.00 |" in row and "| 0, 1, 2 |" in row
+    from mobilegan.evaluation.report import find_summaries
+
+    assert len(group_summaries(find_summaries([tmp_path]))) == 1
+
+
+def test_report_refuses_folders_without_summaries(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "R.md")]) == 2
+    assert "no summary.json" in capsys.readouterr().err
