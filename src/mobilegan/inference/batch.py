@@ -1,0 +1,152 @@
+"""Segment a stream of files into a folder: masks in ISIC submission naming, overlays,
+uncertainty maps and one ``results.csv``.
+
+Files are read ``batch_size`` at a time, so memory stays bounded however large the
+folder; a file that cannot be read or segmented becomes a CSV row with its error and
+the run goes on. Output names come from sanitised, de-duplicated ids, so no input name
+can write outside the output folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mobilegan.data.layouts import IMAGE_SUFFIXES, image_id
+from mobilegan.inference.preprocess import read_image
+from mobilegan.inference.result import SegmentationResult
+
+CSV_NAME = "results.csv"
+CSV_FIELDS = ["id", "source", "width", "height", "area_pixels", "area_percent",
+              "bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1", "confidence", "low_confidence",
+              "status", "error"]
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_id(raw: str) -> str:
+    """An id usable as a file name: no separators, no '..', no leading dot, not empty."""
+    text = _UNSAFE.sub("_", raw.replace("\\", "/").split("/")[-1])
+    text = re.sub(r"\.{2,}", "_", text).strip("._") or "image"
+    return text[:150]
+
+
+class UniqueIds:
+    """Hands out safe ids, suffixing ``_2``, ``_3``... when two inputs share a name."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+
+    def __call__(self, raw: str) -> str:
+        base = safe_id(raw)
+        name, n = base, 1
+        while name.lower() in self._taken:  # case-insensitive file systems collide too
+            n += 1
+            name = f"{base}_{n}"
+        self._taken.add(name.lower())
+        return name
+
+
+def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, folders as their image files (sorted, not recursive). Missing paths
+    are kept, so that the run reports them rather than forgetting them."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.is_file()
+                                and p.suffix.lower() in IMAGE_SUFFIXES
+                                and not p.name.startswith(".")))
+        else:
+            found.append(path)
+    return found
+
+
+@dataclass
+class BatchSummary:
+    succeeded: int
+    failed: int
+    csv_path: Path
+
+
+def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_size: int = 8,
+                  progress: bool = True, overlays: bool = True) -> BatchSummary:
+    """Segment ``paths`` into ``out_dir``; rows reach the CSV as each batch finishes."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / CSV_NAME
+    ids = UniqueIds()
+    ok = failed = 0
+    with csv_path.open("w", newline="") as handle, \
+            tqdm(total=len(paths), unit="img", desc="segmenting", disable=not progress) as bar:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for chunk in _chunks(paths, batch_size):
+            for row in _segment_chunk(segmenter, chunk, ids, out, overlays):
+                writer.writerow(row)
+                ok += row["status"] == "ok"
+                failed += row["status"] != "ok"
+            handle.flush()
+            bar.update(len(chunk))
+    return BatchSummary(ok, failed, csv_path)
+
+
+def _chunks(paths: list[Path], size: int) -> Iterator[list[Path]]:
+    for start in range(0, len(paths), max(1, size)):
+        yield paths[start:start + size]
+
+
+def _segment_chunk(segmenter: Any, chunk: list[Path], ids: UniqueIds, out: Path,
+                   overlays: bool) -> list[dict[str, Any]]:
+    """Rows for one chunk, in input order; only readable images reach the network."""
+    rows: list[dict[str, Any]] = []
+    images: dict[int, np.ndarray] = {}
+    for i, path in enumerate(chunk):
+        rows.append({"id": ids(image_id(path)), "source": str(path), "status": "ok", "error": ""})
+        try:
+            images[i] = read_image(path)
+        except Exception as error:  # noqa: BLE001 - every bad file is reported, not fatal
+            _fail(rows[i], error)
+    try:
+        results = segmenter.predict_batch(list(images.values()),
+                                          [rows[i]["id"] for i in images])
+    except Exception as error:  # noqa: BLE001
+        for i in images:
+            _fail(rows[i], error)
+        return rows
+    for i, result in zip(images, results):
+        try:
+            write_outputs(result, images[i], out, overlays)
+        except Exception as error:  # noqa: BLE001 - a full disk etc.: say so per file
+            _fail(rows[i], error)
+            continue
+        rows[i].update(result.to_row())
+    return rows
+
+
+def _fail(row: dict[str, Any], error: Exception) -> None:
+    row["status"] = "error"
+    row["error"] = f"{type(error).__name__}: {error}"
+
+
+def write_outputs(result: SegmentationResult, image: np.ndarray, out: Path,
+                  overlay: bool = True) -> list[Path]:
+    """``<id>_segmentation.png`` (0/255, original size), ``<id>_overlay.png`` and, when
+    sampled, ``<id>_uncertainty.png``; the id is sanitised again here."""
+    name = safe_id(result.id or "image")
+    written = [out / f"{name}_segmentation.png"]
+    result.mask_image().save(written[-1])
+    if overlay:
+        written.append(out / f"{name}_overlay.png")
+        result.overlay(image).save(written[-1])
+    heat = result.uncertainty_image()
+    if heat is not None:
+        written.append(out / f"{name}_uncertainty.png")
+        heat.save(written[-1])
+    return written

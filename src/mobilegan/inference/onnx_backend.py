@@ -1,0 +1,44 @@
+"""Run an exported ONNX model with onnxruntime and numpy only: no torch on the machine.
+
+The export has the noise z off (dropout is not exported), so this backend cannot
+sample: uncertainty maps need the torch backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+
+class OnnxBackend:
+    """Logits from a float32 (B, 3, S, S) numpy batch, deterministic."""
+
+    name = "onnx"
+    can_sample = False
+
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no ONNX model at {path}")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # warnings about unused initialisers are noise here
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ValueError("device='cuda' but this onnxruntime has no CUDA provider "
+                                 "(install onnxruntime-gpu) ")
+            providers.insert(0, "CUDAExecutionProvider")
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def logits(self, batch: np.ndarray, sampling: bool = False) -> np.ndarray:
+        if sampling:
+            raise ValueError("the ONNX backend cannot sample the noise z (dropout is not "
+                             "exported); use backend='torch' for samples > 1")
+        x = np.ascontiguousarray(batch, dtype=np.float32)
+        return np.asarray(self.session.run(None, {self.input_name: x})[0], dtype=np.float32)

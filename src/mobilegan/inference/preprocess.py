@@ -1,0 +1,96 @@
+"""Input preparation shared by both backends, in numpy and Pillow only.
+
+One code path for torch and ONNX means both backends see the very same pixels (parity
+is a property of the model, not of two preprocessing copies), and the ONNX path never
+imports torch. The steps mirror training (:mod:`mobilegan.data.cache`): RGB, Pillow
+bilinear resize to a square, then :func:`mobilegan.data.tensors.normalize_images`'s
+uint8 -> [-1, 1] mapping.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image
+
+#: What ``Segmenter.predict`` accepts: a file path, a Pillow image, or a numpy array.
+ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """A file as uint8 (H, W, 3), EXIF-upright; unreadable files raise
+    :class:`mobilegan.data.io.ImageReadError` (a ValueError) naming the file."""
+    from mobilegan.data.io import read_image as project_reader
+
+    return project_reader(Path(path))
+
+
+def pil_to_rgb(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode as uint8 (H, W, 3), converted exactly as files are."""
+    from mobilegan.data.io import pil_to_rgb as convert
+
+    return convert(image)
+
+
+def array_to_rgb(array: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) as uint8 (H, W, 3).
+
+    uint8 is taken as is, uint16 is scaled by 1/257, bool to 0/255, floats must lie in
+    [0, 1]; alpha is dropped. Anything else is a ValueError that says what was given.
+    """
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim == 3 and a.shape[2] == 4:
+        a = a[..., :3]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
+        raise ValueError(f"expected an (H, W) or (H, W, 3) image array, got shape {a.shape}")
+    if min(a.shape[:2]) < 1:
+        raise ValueError(f"empty image array of shape {a.shape}")
+    if a.dtype == np.uint8:
+        pass
+    elif a.dtype == np.bool_:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype == np.uint16:
+        a = (a.astype(np.uint32) // 257).astype(np.uint8)
+    elif np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
+            raise ValueError("a float image array must hold finite values in [0, 1]")
+        a = np.round(a * 255).astype(np.uint8)
+    else:
+        raise ValueError(f"unsupported image array dtype {a.dtype}; use uint8 (0-255)")
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    return np.ascontiguousarray(a)
+
+
+def to_rgb(image: ImageInput) -> np.ndarray:
+    """Whatever the caller handed us, as uint8 (H, W, 3) at its original resolution."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(Path(image))
+    if isinstance(image, Image.Image):
+        return pil_to_rgb(image)
+    if isinstance(image, np.ndarray):
+        return array_to_rgb(image)
+    raise TypeError(f"expected a path, PIL image or numpy array, got {type(image).__name__}")
+
+
+def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (H, W, 3) to (size, size, 3), Pillow bilinear, exactly as training resized."""
+    if rgb.shape[:2] == (size, size):
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR))
+
+
+def normalize(batch: np.ndarray) -> np.ndarray:
+    """uint8 (B, H, W, 3) to float32 (B, 3, H, W) in [-1, 1] (as ``normalize_images``)."""
+    x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2)).astype(np.float32)
+    return x / np.float32(127.5) - np.float32(1.0)
+
+
+def prepare_batch(images: list[np.ndarray], size: int) -> np.ndarray:
+    """RGB images of any sizes to one network-ready float32 (B, 3, size, size) batch."""
+    return normalize(np.stack([resize_rgb(im, size) for im in images]))

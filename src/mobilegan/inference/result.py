@@ -1,0 +1,96 @@
+"""What one segmented image gives back: maps at the image's own resolution, the numbers a
+report or web page shows, and the pictures to look at. Field names are a contract
+(the web app reads them): add fields, never rename."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+#: Overlay contour colour (RGB): a green that stands out on skin and brown lesions.
+CONTOUR_COLOUR = (0, 255, 64)
+
+
+@dataclass
+class SegmentationResult:
+    """One image's segmentation, every map at the ORIGINAL image resolution (H, W).
+
+    ``uncertainty`` is the per-pixel variance of the lesion probability over the noise
+    samples (None when ``samples <= 1``). ``confidence`` is defined in
+    :func:`mobilegan.inference.postprocess.confidence`; ``low_confidence`` marks images
+    below the segmenter's threshold, which deserve a human look. ``bbox`` is
+    (x0, y0, x1, y1) with x1, y1 exclusive, None when no lesion was found.
+    """
+
+    id: str | None
+    mask: np.ndarray
+    probability: np.ndarray
+    uncertainty: np.ndarray | None
+    confidence: float
+    low_confidence: bool
+    area_pixels: int
+    area_fraction: float
+    bbox: tuple[int, int, int, int] | None
+
+    @property
+    def height(self) -> int:
+        return int(self.mask.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.mask.shape[1])
+
+    def mask_image(self) -> Image.Image:
+        """The mask as a single-channel 0/255 image (the ISIC submission format)."""
+        return Image.fromarray(self.mask.astype(np.uint8) * 255)
+
+    def overlay(self, image: Any, colour: tuple[int, int, int] = CONTOUR_COLOUR) -> Image.Image:
+        """The lesion contour drawn over ``image`` (path, PIL or array of this size), RGB."""
+        from mobilegan.inference.preprocess import to_rgb
+
+        rgb = to_rgb(image).copy()
+        if rgb.shape[:2] != self.mask.shape:
+            raise ValueError(f"image is {rgb.shape[1]}x{rgb.shape[0]} but the mask is "
+                             f"{self.width}x{self.height}: overlay the image that was segmented")
+        rgb[contour(self.mask)] = colour
+        return Image.fromarray(rgb)
+
+    def uncertainty_image(self) -> Image.Image | None:
+        """The uncertainty as an RGB colour map (magma; bright = samples disagree).
+
+        Colours show the standard deviation on a fixed scale, 0 to 0.5 (the largest a
+        probability can have), so that images can be compared with each other.
+        """
+        if self.uncertainty is None:
+            return None
+        from matplotlib import colormaps
+
+        level = np.clip(np.sqrt(np.maximum(self.uncertainty, 0)) / 0.5, 0, 1)
+        rgba = colormaps["magma"](level, bytes=True)
+        return Image.fromarray(np.ascontiguousarray(rgba[..., :3]))
+
+    def to_row(self) -> dict[str, Any]:
+        """Flat, CSV-ready summary (column names are part of the contract)."""
+        x0, y0, x1, y1 = self.bbox if self.bbox is not None else ("",) * 4
+        return {
+            "id": self.id or "",
+            "width": self.width,
+            "height": self.height,
+            "area_pixels": self.area_pixels,
+            "area_percent": round(100.0 * self.area_fraction, 4),
+            "bbox_x0": x0, "bbox_y0": y0, "bbox_x1": x1, "bbox_y1": y1,
+            "confidence": round(self.confidence, 4),
+            "low_confidence": self.low_confidence,
+        }
+
+
+def contour(mask: np.ndarray) -> np.ndarray:
+    """The mask's inner boundary, about 1/250 of the image's short side thick."""
+    mask = np.asarray(mask, dtype=bool)
+    thickness = max(1, round(min(mask.shape) / 250))
+    eroded = ndimage.binary_erosion(mask, iterations=thickness, border_value=0)
+    return mask & ~eroded

@@ -1,0 +1,87 @@
+"""Run a saved network with PyTorch: the only backend that can sample the noise z."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mobilegan.models.io import load_model
+
+
+class TorchBackend:
+    """Logits from a float32 (B, 3, S, S) numpy batch; ``sampling`` turns the noise z on.
+
+    ``threads`` sets torch's process-wide thread count (torch has no per-model setting).
+    """
+
+    name = "torch"
+
+    def __init__(self, model: nn.Module, device: str = "cpu", threads: int | None = None,
+                 seed: int | None = None) -> None:
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.seed = seed
+
+    @classmethod
+    def from_weights(cls, weights: str | Path, **kw) -> "TorchBackend":
+        model, _ = load_model(weights, map_location="cpu")
+        return cls(model, **kw)
+
+    @property
+    def can_sample(self) -> bool:
+        return hasattr(self.model, "set_sampling")
+
+    def logits(self, batch: np.ndarray, sampling: bool = False) -> np.ndarray:
+        if sampling and not self.can_sample:
+            raise ValueError(f"{type(self.model).__name__} has no noise z to sample; use samples=1")
+        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+        with torch.inference_mode(), self._rng(sampling):
+            if self.can_sample:
+                self.model.set_sampling(sampling)
+            try:
+                out = self.model(x)
+            finally:
+                if self.can_sample:
+                    self.model.set_sampling(False)
+        return out.float().cpu().numpy()
+
+    def _rng(self, sampling: bool) -> contextlib.AbstractContextManager:
+        """A seeded RNG for sampling (reproducible uncertainty) that leaves the caller's
+        global RNG state untouched."""
+        if not sampling or self.seed is None:
+            return contextlib.nullcontext()
+        devices = [self.device] if self.device.type == "cuda" else []
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.random.fork_rng(devices=devices))
+        torch.manual_seed(self.seed)
+        return stack
+
+
+def export_weights_to_onnx(weights: str | Path, path: str | Path) -> Path:
+    """Export saved weights to ONNX (noise z off), through the project's exporter."""
+    model, _ = load_model(weights, map_location="cpu")
+    try:
+        from mobilegan.inference.export import export_onnx
+    except ModuleNotFoundError as error:  # inference/export.py not landed yet
+        if error.name != "mobilegan.inference.export":
+            raise
+        return _export_onnx_fallback(model, Path(path))
+    return Path(export_onnx(model, path))
+
+
+def _export_onnx_fallback(model: nn.Module, path: Path) -> Path:
+    import warnings
+
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model.eval(), torch.zeros(1, 3, 128, 128), str(path), dynamo=False,
+                          input_names=["image"], output_names=["logits"],
+                          dynamic_axes={"image": axes, "logits": axes}, opset_version=17)
+    return path

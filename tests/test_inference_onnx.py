@@ -1,0 +1,80 @@
+"""The ONNX backend: same probabilities as torch, and it runs with torch absent."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mobilegan.config import ModelConfig
+from mobilegan.inference.segmenter import Segmenter
+from mobilegan.inference.torch_backend import export_weights_to_onnx
+from mobilegan.models.io import save_model
+from mobilegan.models.registry import build_model
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("weights") / "w.safetensors"
+    return save_model(build_model(ModelConfig()), ModelConfig(), path)
+
+
+@pytest.fixture(scope="module")
+def onnx_file(weights: Path) -> Path:
+    return export_weights_to_onnx(weights, weights.with_suffix(".onnx"))
+
+
+@pytest.fixture(scope="module")
+def real_image(isic2017: Path) -> Path:
+    return sorted((isic2017 / "ISIC-2017_Test_v2_Data").glob("*.jpg"))[0]
+
+
+def test_onnx_matches_torch_on_a_real_image(weights: Path, onnx_file: Path,
+                                            real_image: Path) -> None:
+    torch_result = Segmenter(weights, image_size=SIZE, tta=True).predict(real_image)
+    onnx_result = Segmenter(onnx_file, backend="onnx", image_size=SIZE, tta=True).predict(real_image)
+    assert np.abs(onnx_result.probability - torch_result.probability).max() < 1e-4
+    assert onnx_result.mask.shape == torch_result.mask.shape
+
+
+def test_onnx_backend_exports_safetensors_itself(tmp_path: Path) -> None:
+    """Given .safetensors, the ONNX backend exports on the fly (a tiny U-Net: fast)."""
+    cfg = ModelConfig(name="unet", unet_base=4)
+    weights = save_model(build_model(cfg), cfg, tmp_path / "unet.safetensors")
+    image = np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)
+    exported = Segmenter(weights, backend="onnx", image_size=SIZE).predict_batch([image, image])
+    eager = Segmenter(weights, image_size=SIZE).predict(image)
+    assert np.abs(exported[1].probability - eager.probability).max() < 1e-4
+    assert not list(tmp_path.glob("*.onnx"))  # the temporary export is cleaned up
+
+
+def test_onnx_backend_runs_without_torch(onnx_file: Path, real_image: Path,
+                                         weights: Path) -> None:
+    script = textwrap.dedent(f"""
+        import json, sys
+        sys.modules["torch"] = None  # any `import torch` now raises ImportError
+        from mobilegan.inference.segmenter import Segmenter
+        result = Segmenter({str(onnx_file)!r}, backend="onnx", image_size={SIZE}).predict(
+            {str(real_image)!r})
+        assert sys.modules["torch"] is None
+        print(json.dumps({{"shape": list(result.mask.shape),
+                           "mean": float(result.probability.mean())}}))
+    """)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = Segmenter(weights, image_size=SIZE).predict(real_image)
+    assert answer["shape"] == list(expected.mask.shape)
+    assert answer["mean"] == pytest.approx(float(expected.probability.mean()), abs=1e-5)

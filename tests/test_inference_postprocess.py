@@ -1,0 +1,56 @@
+"""Post-processing and summary numbers on masks drawn by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mobilegan.inference import postprocess
+
+
+def _ring_with_speck() -> np.ndarray:
+    mask = np.zeros((40, 50), dtype=bool)
+    mask[5:25, 5:30] = True  # the lesion...
+    mask[10:15, 12:18] = False  # ...with a hole
+    mask[30:33, 40:44] = True  # and a stray speck
+    return mask
+
+
+def test_clean_mask_keeps_largest_component_and_fills_holes() -> None:
+    cleaned = postprocess.clean_mask(_ring_with_speck())
+    expected = np.zeros((40, 50), dtype=bool)
+    expected[5:25, 5:30] = True
+    assert np.array_equal(cleaned, expected)
+
+
+def test_diagonal_neighbours_are_one_component() -> None:
+    mask = np.eye(6, dtype=bool)
+    assert np.array_equal(postprocess.largest_component(mask), mask)
+
+
+def test_empty_mask_stays_empty() -> None:
+    empty = np.zeros((8, 9), dtype=bool)
+    assert not postprocess.clean_mask(empty).any()
+    assert postprocess.bbox(empty) is None
+
+
+def test_bbox_is_exclusive_on_the_far_side() -> None:
+    mask = np.zeros((10, 12), dtype=bool)
+    mask[2:5, 3:9] = True
+    assert postprocess.bbox(mask) == (3, 2, 9, 5)
+
+
+def test_resize_map_is_bilinear_and_keeps_range() -> None:
+    small = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    big = postprocess.resize_map(small, 217, 301)
+    assert big.shape == (217, 301) and big.dtype == np.float32
+    assert 0.0 <= big.min() and big.max() <= 1.0 and 0.0 < big[108, 150] < 1.0
+
+
+def test_confidence_is_one_when_decided_and_zero_at_half() -> None:
+    mask = np.zeros((30, 30), dtype=bool)
+    mask[10:20, 10:20] = True
+    decided = mask.astype(np.float32)
+    assert postprocess.confidence(decided, mask) > 0.99
+    assert postprocess.confidence(np.full((30, 30), 0.5, np.float32), mask) < 0.01
+    blurry = np.clip(decided * 0.6 + 0.2, 0, 1)  # 0.2 outside, 0.8 inside
+    assert 0.1 < postprocess.confidence(blurry, mask) < 0.5

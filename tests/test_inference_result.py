@@ -1,0 +1,58 @@
+"""The result contract the web page reads: names, pictures, CSV row."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mobilegan.inference.result import CONTOUR_COLOUR, SegmentationResult, contour
+
+
+def _result(uncertainty: bool = False) -> SegmentationResult:
+    mask = np.zeros((30, 40), dtype=bool)
+    mask[5:20, 10:30] = True
+    return SegmentationResult(
+        id="ISIC_0000001", mask=mask, probability=mask.astype(np.float32),
+        uncertainty=np.full(mask.shape, 0.01, np.float32) if uncertainty else None,
+        confidence=0.93, low_confidence=False, area_pixels=int(mask.sum()),
+        area_fraction=float(mask.mean()), bbox=(10, 5, 30, 20))
+
+
+def test_field_names_are_the_contract() -> None:
+    names = [f.name for f in dataclasses.fields(SegmentationResult)]
+    assert names == ["id", "mask", "probability", "uncertainty", "confidence", "low_confidence",
+                     "area_pixels", "area_fraction", "bbox"]
+
+
+def test_mask_image_is_single_channel_0_255() -> None:
+    image = _result().mask_image()
+    assert image.mode == "L" and image.size == (40, 30)
+    assert set(np.unique(np.asarray(image))) == {0, 255}
+
+
+def test_overlay_draws_the_contour_only() -> None:
+    result = _result()
+    background = np.full((30, 40, 3), 200, np.uint8)
+    overlay = np.asarray(result.overlay(background))
+    assert overlay.shape == (30, 40, 3)
+    edge = contour(result.mask)
+    assert (overlay[edge] == CONTOUR_COLOUR).all()
+    assert (overlay[~edge] == 200).all() and edge.sum() < result.mask.sum()
+    with pytest.raises(ValueError, match="segmented"):
+        result.overlay(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_uncertainty_image_only_when_sampled() -> None:
+    assert _result().uncertainty_image() is None
+    heat = _result(uncertainty=True).uncertainty_image()
+    assert heat is not None and heat.mode == "RGB" and heat.size == (40, 30)
+
+
+def test_row_for_csv() -> None:
+    row = _result().to_row()
+    assert row["id"] == "ISIC_0000001" and (row["width"], row["height"]) == (40, 30)
+    assert row["area_pixels"] == 300 and row["area_percent"] == 25.0
+    assert (row["bbox_x0"], row["bbox_y0"], row["bbox_x1"], row["bbox_y1"]) == (10, 5, 30, 20)
+    assert row["confidence"] == 0.93 and row["low_confidence"] is False

@@ -1,0 +1,169 @@
+"""The Python API: every input kind, original resolution, sampling, TTA, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mobilegan.config import ModelConfig
+from mobilegan.data.io import ImageReadError
+from mobilegan.data.synthetic import draw_lesion
+from mobilegan.inference.segmenter import WEIGHTS_ENV, Segmenter
+from mobilegan.models.io import save_model
+from mobilegan.models.registry import build_model
+
+SIZE = 64  # the smallest input the network takes comfortably: keeps the suite fast
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "w.safetensors"
+    return save_model(build_model(ModelConfig()), ModelConfig(), path)
+
+
+@pytest.fixture(scope="module")
+def segmenter(weights: Path) -> Segmenter:
+    return Segmenter(weights, image_size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def lesion() -> np.ndarray:
+    return draw_lesion((217, 301), seed=3)[0]  # odd sizes: resizing must round-trip
+
+
+def test_mask_comes_back_at_the_original_resolution(segmenter: Segmenter,
+                                                    lesion: np.ndarray) -> None:
+    result = segmenter.predict(lesion)
+    assert result.mask.shape == (217, 301) and result.mask.dtype == bool
+    assert result.probability.shape == (217, 301) and result.probability.dtype == np.float32
+    assert 0.0 <= result.probability.min() and result.probability.max() <= 1.0
+    assert result.uncertainty is None
+    assert result.area_pixels == int(result.mask.sum())
+    assert result.area_fraction == pytest.approx(result.area_pixels / (217 * 301))
+    assert 0.0 <= result.confidence <= 1.0
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".bmp", ".tif"])
+def test_every_file_format(segmenter: Segmenter, lesion: np.ndarray, tmp_path: Path,
+                           suffix: str) -> None:
+    path = tmp_path / f"case{suffix}"
+    Image.fromarray(lesion).save(path)
+    result = segmenter.predict(path)
+    assert result.id == "case" and result.mask.shape == (217, 301)
+
+
+def test_pil_numpy_and_file_inputs_agree(segmenter: Segmenter, lesion: np.ndarray,
+                                         tmp_path: Path) -> None:
+    Image.fromarray(lesion).save(tmp_path / "x.png")
+    from_array = segmenter.predict(lesion).probability
+    assert np.array_equal(segmenter.predict(Image.fromarray(lesion)).probability, from_array)
+    assert np.array_equal(segmenter.predict(tmp_path / "x.png").probability, from_array)
+    assert np.array_equal(segmenter.predict(str(tmp_path / "x.png")).probability, from_array)
+
+
+def test_grey_rgba_and_16_bit_inputs(segmenter: Segmenter, lesion: np.ndarray,
+                                     tmp_path: Path) -> None:
+    grey = lesion.mean(axis=2).astype(np.uint8)
+    assert segmenter.predict(grey).mask.shape == grey.shape
+    rgba = np.dstack([lesion, np.full(lesion.shape[:2], 128, np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    assert np.array_equal(segmenter.predict(tmp_path / "rgba.png").probability,
+                          segmenter.predict(lesion).probability)  # alpha is dropped
+    deep = grey.astype(np.uint16) * 257
+    Image.fromarray(deep).save(tmp_path / "deep.png")  # a 16-bit greyscale PNG
+    assert np.array_equal(segmenter.predict(tmp_path / "deep.png").probability,
+                          segmenter.predict(grey).probability)  # rescaled, not clipped
+    assert np.array_equal(segmenter.predict(grey.astype(np.float32) / 255).probability,
+                          segmenter.predict(grey).probability)
+
+
+def test_bad_inputs_raise_value_errors(segmenter: Segmenter, tmp_path: Path) -> None:
+    (tmp_path / "note.png").write_text("not an image")
+    with pytest.raises(ImageReadError):
+        segmenter.predict(tmp_path / "note.png")
+    with pytest.raises(ValueError, match="shape"):
+        segmenter.predict(np.zeros((4, 4, 2), np.uint8))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        segmenter.predict(np.full((8, 8), 3.0))
+
+
+def test_samples_one_is_deterministic(segmenter: Segmenter, lesion: np.ndarray) -> None:
+    first, second = segmenter.predict(lesion), segmenter.predict(lesion)
+    assert np.array_equal(first.probability, second.probability)
+    assert np.array_equal(first.mask, second.mask)
+
+
+def test_sampling_gives_an_uncertainty_map(weights: Path, lesion: np.ndarray,
+                                           segmenter: Segmenter) -> None:
+    sampled = Segmenter(weights, image_size=SIZE, samples=4, seed=7)
+    result = sampled.predict(lesion)
+    assert result.uncertainty is not None
+    assert result.uncertainty.shape == (217, 301) and result.uncertainty.dtype == np.float32
+    assert result.uncertainty.min() >= 0 and result.uncertainty.max() > 0
+    assert np.array_equal(sampled.predict(lesion).probability, result.probability)  # seeded
+    image = result.uncertainty_image()
+    assert image is not None and image.mode == "RGB" and image.size == (301, 217)
+    assert segmenter.predict(lesion).uncertainty_image() is None
+
+
+def test_tta_averages_flips(weights: Path, segmenter: Segmenter) -> None:
+    """With TTA, a mirrored image gives the mirrored probability map."""
+    image = draw_lesion((96, 128), seed=1, label=False)[0]
+    tta = Segmenter(weights, image_size=SIZE, tta=True)
+    plain, mirrored = tta.predict(image).probability, tta.predict(image[:, ::-1]).probability
+    assert np.allclose(mirrored[:, ::-1], plain, atol=1e-5)
+    assert not np.allclose(segmenter.predict(image[:, ::-1]).probability[:, ::-1],
+                           segmenter.predict(image).probability, atol=1e-5)
+
+
+def test_postprocess_leaves_one_component(weights: Path, lesion: np.ndarray) -> None:
+    from scipy import ndimage
+
+    raw = Segmenter(weights, image_size=SIZE, postprocess=False, threshold=0.49).predict(lesion)
+    clean = Segmenter(weights, image_size=SIZE, threshold=0.49).predict(lesion)
+    assert ndimage.label(raw.mask, np.ones((3, 3)))[1] > 1  # an untrained net is speckled
+    assert ndimage.label(clean.mask, np.ones((3, 3)))[1] == 1
+
+
+def test_predict_many_streams_real_images(segmenter: Segmenter, isic2018: Path) -> None:
+    paths = sorted((isic2018 / "ISIC2018_Task1-2_Training_Input").glob("*.jpg"))[:3]
+    results = segmenter.predict_many(paths, batch_size=2)
+    assert not isinstance(results, list)  # a generator: nothing read before it is asked
+    ids = []
+    for path, result in zip(paths, results):
+        with Image.open(path) as im:
+            assert result.mask.shape == (im.height, im.width)
+        ids.append(result.id)
+    assert ids == [p.stem for p in paths]
+    batched = segmenter.predict_batch([np.asarray(Image.open(p).convert("RGB")) for p in paths])
+    assert np.allclose(batched[2].probability, segmenter.predict(paths[2]).probability, atol=1e-5)
+
+
+def test_invalid_options_are_refused(weights: Path) -> None:
+    with pytest.raises(ValueError, match="image_size"):
+        Segmenter(weights, image_size=100)
+    with pytest.raises(ValueError, match="backend='torch'"):
+        Segmenter(weights, backend="onnx", samples=4)
+    with pytest.raises(ValueError, match="threshold"):
+        Segmenter(weights, threshold=1.0)
+
+
+def test_unet_cannot_sample(tmp_path: Path) -> None:
+    cfg = ModelConfig(name="unet", unet_base=8)
+    path = save_model(build_model(cfg), cfg, tmp_path / "unet.safetensors")
+    assert Segmenter(path, image_size=SIZE).predict(np.zeros((40, 40, 3), np.uint8))
+    with pytest.raises(ValueError, match="noise z"):
+        Segmenter(path, image_size=SIZE, samples=2)
+
+
+def test_from_pretrained(weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "missing.safetensors"))
+    with pytest.raises(FileNotFoundError, match="shipped weights"):
+        Segmenter.from_pretrained()
+    monkeypatch.setenv(WEIGHTS_ENV, str(weights))
+    assert Segmenter.from_pretrained(image_size=SIZE).predict(np.zeros((32, 32), np.uint8))

@@ -1,0 +1,136 @@
+"""``mobilegan segment`` end to end: every format, bad files in the CSV, ISIC naming,
+original resolution, safe output names."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mobilegan.cli.main import main
+from mobilegan.config import ModelConfig
+from mobilegan.data.synthetic import draw_lesion
+from mobilegan.inference.batch import UniqueIds, safe_id, write_outputs
+from mobilegan.inference.result import SegmentationResult
+from mobilegan.models.io import save_model
+from mobilegan.models.registry import build_model
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(2)
+    path = tmp_path_factory.mktemp("weights") / "w.safetensors"
+    return save_model(build_model(ModelConfig()), ModelConfig(), path)
+
+
+@pytest.fixture(scope="module")
+def real_jpeg(isic2018: Path) -> Path:
+    return sorted((isic2018 / "ISIC2018_Task1-2_Training_Input").glob("*.jpg"))[0]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory, real_jpeg: Path) -> Path:
+    """A folder of every kind of file a user may have (made from one real image)."""
+    folder = tmp_path_factory.mktemp("inputs")
+    real = Image.open(real_jpeg).convert("RGB")
+    real.save(folder / "as_png.png")
+    real.save(folder / "as_bmp.bmp")
+    real.save(folder / "as_tiff.tif")
+    real.convert("RGBA").save(folder / "rgba.png")
+    grey16 = (np.asarray(real.convert("L")).astype(np.uint16) * 257)
+    Image.fromarray(grey16).save(folder / "grey16.png")
+    Image.fromarray(draw_lesion((217, 301), seed=4)[0]).save(folder / "odd_size.jpg")
+    (folder / "corrupt.jpg").write_bytes(np.random.default_rng(0).bytes(3000))
+    data = real_jpeg.read_bytes()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (folder / "not_an_image.png").write_text("hello, I am text")
+    (folder / "notes.txt").write_text("not an image suffix: ignored in folders")
+    return folder
+
+
+def _segment(*args: str | Path) -> int:
+    return main(["segment", *map(str, args), "--image-size", "64", "--quiet"])
+
+
+def _rows(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "results.csv").open(newline="") as handle:
+        return {row["source"]: row for row in csv.DictReader(handle)}
+
+
+def test_folder_and_file_inputs_with_bad_files(inputs: Path, real_jpeg: Path, weights: Path,
+                                               tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _segment(inputs, real_jpeg, "--out", out, "--weights", weights) == 0
+    rows = _rows(out)
+    assert len(rows) == 10  # 9 image-suffixed files in the folder + the real JPEG
+    bad = {name: rows[str(inputs / name)] for name in
+           ("corrupt.jpg", "truncated.jpg", "not_an_image.png")}
+    for row in bad.values():
+        assert row["status"] == "error" and row["error"].startswith("ImageReadError")
+    assert "truncated" in bad["truncated.jpg"]["error"]
+    good = [row for row in rows.values() if row["status"] == "ok"]
+    assert len(good) == 7
+    for row in good:
+        mask = Image.open(out / f"{row['id']}_segmentation.png")
+        assert mask.mode == "L" and set(np.unique(np.asarray(mask))) <= {0, 255}
+        assert mask.size == (int(row["width"]), int(row["height"]))
+        assert Image.open(out / f"{row['id']}_overlay.png").size == mask.size
+        assert 0 <= float(row["confidence"]) <= 1 and row["low_confidence"] in ("True", "False")
+    odd = rows[str(inputs / "odd_size.jpg")]
+    assert (odd["width"], odd["height"]) == ("301", "217")
+    isic = rows[str(real_jpeg)]
+    assert isic["id"] == real_jpeg.stem  # ISIC submission naming: ISIC_XXXXXXX_segmentation.png
+    assert (out / f"{real_jpeg.stem}_segmentation.png").is_file()
+    assert not list(out.glob("*_uncertainty.png"))
+
+
+def test_samples_write_uncertainty_maps(real_jpeg: Path, weights: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _segment(real_jpeg, "--out", out, "--weights", weights, "--samples", "3",
+                    "--tta", "--no-postprocess", "--batch-size", "1") == 0
+    heat = Image.open(out / f"{real_jpeg.stem}_uncertainty.png")
+    assert heat.mode == "RGB" and heat.size == Image.open(real_jpeg).size
+
+
+def test_all_failing_is_a_nonzero_exit(inputs: Path, weights: Path, tmp_path: Path) -> None:
+    code = _segment(inputs / "corrupt.jpg", tmp_path / "missing.png", "--out", tmp_path / "o",
+                    "--weights", weights)
+    assert code != 0
+    rows = _rows(tmp_path / "o")
+    assert "no such file" in rows[str(tmp_path / "missing.png")]["error"]
+
+
+def test_missing_weights_is_a_clear_error(real_jpeg: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert _segment(real_jpeg, "--out", tmp_path, "--weights", tmp_path / "none.safetensors") == 2
+    assert "no weights" in capsys.readouterr().err
+
+
+def test_output_names_cannot_escape(weights: Path, tmp_path: Path) -> None:
+    assert safe_id("../../evil") == "evil"
+    for raw in ("../../evil", "..\\..\\evil", "/etc/passwd", "..", "", ".hidden", "a b/c:d"):
+        name = safe_id(raw)
+        assert name and "/" not in name and "\\" not in name and ".." not in name
+        assert not name.startswith(".")
+    ids = UniqueIds()
+    assert [ids("x"), ids("X"), ids("x"), ids("../x")] == ["x", "X_2", "x_3", "x_4"]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(draw_lesion((64, 64), seed=0)[0]).save(folder / "..\\..\\evil.png")
+    out = tmp_path / "deep" / "out"
+    assert _segment(folder / "..\\..\\evil.png", "--out", out, "--weights", weights) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "evil_overlay.png", "evil_segmentation.png", "results.csv"]
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]
+
+
+def test_write_outputs_sanitises_result_ids(tmp_path: Path) -> None:
+    mask = np.zeros((8, 8), dtype=bool)
+    result = SegmentationResult("../../evil", mask, mask.astype(np.float32), None, 1.0, False,
+                                0, 0.0, None)
+    written = write_outputs(result, np.zeros((8, 8, 3), np.uint8), tmp_path)
+    assert all(p.parent == tmp_path for p in written)
