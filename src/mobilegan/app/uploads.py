@@ -1,0 +1,261 @@
+"""Uploads for the web page: read in memory, limited while they stream in, decoded safely.
+
+Starlette's own form parser spools any file over 1 MB to a temporary file on disk; a
+dermoscopy image is patient data, so this module parses ``multipart/form-data`` itself
+and keeps every byte in memory (nothing touches the disk unless ``--keep-uploads`` asks).
+Limits are checked as bytes arrive, so an oversized upload is never held whole.
+Every failure becomes a sentence a clinician can act on, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mobilegan.data.io import ImageReadError
+
+#: Defaults of ``mobilegan serve``: ISIC originals are at most ~30 M pixels and ~15 MB; a
+#: request holds at most ``max_files x max_upload_mb`` (400 MB) in memory. The page sends
+#: one image per request, so ``max_files`` only limits scripts using the API.
+DEFAULT_MAX_UPLOAD_MB = 20.0
+DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_FILES = 20
+#: Room for multipart headers and boundaries on top of the file bytes.
+_OVERHEAD_PER_FILE = 64 * 1024
+#: Form fields that are not files are ignored, but cannot be large either.
+_MAX_FIELD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one request may carry; over a per-file limit that file gets an error message,
+    over a per-request limit the whole request is refused with HTTP 413."""
+
+    max_file_bytes: int = int(DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_files: int = DEFAULT_MAX_FILES
+
+    @classmethod
+    def from_megabytes(cls, max_upload_mb: float, max_pixels: int,
+                       max_files: int = DEFAULT_MAX_FILES) -> "UploadLimits":
+        if max_upload_mb <= 0 or max_pixels <= 0 or max_files <= 0:
+            raise ValueError("upload limits must be positive")
+        return cls(int(max_upload_mb * 1024 * 1024), int(max_pixels), int(max_files))
+
+    @property
+    def max_request_bytes(self) -> int:
+        return self.max_files * (self.max_file_bytes + _OVERHEAD_PER_FILE)
+
+    @property
+    def max_upload_mb(self) -> float:
+        return self.max_file_bytes / (1024 * 1024)
+
+
+class RequestRejected(Exception):
+    """The request as a whole cannot be served; ``status`` is the HTTP code to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Upload:
+    """One uploaded file, held in memory. ``error`` is set when it was refused while
+    streaming (then ``data`` is empty)."""
+
+    filename: str
+    content_type: str = ""
+    size: int = 0
+    error: str | None = None
+    _buffer: bytearray = field(default_factory=bytearray, repr=False)
+
+    @property
+    def data(self) -> bytes:
+        return bytes(self._buffer)
+
+    @property
+    def id(self) -> str:
+        return upload_id(self.filename)
+
+
+def upload_id(filename: str) -> str:
+    """The image id used to name downloads (``<id>_segmentation.png``): the file's stem,
+    without any client path and with only filename-safe characters."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:100]
+    return safe or "image"
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+class MultipartReader:
+    """Feed a ``multipart/form-data`` body chunk by chunk; collects file parts in memory.
+
+    Raises :class:`RequestRejected` (413) when the body or the number of files exceeds
+    the limits, (400) when it is not valid multipart. A single file over the size limit
+    is kept as an :class:`Upload` with an ``error``; its bytes are dropped as they come.
+    """
+
+    def __init__(self, content_type: str, limits: UploadLimits) -> None:
+        from python_multipart.multipart import MultipartParser, parse_options_header
+
+        kind, params = parse_options_header(content_type or "")
+        if kind != b"multipart/form-data" or b"boundary" not in params:
+            raise RequestRejected(400, "send the images as multipart/form-data "
+                                       "(one or more parts named 'files')")
+        self.limits = limits
+        self.uploads: list[Upload] = []
+        self._received = 0
+        self._part: Upload | None = None
+        self._field_bytes = 0
+        self._header_name = b""
+        self._header_value = b""
+        self._disposition = b""
+        self._part_type = b""
+        self._parse_options = parse_options_header
+        self._parser = MultipartParser(params[b"boundary"], {
+            "on_part_begin": self._on_part_begin,
+            "on_part_data": self._on_part_data,
+            "on_header_field": self._on_header_field,
+            "on_header_value": self._on_header_value,
+            "on_header_end": self._on_header_end,
+            "on_headers_finished": self._on_headers_finished,
+        })
+
+    def feed(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self.limits.max_request_bytes:
+            raise RequestRejected(
+                413, f"the upload is over {megabytes(self.limits.max_request_bytes)} in total; "
+                     f"send at most {self.limits.max_files} images of up to "
+                     f"{self.limits.max_upload_mb:g} MB each")
+        try:
+            self._parser.write(chunk)
+        except RequestRejected:
+            raise
+        except Exception as error:  # noqa: BLE001 - python-multipart raises several kinds
+            raise RequestRejected(400, "the upload is not valid multipart/form-data") from error
+
+    def finish(self) -> list[Upload]:
+        try:
+            self._parser.finalize()
+        except Exception as error:  # noqa: BLE001
+            raise RequestRejected(400, "the upload is incomplete multipart/form-data") from error
+        return self.uploads
+
+    # -- python-multipart callbacks ----------------------------------------------------------
+
+    def _on_part_begin(self) -> None:
+        self._part = None
+        self._field_bytes = 0
+        self._disposition = b""
+        self._part_type = b""
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        name = self._header_name.lower()
+        if name == b"content-disposition":
+            self._disposition = self._header_value
+        elif name == b"content-type":
+            self._part_type = self._header_value
+        self._header_name = self._header_value = b""
+
+    def _on_headers_finished(self) -> None:
+        _, options = self._parse_options(self._disposition)
+        if b"filename" not in options:
+            return  # a plain form field: ignored
+        if len(self.uploads) >= self.limits.max_files:
+            raise RequestRejected(413, f"too many images in one upload: at most "
+                                       f"{self.limits.max_files} at a time")
+        filename = options[b"filename"]
+        if isinstance(filename, bytes):
+            filename = filename.decode("utf-8", "replace")
+        self._part = Upload(filename=filename or "unnamed",
+                            content_type=self._part_type.decode("latin-1", "replace"))
+        self.uploads.append(self._part)
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        part = self._part
+        if part is None:
+            self._field_bytes += end - start
+            if self._field_bytes > _MAX_FIELD_BYTES:
+                raise RequestRejected(413, "a form field is too large")
+            return
+        part.size += end - start
+        if part.error is not None:
+            return
+        if part.size > self.limits.max_file_bytes:
+            part.error = too_big_message(part.filename, self.limits)
+            part._buffer = bytearray()  # free what was held; the rest is counted only
+            return
+        part._buffer += data[start:end]
+
+
+def too_big_message(filename: str, limits: UploadLimits) -> str:
+    return (f"{filename} is larger than this server's limit of {limits.max_upload_mb:g} MB "
+            f"per image (start `mobilegan serve` with a larger --max-upload-mb to allow it)")
+
+
+def decode_upload(upload: Upload, limits: UploadLimits) -> np.ndarray:
+    """The upload as RGB uint8 (H, W, 3); ValueError with a plain-words message if it
+    is refused, empty, not an image, damaged or over the pixel limit."""
+    from mobilegan.data.io import ImageReadError, read_image
+
+    if upload.error:
+        raise ValueError(upload.error)
+    if upload.size == 0:
+        raise ValueError(f"{upload.filename} is empty (0 bytes)")
+    try:
+        return read_image(io.BytesIO(upload.data), max_pixels=limits.max_pixels)
+    except ImageReadError as error:
+        raise ValueError(read_error_message(upload.filename, error, limits)) from None
+
+
+def read_error_message(filename: str, error: ImageReadError, limits: UploadLimits) -> str:
+    """One sentence per failure kind of :func:`mobilegan.data.io.read_image`."""
+    if error.kind == "too_large":
+        size = re.search(r"(\d+)x(\d+)", error.reason)
+        count = re.search(r"\((\d+) pixels\)", error.reason)  # Pillow's own bomb check
+        what = (f"is {size[1]}x{size[2]} = {int(size[1]) * int(size[2]):,} pixels" if size
+                else f"is {int(count[1]):,} pixels" if count else "has too many pixels")
+        return (f"{filename} {what}, over this server's limit of {limits.max_pixels:,} "
+                f"(a possible decompression bomb; if the image is genuine, start "
+                f"`mobilegan serve` with a larger --max-pixels)")
+    if error.kind == "truncated":
+        return f"{filename} is incomplete (truncated): the file is damaged or was cut off"
+    if error.kind == "unsupported_mode":
+        return f"{filename} uses an image mode that cannot be converted to colour: {error.reason}"
+    return (f"{filename} is not an image this tool can read (JPEG, PNG, BMP or TIFF), "
+            f"or the file is corrupt")
+
+
+def keep_upload(directory: Path, upload: Upload) -> Path:
+    """Write one upload to ``directory`` (only with ``--keep-uploads``); returns its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = Path(re.split(r"[\\/]", upload.filename)[-1]).suffix.lower()
+    suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".bin"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = directory / f"{stamp}_{upload.id}{suffix}"
+    counter = 1
+    while path.exists():
+        path = directory / f"{stamp}_{upload.id}_{counter}{suffix}"
+        counter += 1
+    path.write_bytes(upload.data)
+    return path

@@ -1,0 +1,261 @@
+"""The web API through httpx (FastAPI's TestClient), with the torch and the ONNX backend,
+real ISIC images, and the files a web page must survive: corrupt, truncated, not an
+image, decompression bombs, too large, too many."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import struct
+import tempfile
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="the web extras: pip install 'mobilegan[app]'")
+
+with warnings.catch_warnings():  # starlette's note about httpx2: not ours to act on
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient  # noqa: E402
+
+from mobilegan.app.server import create_app  # noqa: E402
+from mobilegan.app.uploads import UploadLimits  # noqa: E402
+
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")]
+IMAGE_ID = "ISIC_0012152"  # ISIC 2017 test, not in the ISIC 2018 training set
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory) -> dict[str, Path]:
+    """An untrained MobileGAN saved as .safetensors and exported to .onnx."""
+    from mobilegan.config import ModelConfig
+    from mobilegan.inference.export import export_onnx
+    from mobilegan.models.io import save_model
+    from mobilegan.models.registry import build_model
+
+    folder = tmp_path_factory.mktemp("app-model")
+    model = build_model(ModelConfig())
+    save_model(model, ModelConfig(), folder / "w.safetensors")
+    export_onnx(model, folder / "w.onnx", exporter="torchscript")
+    return {"torch": folder / "w.safetensors", "onnx": folder / "w.onnx"}
+
+
+@pytest.fixture(scope="module")
+def torch_segmenter(model_files):
+    from mobilegan.inference.segmenter import Segmenter
+
+    return Segmenter(model_files["torch"], samples=2, seed=0, threads=1)
+
+
+@pytest.fixture(scope="module")
+def client(torch_segmenter) -> TestClient:
+    return TestClient(create_app(torch_segmenter))
+
+
+@pytest.fixture(scope="module")
+def real_image(isic2017) -> Path:
+    return isic2017 / "ISIC-2017_Test_v2_Data" / f"{IMAGE_ID}.jpg"
+
+
+def _part(name: str, data: bytes, mime: str = "image/jpeg") -> tuple:
+    return ("files", (name, data, mime))
+
+
+def _png(payload: dict) -> Image.Image:
+    assert payload["mime"] == "image/png"
+    return Image.open(io.BytesIO(base64.b64decode(payload["base64"])))
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` (a decompression bomb's shape)."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4:ihdr + 12] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr:ihdr + 17])) & 0xFFFFFFFF
+    data[ihdr + 17:ihdr + 21] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+def test_health_names_backend_samples_and_limits(client):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["backend"] == "torch"
+    assert body["samples"] == 2 and body["uncertainty"] is True
+    assert body["max_upload_mb"] == 20 and body["max_pixels"] == 40_000_000
+    assert "not a medical device" in body["notice"]
+
+
+def test_page_and_its_files_are_served_with_safe_headers(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "not a medical device" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for name in ("app.js", "style.css"):
+        assert client.get(f"/static/{name}").status_code == 200
+    assert client.get("/api/health").headers["cache-control"] == "no-store"
+
+
+def test_segments_a_real_image_at_its_own_resolution(client, real_image):
+    response = client.post("/api/segment", files=[_part(real_image.name, real_image.read_bytes())])
+    assert response.status_code == 200
+    (r,) = response.json()["results"]
+    assert r["ok"] and r["id"] == IMAGE_ID and (r["width"], r["height"]) == (256, 192)
+    mask = _png(r["mask"])
+    assert r["mask"]["filename"] == f"{IMAGE_ID}_segmentation.png"
+    assert mask.size == (256, 192) and mask.mode == "L"
+    levels = np.asarray(mask)
+    assert set(np.unique(levels)) <= {0, 255}
+    assert r["area_pixels"] == int((levels == 255).sum())
+    assert r["area_percent"] == pytest.approx(100 * r["area_pixels"] / (256 * 192), abs=0.01)
+    overlay = _png(r["overlay"])
+    assert overlay.size == (256, 192) and overlay.mode == "RGB"
+    assert r["overlay"]["filename"] == f"{IMAGE_ID}_overlay.png"
+    assert _png(r["uncertainty"]).size == (256, 192) and r["uncertainty_note"] is None
+    assert 0.0 <= r["confidence"] <= 1.0
+    if r["low_confidence"]:
+        assert r["review_message"] == ("Low confidence — please have a clinician review "
+                                       "this image.")
+    assert r["row"]["id"] == IMAGE_ID and r["row"]["status"] == "ok"
+
+
+def test_bad_files_get_a_message_each_and_good_ones_still_work(client, real_image):
+    good = real_image.read_bytes()
+    files = [_part("notes.txt", b"this is not an image\n", "text/plain"),
+             _part("cut.jpg", good[: len(good) // 3]),
+             _part("random.jpg", bytes(range(256)) * 8),
+             _part("empty.png", b"", "image/png"),
+             _part("bomb.png", _bomb_png(10_000, 10_000), "image/png"),
+             _part("huge_bomb.png", _bomb_png(100_000, 100_000), "image/png"),
+             _part(real_image.name, good)]
+    results = client.post("/api/segment", files=files).json()["results"]
+    assert [r["ok"] for r in results] == [False] * 6 + [True]
+    messages = {r["filename"]: r["error"] for r in results[:-1]}
+    assert "not an image" in messages["notes.txt"]
+    assert "truncated" in messages["cut.jpg"]
+    assert "corrupt" in messages["random.jpg"]
+    assert "empty" in messages["empty.png"]
+    assert "10000x10000 = 100,000,000 pixels" in messages["bomb.png"]
+    assert "40,000,000" in messages["bomb.png"] and "decompression bomb" in messages["bomb.png"]
+    assert "10,000,000,000 pixels" in messages["huge_bomb.png"]
+    assert all("Traceback" not in m and "PIL" not in m for m in messages.values())
+
+
+def test_limits_are_configurable_and_explained(torch_segmenter, real_image):
+    limits = UploadLimits(max_file_bytes=4_000, max_pixels=256 * 100, max_files=2)
+    client = TestClient(create_app(torch_segmenter, limits))
+    small = io.BytesIO()
+    Image.new("RGB", (64, 48), (180, 120, 100)).save(small, "PNG")
+    results = client.post("/api/segment", files=[
+        _part(real_image.name, real_image.read_bytes()),  # ~10 kB > 4 kB
+        _part("small.png", small.getvalue(), "image/png")]).json()["results"]
+    assert not results[0]["ok"] and "--max-upload-mb" in results[0]["error"]
+    assert results[1]["ok"]
+    too_many = client.post("/api/segment", files=[_part(f"{i}.png", small.getvalue())
+                                                 for i in range(3)])
+    assert too_many.status_code == 413 and "at most 2" in too_many.json()["error"]
+    big = io.BytesIO()
+    Image.new("RGB", (200, 150)).save(big, "PNG")
+    (r,) = client.post("/api/segment", files=[_part("big.png", big.getvalue())]).json()["results"]
+    assert not r["ok"] and "--max-pixels" in r["error"] and "30,000" in r["error"]
+
+
+def test_an_oversized_request_is_refused_with_413_before_reading_it(torch_segmenter):
+    limits = UploadLimits(max_file_bytes=1_000, max_files=1)
+    client = TestClient(create_app(torch_segmenter, limits))
+    body = b"x" * (limits.max_request_bytes + 1)
+    response = client.post("/api/segment", content=body,
+                           headers={"content-type": "multipart/form-data; boundary=abc"})
+    assert response.status_code == 413 and "MB" in response.json()["error"]
+
+
+def test_requests_without_images_get_400(client):
+    assert client.post("/api/segment", json={"a": 1}).status_code == 400
+    empty = client.post("/api/segment", data={"note": "hello"}, files=[])
+    assert empty.status_code == 400
+    form_only = client.post("/api/segment", files={"note": (None, b"hi")})
+    assert form_only.status_code == 400 and "no image" in form_only.json()["error"]
+    assert client.post("/api/segment?format=xml", files=[_part("a.png", b"")]).status_code == 400
+
+
+def test_csv_has_one_row_per_file_failures_included(client, real_image):
+    response = client.post("/api/segment?format=csv", files=[
+        _part(real_image.name, real_image.read_bytes()), _part("bad.jpg", b"nope")])
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["filename"], r["status"]) for r in rows] == [(real_image.name, "ok"),
+                                                           ("bad.jpg", "error")]
+    assert rows[0]["width"] == "256" and rows[0]["area_percent"] != ""
+    assert "not an image" in rows[1]["error"]
+
+
+def test_uploads_never_touch_the_disk(client, monkeypatch):
+    """A 2 MB upload (over Starlette's 1 MB spooling threshold) is never written anywhere:
+    every way of creating a temporary or a writable file fails the test."""
+    import builtins
+
+    import starlette.formparsers
+
+    attempts: list[tuple] = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args[:1])
+        raise AssertionError(f"an upload was about to be written to disk: {args[:1]}")
+
+    real_open = builtins.open
+
+    def read_only_open(file, mode="r", *args, **kwargs):
+        if any(flag in mode for flag in "wax+"):
+            refuse(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    for name in ("SpooledTemporaryFile", "TemporaryFile", "NamedTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, refuse)
+    monkeypatch.setattr(starlette.formparsers, "SpooledTemporaryFile", refuse)
+    monkeypatch.setattr(builtins, "open", read_only_open)
+    noise = np.random.default_rng(0).integers(0, 256, (900, 800, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, "BMP")
+    assert buffer.tell() > 2_000_000
+    response = client.post("/api/segment", files=[_part("large.bmp", buffer.getvalue(),
+                                                        "image/bmp")])
+    assert attempts == []
+    (r,) = response.json()["results"]
+    assert r["ok"] and (r["width"], r["height"]) == (800, 900)
+
+
+def test_keep_uploads_saves_a_copy_only_when_asked(torch_segmenter, real_image, tmp_path):
+    kept = tmp_path / "kept"
+    client = TestClient(create_app(torch_segmenter, keep_uploads=kept))
+    assert client.get("/api/health").json()["keeps_uploads"] is True
+    client.post("/api/segment", files=[_part("../../evil name.jpg", real_image.read_bytes())])
+    (saved,) = kept.iterdir()
+    assert saved.name.endswith("_evil_name.jpg") and saved.read_bytes() == real_image.read_bytes()
+
+
+def test_onnx_backend_serves_without_an_uncertainty_map(model_files, real_image):
+    from mobilegan.inference.segmenter import Segmenter
+
+    client = TestClient(create_app(Segmenter(model_files["onnx"], backend="onnx", threads=1)))
+    health = client.get("/api/health").json()
+    assert health["backend"] == "onnx" and health["uncertainty"] is False
+    (r,) = client.post("/api/segment", files=[
+        _part(real_image.name, real_image.read_bytes())]).json()["results"]
+    assert r["ok"] and r["uncertainty"] is None and "ONNX" in r["uncertainty_note"]
+    assert _png(r["mask"]).size == (256, 192)
+
+
+def test_large_images_get_a_jpeg_overlay_and_a_full_size_mask(client):
+    rgb = np.full((1500, 2000, 3), 200, dtype=np.uint8)  # 3 MP: above the PNG overlay limit
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=90)
+    response = client.post("/api/segment", files=[_part("wide.jpg", buffer.getvalue())])
+    (r,) = response.json()["results"]
+    assert r["overlay"]["mime"] == "image/jpeg" and r["overlay"]["filename"] == "wide_overlay.jpg"
+    assert _png(r["mask"]).size == (2000, 1500)
+    assert max(_png(r["uncertainty"]).size) == 1024  # a preview of a smooth map

@@ -1,0 +1,82 @@
+"""``mobilegan serve``: options, the loopback default, the warning, the missing-extras message."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pytest
+
+from mobilegan.cli import serve_cmd
+from mobilegan.cli.main import build_parser, main
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    from mobilegan.config import ModelConfig
+    from mobilegan.models.io import save_model
+    from mobilegan.models.registry import build_model
+
+    path = tmp_path_factory.mktemp("serve") / "w.safetensors"
+    save_model(build_model(ModelConfig()), ModelConfig(), path)
+    return path
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["serve", *argv])
+
+
+def test_defaults_bind_loopback_with_the_documented_limits():
+    args = _args()
+    assert (args.host, args.port, args.backend) == ("127.0.0.1", 8765, "torch")
+    assert (args.max_upload_mb, args.max_pixels, args.keep_uploads) == (20.0, 40_000_000, None)
+    assert args.func is serve_cmd.run
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True),
+                                            ("::1", True), ("[::1]", True), ("0.0.0.0", False),
+                                            ("192.168.1.20", False), ("example.org", False)])
+def test_is_loopback(host, loopback):
+    assert serve_cmd.is_loopback(host) is loopback
+
+
+def test_sampling_is_on_by_default_with_torch_only(weights):
+    torch_segmenter = serve_cmd.build_segmenter(_args("--weights", str(weights)))
+    assert torch_segmenter.samples == serve_cmd.DEFAULT_TORCH_SAMPLES == 8
+    single = serve_cmd.build_segmenter(_args("--weights", str(weights), "--samples", "1"))
+    assert single.samples == 1
+
+
+def test_serve_warns_off_loopback_and_starts_uvicorn(weights, monkeypatch, capsys, tmp_path):
+    import uvicorn
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    code = main(["serve", "--host", "0.0.0.0", "--port", "9999", "--weights", str(weights),
+                 "--samples", "2", "--max-upload-mb", "5", "--keep-uploads", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0 and started["host"] == "0.0.0.0" and started["port"] == 9999
+    assert "warning: --host 0.0.0.0" in err and "no login" in err
+    assert "http://0.0.0.0:9999/" in out and str(tmp_path) in out
+    service = started["app"].state.service
+    assert service.limits.max_file_bytes == 5 * 1024 * 1024 and service.samples == 2
+
+
+def test_loopback_serves_without_a_warning(weights, monkeypatch, capsys):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    assert main(["serve", "--weights", str(weights), "--samples", "2"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_missing_web_extras_give_the_install_command(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
+    assert main(["serve"]) == 2
+    assert "pip install 'mobilegan[app]'" in capsys.readouterr().err
+
+
+def test_missing_weights_are_a_clear_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("MOBILEGAN_WEIGHTS", str(tmp_path / "none.safetensors"))
+    assert main(["serve"]) == 2
+    assert "weights" in capsys.readouterr().err

@@ -1,0 +1,89 @@
+"""The in-memory multipart reader and the upload limits, without a server."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("python_multipart", reason="the web extras: pip install 'mobilegan[app]'")
+
+from mobilegan.app.uploads import (MultipartReader, RequestRejected, UploadLimits,  # noqa: E402
+                                   upload_id)
+
+BOUNDARY = "----mobilegan-test"
+
+
+def _body(*parts: tuple[str, str | None, bytes]) -> bytes:
+    """multipart/form-data with (field name, filename or None, content) parts."""
+    chunks = []
+    for name, filename, content in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        head = (f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n")
+        chunks.append(head.encode() + content + b"\r\n")
+    return b"".join(chunks) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def _read(body: bytes, limits: UploadLimits, chunk: int = 7):
+    reader = MultipartReader(f"multipart/form-data; boundary={BOUNDARY}", limits)
+    for start in range(0, len(body), chunk):  # tiny chunks: parts span many of them
+        reader.feed(body[start:start + chunk])
+    return reader.finish()
+
+
+def test_files_are_collected_in_memory_and_fields_ignored():
+    body = _body(("files", "a.jpg", b"A" * 100), ("note", None, b"hello"),
+                 ("files", "b.png", b"\x00\r\n--x" * 10))
+    uploads = _read(body, UploadLimits())
+    assert [(u.filename, u.size, u.error) for u in uploads] == [("a.jpg", 100, None),
+                                                               ("b.png", 60, None)]
+    assert uploads[1].data == b"\x00\r\n--x" * 10
+
+
+def test_a_file_over_the_size_limit_gets_an_error_and_its_bytes_are_dropped():
+    limits = UploadLimits(max_file_bytes=1000)
+    uploads = _read(_body(("files", "big.jpg", b"x" * 5000), ("files", "ok.jpg", b"y" * 10)),
+                    limits)
+    big, ok = uploads
+    assert big.size == 5000 and big.data == b"" and "--max-upload-mb" in big.error
+    assert ok.error is None and ok.data == b"y" * 10
+
+
+def test_too_many_files_or_bytes_reject_the_request_with_413():
+    limits = UploadLimits(max_file_bytes=1000, max_files=2)
+    with pytest.raises(RequestRejected) as too_many:
+        _read(_body(*[("files", f"{i}.jpg", b"x") for i in range(3)]), limits)
+    assert too_many.value.status == 413 and "at most 2" in too_many.value.message
+    with pytest.raises(RequestRejected) as too_big:
+        _read(_body(("files", "huge.jpg", b"x" * limits.max_request_bytes)), limits, chunk=65536)
+    assert too_big.value.status == 413
+
+
+def test_not_multipart_is_a_400():
+    with pytest.raises(RequestRejected) as error:
+        MultipartReader("application/json", UploadLimits())
+    assert error.value.status == 400
+    reader = MultipartReader(f"multipart/form-data; boundary={BOUNDARY}", UploadLimits())
+    with pytest.raises(RequestRejected) as garbage:
+        reader.feed(b"this is not multipart at all")
+    assert garbage.value.status == 400
+
+
+@pytest.mark.parametrize("filename, expected", [
+    ("ISIC_0012152.jpg", "ISIC_0012152"),
+    ("C:\\Users\\dr\\scan 1.JPG", "scan_1"),
+    ("../../etc/passwd", "passwd"),
+    (".hidden", "hidden"),
+    ("", "image"),
+    ("été.png", "t"),
+])
+def test_upload_ids_are_safe_file_stems(filename, expected):
+    assert upload_id(filename) == expected
+
+
+def test_limits_from_megabytes():
+    limits = UploadLimits.from_megabytes(0.5, 1000, 3)
+    assert limits.max_file_bytes == 512 * 1024 and limits.max_pixels == 1000
+    with pytest.raises(ValueError):
+        UploadLimits.from_megabytes(0, 1000)
