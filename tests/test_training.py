@@ -87,8 +87,8 @@ def test_resume_after_kill_matches_uninterrupted_run(data_root: Path, tmp_path: 
     checkpoint = load_checkpoint(killed / "checkpoints" / "last.pt")
     assert 2 <= checkpoint["global_step"] < steps, "the kill must land mid-run"
 
-    subprocess.run(_train_cmd(data_root, killed, steps, "--resume"), check=True, env=env,
-                   capture_output=True)
+    resume = [sys.executable, "-m", "mobilegan.cli.main", "train", "--out", str(killed), "--resume"]
+    subprocess.run(resume, check=True, env=env, capture_output=True)
     a, b = read_csv(straight / "steps.csv"), read_csv(killed / "steps.csv")
     assert [r["step"] for r in a] == [r["step"] for r in b] == [str(i) for i in range(1, steps + 1)]
     for row_a, row_b in zip(a, b):
@@ -173,3 +173,16 @@ def test_bad_config_fails_at_start_naming_the_field(override: str, field: str, t
 def test_unknown_config_field_is_named() -> None:
     with pytest.raises(ConfigError, match="train.learning_rate"):
         apply_overrides(RunConfig(), ["train.learning_rate=1"])
+
+
+def test_resume_refuses_to_change_what_the_run_computes(data_root: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    trainer_module.train(tiny_config(data_root, out, steps=2))
+    code = cli_main(["train", "--out", str(out), "--resume", "--set", "train.lr=0.1"])
+    assert code == 2 and "train.lr" in capsys.readouterr().err
+    code = cli_main(["train", "--out", str(out), "--resume", "--set", "train.max_steps=3",
+                     "--set", "train.progress=false"])
+    assert code == 0
+    assert [int(r["step"]) for r in read_csv(out / "steps.csv")] == [1, 2, 3]
+    assert [int(r["epoch"]) for r in read_csv(out / "metrics.csv")] == [1]

@@ -31,7 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+#: Fields that may change when a run resumes: how it runs, not what it computes.
+RESUMABLE_FIELDS = {"train.epochs", "train.num_threads", "train.progress", "train.device",
+                    "train.max_steps", "train.checkpoint_every", "train.overlay_every"}
+
+
 def build_config(args: argparse.Namespace) -> RunConfig:
+    if args.resume:
+        return resume_config(args)
     cfg = RunConfig.load(args.config) if args.config else RunConfig()
     overrides = list(PROTOCOLS.get(args.protocol or "", []))
     if args.allow_overlap:
@@ -42,6 +49,25 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     cfg = apply_overrides(cfg, overrides)
     if args.out:
         cfg.out_dir = args.out
+    return cfg
+
+
+def resume_config(args: argparse.Namespace) -> RunConfig:
+    """The run's own saved config, with only runtime fields overridable."""
+    from pathlib import Path
+
+    if not args.out:
+        raise ValueError("--resume needs --out RUN_FOLDER")
+    saved = Path(args.out) / "config.json"
+    if not saved.is_file():
+        raise FileNotFoundError(f"--resume: no run at {args.out} (missing config.json)")
+    changed = [o.split("=", 1)[0] for o in args.overrides]
+    fixed = [name for name in changed if name not in RESUMABLE_FIELDS]
+    if fixed or args.protocol or args.allow_overlap or args.no_adversary or args.config:
+        raise ValueError(f"--resume continues the saved config; only {sorted(RESUMABLE_FIELDS)} "
+                         f"may change (got {fixed or 'protocol/config flags'})")
+    cfg = apply_overrides(RunConfig.load(saved), args.overrides)
+    cfg.out_dir = args.out
     return cfg
 
 

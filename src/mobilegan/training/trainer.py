@@ -129,7 +129,7 @@ class Trainer:
         self._snapshot = self._capture()
         if self.main:
             self.steps_log = CsvLog(self.out / "steps.csv", "step", self.global_step if resume else None)
-            self.epochs_log = CsvLog(self.out / "metrics.csv", "epoch", self.epoch - 1 if resume else None)
+            self.epochs_log = CsvLog(self.out / "metrics.csv", "epoch", self.epoch if resume else None)
             self.tensorboard = TensorBoard(self.out / "events")
 
     # ---- state ---------------------------------------------------------------------
@@ -365,12 +365,6 @@ def train(cfg: RunConfig, resume: bool = False) -> TrainResult:
     """Train as ``cfg`` says. The run folder ``cfg.out_dir`` gets: ``config.json`` (resolved
     config), ``splits.json`` (protocol, ids, hashes), ``steps.csv`` and ``metrics.csv``,
     ``events/`` (TensorBoard), ``overlays/``, ``best``/``last`` ``.safetensors`` (+ ``.json``)
-    and ``checkpoints/last.pt`` for ``resume``."""
-    if resume:
-        saved = Path(cfg.out_dir) / "config.json"
-        if saved.exists():
-            epochs = cfg.train.epochs
-            cfg = RunConfig.load(saved)
-            cfg.train.epochs = max(epochs, cfg.train.epochs)
+    and ``checkpoints/last.pt`` for ``resume`` (with ``cfg`` the run's saved config)."""
     return Trainer(cfg, resume=resume).fit()
 
