@@ -157,12 +157,15 @@ class Segmenter:
             if self.tta else [batch]
         x = np.concatenate(views)  # (V*B, 3, S, S)
         sampling = self.samples > 1
-        if sampling:
-            x = np.concatenate([x] * self.samples)  # (N*V*B, ...), one batched pass
-        logits = np.concatenate([self.backend.logits(x[i:i + MAX_FORWARD_BATCH], sampling)
-                                 for i in range(0, len(x), MAX_FORWARD_BATCH)])
+        if sampling:  # (N, V*B, 1, S, S): the encoder runs once, the decoder N times
+            step = max(1, MAX_FORWARD_BATCH // self.samples)
+            logits = np.concatenate([self.backend.sample_logits(x[i:i + step], self.samples)
+                                     for i in range(0, len(x), step)], axis=1)
+        else:
+            logits = np.concatenate([self.backend.logits(x[i:i + MAX_FORWARD_BATCH])
+                                     for i in range(0, len(x), MAX_FORWARD_BATCH)])[None]
         b, s = batch.shape[0], self.image_size
-        p = expit(logits[:, 0]).astype(np.float32).reshape(self.samples, len(views), b, s, s)
+        p = expit(logits[:, :, 0]).astype(np.float32).reshape(self.samples, len(views), b, s, s)
         if self.tta:  # undo each view's flip before averaging
             p[:, 1] = p[:, 1, ..., ::-1].copy()
             p[:, 2] = p[:, 2, ..., ::-1, :].copy()

@@ -51,6 +51,24 @@ class TorchBackend:
                     self.model.set_sampling(False)
         return out.float().cpu().numpy()
 
+    def sample_logits(self, batch: np.ndarray, samples: int) -> np.ndarray:
+        """(samples, B, 1, S, S) logits with the noise z on. MobileGAN's generator encodes
+        once and decodes ``samples`` times (the noise is in the decoder only)."""
+        if not self.can_sample:
+            raise ValueError(f"{type(self.model).__name__} has no noise z to sample; use samples=1")
+        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+        with torch.inference_mode(), self._rng(True):
+            if hasattr(self.model, "sample"):
+                out = self.model.sample(x, samples)
+            else:
+                self.model.set_sampling(True)
+                try:
+                    out = self.model(x.repeat(samples, 1, 1, 1))
+                finally:
+                    self.model.set_sampling(False)
+                out = out.view(samples, x.shape[0], *out.shape[1:])
+        return out.float().cpu().numpy()
+
     def _rng(self, sampling: bool) -> contextlib.AbstractContextManager:
         """A seeded RNG for sampling (reproducible uncertainty) that leaves the caller's
         global RNG state untouched."""
