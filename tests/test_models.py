@@ -1,0 +1,97 @@
+"""Architecture: shapes at every size the tool meets, parameter budget, registry, ablations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mobilegan import paper
+from mobilegan.config import ModelConfig
+from mobilegan.models.baselines import UNet
+from mobilegan.models.registry import available_models, build_discriminator, build_model
+from mobilegan.models.summary import count_parameters
+
+SIZES = [(64, 64), (128, 128), (256, 256), (192, 256)]
+ABLATIONS = {
+    "paper": ModelConfig(),
+    "pam_kv_stride_2": ModelConfig(pam_kv_stride=2),
+    "no_attention": ModelConfig(attention=False),
+    "single_scale": ModelConfig(multiscale=False),
+}
+
+
+def _logits(model: torch.nn.Module, batch: int, h: int, w: int) -> torch.Tensor:
+    with torch.no_grad():
+        return model.eval()(torch.randn(batch, 3, h, w))
+
+
+@pytest.fixture(scope="module")
+def generator() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(ModelConfig()).eval()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_generator_logits_match_the_input_size(generator: torch.nn.Module,
+                                               size: tuple[int, int]) -> None:
+    out = _logits(generator, 2 if size[0] == 64 else 1, *size)
+    assert out.shape == (2 if size[0] == 64 else 1, 1, *size)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", [n for n in ABLATIONS if n != "paper"])
+@pytest.mark.parametrize("size", [(64, 64), (192, 256)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_ablations_keep_the_output_shape(name: str, size: tuple[int, int]) -> None:
+    model = build_model(ABLATIONS[name])
+    assert _logits(model, 1, *size).shape == (1, 1, *size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_unet_logits_match_the_input_size(size: tuple[int, int]) -> None:
+    # Width does not change the shape logic; base 8 keeps 256x256 fast.
+    assert _logits(UNet(base=8), 1, *size).shape == (1, 1, *size)
+
+
+def test_unet_has_ronneberger_widths() -> None:
+    model = build_model(ModelConfig(name="unet"))
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert sorted({c.out_channels for c in convs}) == [1, 64, 128, 256, 512, 1024]
+    assert 30.9e6 < count_parameters(model) < 31.1e6  # Ronneberger's 31M
+    assert _logits(model, 1, 64, 64).shape == (1, 1, 64, 64)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_discriminator_gives_patch_logits(size: tuple[int, int]) -> None:
+    h, w = size
+    disc = build_discriminator(ModelConfig()).eval()
+    with torch.no_grad():
+        out = disc(torch.randn(2, 3, h, w), torch.rand(2, 1, h, w))
+    assert out.shape == (2, 1, h // 16, w // 16)
+
+
+def test_generator_parameters_match_the_paper() -> None:
+    params = count_parameters(build_model(ModelConfig()))
+    assert abs(params / (paper.PAPER_PARAMETERS_M * 1e6) - 1) < 0.05, params
+
+
+def test_registry_builds_every_model_and_ablation() -> None:
+    assert {"mobilegan", "unet"} <= set(available_models())
+    for name in available_models():
+        assert isinstance(build_model(ModelConfig(name=name)), torch.nn.Module)
+    from mobilegan.models.attention import ChannelAttention, PositionAttention
+
+    def kinds(cfg: ModelConfig) -> set[type]:
+        return {type(m) for m in build_model(cfg).modules()}
+
+    assert {ChannelAttention, PositionAttention} <= kinds(ModelConfig())
+    assert not {ChannelAttention, PositionAttention} & kinds(ModelConfig(attention=False))
+    assert len(build_model(ModelConfig(multiscale=False)).stem.branches) == 1
+    assert len(build_model(ModelConfig()).stem.branches) == len(paper.MULTISCALE_FACTORS)
+    strides = {m.kv_stride for m in build_model(ModelConfig(pam_kv_stride=2)).modules()
+               if isinstance(m, PositionAttention)}
+    assert strides == {1, 2}  # only the first CDA's PAM (64x64 at 128 input) is pooled
+    # The ablations differ only in switches: same parameter names where layers exist.
+    paper_names = set(build_model(ModelConfig()).state_dict())
+    assert set(build_model(ModelConfig(pam_kv_stride=2)).state_dict()) == paper_names
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model(ModelConfig(name="segformer"))

@@ -1,0 +1,100 @@
+"""Attention and the noise z: the fused PAM is the DANet maths, CAM is DANet's, and the
+decoder dropout is on exactly when it should be."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mobilegan.config import ModelConfig
+from mobilegan.models.attention import ChannelAttention, PositionAttention
+from mobilegan.models.registry import build_model
+
+
+@pytest.mark.parametrize("kv_stride", [1, 2])
+def test_pam_sdpa_equals_the_naive_danet_form(kv_stride: int) -> None:
+    torch.manual_seed(0)
+    pam = PositionAttention(32, kv_stride=kv_stride).double().eval()
+    with torch.no_grad():
+        pam.gamma.fill_(0.7)
+    x = torch.randn(2, 32, 12, 16, dtype=torch.float64)
+    fused, naive = pam(x), pam.forward_naive(x)
+    assert torch.allclose(fused, naive, rtol=0, atol=1e-10)
+    assert (fused - x).abs().max() > 1e-3  # gamma != 0: the attention really contributes
+
+
+def test_pam_naive_form_is_danet() -> None:
+    """Written out as DANet's PAM_Module: energy = Q^T K, softmax over keys, V A^T."""
+    torch.manual_seed(1)
+    pam = PositionAttention(16).double()
+    with torch.no_grad():
+        pam.gamma.fill_(-1.3)
+    x = torch.randn(1, 16, 6, 5, dtype=torch.float64)
+    b, c, h, w = x.shape
+    q = pam.query(x).view(b, -1, h * w).permute(0, 2, 1)
+    k = pam.key(x).view(b, -1, h * w)
+    attention = torch.softmax(torch.bmm(q, k), dim=-1)
+    v = pam.value(x).view(b, -1, h * w)
+    expected = pam.gamma * torch.bmm(v, attention.permute(0, 2, 1)).view(b, c, h, w) + x
+    assert torch.allclose(pam(x), expected, atol=1e-10)
+
+
+def test_cam_is_identity_at_gamma_zero_and_danet_otherwise() -> None:
+    torch.manual_seed(2)
+    cam = ChannelAttention().double()
+    x = torch.randn(2, 8, 5, 7, dtype=torch.float64)
+    assert torch.equal(cam(x), x)
+    with torch.no_grad():
+        cam.gamma.fill_(0.5)
+    b, c = x.shape[:2]
+    flat = x.view(b, c, -1)
+    energy = torch.bmm(flat, flat.permute(0, 2, 1))
+    energy_new = torch.max(energy, -1, keepdim=True)[0].expand_as(energy) - energy
+    expected = 0.5 * torch.bmm(torch.softmax(energy_new, dim=-1), flat).view_as(x) + x
+    assert torch.allclose(cam(x), expected, atol=1e-10)
+
+
+def test_fresh_attention_modules_start_as_identity() -> None:
+    x = torch.randn(1, 16, 8, 8)
+    assert torch.equal(PositionAttention(16)(x), x)
+    assert torch.equal(ChannelAttention()(x), x)
+
+
+@pytest.fixture(scope="module")
+def generator() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(ModelConfig())
+
+
+def _two_passes(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        return model(x), model(x)
+
+
+def test_noise_z_is_off_in_eval(generator: torch.nn.Module) -> None:
+    generator.eval().set_sampling(False)
+    a, b = _two_passes(generator)
+    assert torch.equal(a, b)
+
+
+def test_noise_z_samples_when_asked(generator: torch.nn.Module) -> None:
+    generator.eval().set_sampling(True)
+    x = torch.randn(1, 3, 64, 64)
+    try:
+        a, b = _two_passes(generator)
+        with torch.no_grad():  # the noise z sits in the decoder only: the encoder stays fixed
+            e1, e2 = (generator.encoder(generator.stem(x)) for _ in range(2))
+    finally:
+        generator.set_sampling(False)
+    assert not torch.equal(a, b)
+    assert torch.equal(e1, e2)
+
+
+def test_noise_z_is_on_in_training(generator: torch.nn.Module) -> None:
+    generator.train().set_sampling(False)
+    try:
+        a, b = _two_passes(generator)
+    finally:
+        generator.eval()
+    assert not torch.equal(a, b)

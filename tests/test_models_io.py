@@ -1,0 +1,63 @@
+"""Saved weights: safetensors + JSON, identical outputs after loading, and no pickle."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from mobilegan.config import ModelConfig
+from mobilegan.models.io import load_model, save_model
+from mobilegan.models.registry import build_model
+
+
+def _perturbed(cfg: ModelConfig) -> torch.nn.Module:
+    """A network whose weights, attention gammas and BN statistics are all non-default."""
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("gamma"):
+                tensor.fill_(0.2)
+            elif name.endswith("running_mean"):
+                tensor.normal_(0, 0.1)
+            elif name.endswith("running_var"):
+                tensor.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig(pam_kv_stride=2),
+                                 ModelConfig(name="unet", unet_base=8)], ids=["mobilegan", "unet"])
+def test_round_trip_gives_identical_outputs_without_pickle(
+        cfg: ModelConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _perturbed(cfg)
+    path = save_model(model, cfg, tmp_path / "w.safetensors", metadata={"epoch": 3})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("loading weights must not unpickle")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    loaded, loaded_cfg = load_model(path)
+    monkeypatch.undo()
+
+    assert loaded_cfg == cfg and not loaded.training
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = model(x)
+        assert torch.isfinite(expected).all() and torch.equal(expected, loaded(x))
+    # The file is safetensors (8-byte header length, JSON header), the config is JSON.
+    raw = path.read_bytes()
+    header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+    assert set(header) - {"__metadata__"} == set(model.state_dict())
+    info = json.loads(path.with_suffix(".json").read_text())
+    assert info["model"]["name"] == cfg.name and info["metadata"] == {"epoch": 3}
+
+
+def test_loading_missing_weights_says_where(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no weights"):
+        load_model(tmp_path / "absent.safetensors")
