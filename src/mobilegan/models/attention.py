@@ -59,7 +59,9 @@ class ChannelAttention(nn.Module):
     """CAM: channels re-weighted by their similarity to each other (DANet ``CAM_Module``).
 
     DANet subtracts the energy from its row maximum before the softmax, so that the
-    least similar channels get the most weight; we keep that.
+    least similar channels get the most weight. A softmax does not change when a row is
+    shifted by a constant, so ``softmax(max - E)`` is exactly ``softmax(-E)``: we compute
+    the latter, two graph nodes fewer per CAM in an exported model.
     """
 
     def __init__(self) -> None:
@@ -69,8 +71,7 @@ class ChannelAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.flatten(2)  # B, C, N
         energy = flat @ flat.transpose(1, 2)  # B, C, C
-        energy = energy.amax(dim=-1, keepdim=True) - energy
-        out = torch.softmax(energy, dim=-1) @ flat
+        out = torch.softmax(-energy, dim=-1) @ flat
         return x + self.gamma * out.reshape_as(x)
 
 
