@@ -1,0 +1,63 @@
+"""Package a run's best generator as the shipped weights, with its model card.
+
+    python scripts/package_weights.py RUN_DIR --eval EVAL_DIR [EVAL_DIR ...]
+
+Writes src/mobilegan/weights/mobilegan.safetensors (fp16, a few MB), mobilegan.json
+(model config + provenance) and MODEL_CARD.md, whose metrics are read from the
+``summary.json`` of each evaluation folder given (``mobilegan evaluate`` output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from mobilegan.models.io import load_model, read_model_info, save_model
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "mobilegan" / "weights"
+
+
+def metric_rows(evaluations: list[Path]) -> list[str]:
+    rows = ["| evaluated on | protocol | n | ACC | DIC | JAC | JAC_th | SEN | SPE |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for folder in evaluations:
+        s = json.loads((folder / "summary.json").read_text())
+        m = s["mean"]
+        label = s.get("leak_label") or s.get("protocol", "")
+        rows.append(f"| {s['dataset']} | {label} | {s['n']} | " + " | ".join(
+            f"{100 * m[k]:.2f}" for k in ("ACC", "DIC", "JAC", "JAC_th", "SEN", "SPE")) + " |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--eval", dest="evaluations", type=Path, nargs="*", default=[])
+    parser.add_argument("--note", default="", help="a paragraph on how the run was trained")
+    args = parser.parse_args()
+    source = args.run / "best.safetensors"
+    model, cfg = load_model(source)
+    meta = read_model_info(source)["metadata"]
+    splits = json.loads((args.run / "splits.json").read_text())
+    run_cfg = json.loads((args.run / "config.json").read_text())
+    epochs = sum(1 for _ in (args.run / "metrics.csv").open()) - 1
+    provenance = {**meta, "protocol": splits["protocol"], "train_ids_sha256": splits["train_ids_sha256"],
+                  "n_train": len(splits["train"]), "n_val": len(splits["val"]),
+                  "epochs_run": epochs, "loss": run_cfg["loss"], "packaged": time.strftime("%Y-%m-%d")}
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = save_model(model, cfg, WEIGHTS_DIR / "mobilegan.safetensors", provenance, dtype=torch.float16)
+    card = (Path(__file__).with_name("MODEL_CARD.template.md").read_text().format(
+        size_mb=out.stat().st_size / 1e6, params=sum(p.numel() for p in model.parameters()),
+        config=json.dumps(run_cfg, indent=2), provenance=json.dumps(provenance, indent=2),
+        metrics="\n".join(metric_rows(args.evaluations)), note=args.note,
+        best_epoch=meta.get("epoch"), epochs=epochs, val_jac=100 * meta.get("val_JAC", float("nan"))))
+    (WEIGHTS_DIR / "MODEL_CARD.md").write_text(card)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {WEIGHTS_DIR / 'MODEL_CARD.md'}")
+
+
+if __name__ == "__main__":
+    main()
