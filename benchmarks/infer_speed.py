@@ -3,8 +3,8 @@
     python benchmarks/infer_speed.py                       # CPU, 128x128, batch 1, 2 threads
     python benchmarks/infer_speed.py --batch 64 --device cuda --bf16   # GPU throughput
 
-Every configuration is timed in the same process, round-robin (one call of each in turn),
-so that load from other processes on a shared machine hits all of them alike. Networks are
+Every configuration is timed in the same process, in turns of blocks of calls, so that
+load from other processes on a shared machine hits all of them alike. Networks are
 untrained unless --weights is given: speed does not depend on the weight values.
 """
 
@@ -31,8 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=128, help="input height and width")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--threads", type=int, default=2, help="CPU threads (torch and ORT)")
-    p.add_argument("--iters", type=int, default=50, help="timed calls per configuration")
-    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--iters", type=int, default=100, help="timed calls per configuration")
+    p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for PyTorch on CUDA")
     p.add_argument("--weights", default=None, help="MobileGAN .safetensors (optional)")
@@ -41,17 +41,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def networks(weights: str | None) -> dict[str, torch.nn.Module]:
-    """MobileGAN, and the U-Net when the registry can build it."""
-    if weights:
-        from mobilegan.models.io import load_model
+    """MobileGAN as shipped (its weights when present; the shipped config uses the PAM
+    key/value stride 2), MobileGAN with the paper's full PAM, and the U-Net."""
+    from mobilegan.inference.segmenter import shipped_weights
+    from mobilegan.models.io import load_model
 
-        nets = {"MobileGAN": load_model(weights)[0]}
+    path = Path(weights) if weights else shipped_weights()
+    if path.is_file():
+        shipped = load_model(path)[0]
     else:
-        nets = {"MobileGAN": build_model(ModelConfig())}
-    try:
-        nets["U-Net"] = build_model(ModelConfig(name="unet"))
-    except (ImportError, AttributeError) as error:  # not written yet on this checkout
-        print(f"note: U-Net skipped ({type(error).__name__}: {error})", file=sys.stderr)
+        print(f"note: no weights at {path}; timing an untrained shipped config", file=sys.stderr)
+        shipped = build_model(ModelConfig(pam_kv_stride=2))
+    nets = {"MobileGAN shipped": shipped,
+            "MobileGAN paper PAM": build_model(ModelConfig(pam_kv_stride=1)),
+            "U-Net": build_model(ModelConfig(name="unet"))}
     return {name: net.eval() for name, net in nets.items()}
 
 
@@ -71,38 +74,22 @@ def torch_runner(model: torch.nn.Module, x: np.ndarray, device: str,
     return run
 
 
-def onnx_runner(model: torch.nn.Module, x: np.ndarray, device: str, threads: int,
-                folder: Path, name: str) -> Callable[[], None] | None:
-    import onnxruntime as ort
-
-    from mobilegan.inference.export import export_onnx
-
-    path = export_onnx(model.cpu(), folder / f"{name}.onnx")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            print("note: ONNX Runtime has no CUDA provider here; ORT rows skipped", file=sys.stderr)
-            return None
-        providers.insert(0, "CUDAExecutionProvider")
-    session = ort.InferenceSession(str(path), options, providers=providers)
-    feed = {session.get_inputs()[0].name: x}
-    return lambda: session.run(None, feed)
-
-
-def measure(runners: dict[str, Callable[[], None]], iters: int, warmup: int) -> dict[str, list[float]]:
-    """Seconds per call for each runner, interleaved round-robin."""
-    for _ in range(warmup):
-        for run in runners.values():
-            run()
+def measure(runners: dict[str, Callable[[], None]], iters: int, warmup: int,
+            rounds: int = 5) -> dict[str, list[float]]:
+    """Seconds per call for each runner. Runners take turns in ``rounds`` blocks of calls,
+    so that load from other processes hits all of them alike, while each block runs one
+    runtime alone (ONNX Runtime's spinning threads would otherwise slow the next call of
+    PyTorch, and the reverse)."""
     times: dict[str, list[float]] = {key: [] for key in runners}
-    for _ in range(iters):
+    per_round = max(iters // rounds, 1)
+    for _ in range(rounds):
         for key, run in runners.items():
-            start = time.perf_counter()
-            run()
-            times[key].append(time.perf_counter() - start)
+            for _ in range(max(warmup // rounds, 1)):
+                run()
+            for _ in range(per_round):
+                start = time.perf_counter()
+                run()
+                times[key].append(time.perf_counter() - start)
     return times
 
 
@@ -128,6 +115,56 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+ORT_WORKER = """
+import json, sys, time
+import numpy as np
+import onnxruntime as ort
+assert "torch" not in sys.modules
+spec = json.loads(sys.argv[1])
+options = ort.SessionOptions()
+options.intra_op_num_threads = spec["threads"]
+options.inter_op_num_threads = 1
+session = ort.InferenceSession(spec["model"], options, providers=spec["providers"])
+feed = {session.get_inputs()[0].name: np.load(spec["input"])}
+for _ in range(spec["warmup"]):
+    session.run(None, feed)
+times = []
+for _ in range(spec["calls"]):
+    start = time.perf_counter(); session.run(None, feed); times.append(time.perf_counter() - start)
+print(json.dumps(times))
+"""
+
+
+def measure_onnx(paths: dict[str, Path], x: np.ndarray, args: argparse.Namespace,
+                 folder: Path, rounds: int = 5) -> dict[str, list[float]]:
+    """ONNX Runtime timings, each model in a fresh process without torch: what the
+    torch-free ``--backend onnx`` sees. (Sessions sharing a process each keep a pool of
+    spinning threads that slow the others down, and so do torch's idle OpenMP threads.)
+    Models take turns, ``rounds`` times."""
+    import json
+    import subprocess
+
+    import onnxruntime as ort
+
+    providers = ["CPUExecutionProvider"]
+    if args.device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            print("note: ONNX Runtime has no CUDA provider here; ORT rows skipped", file=sys.stderr)
+            return {}
+        providers.insert(0, "CUDAExecutionProvider")
+    np.save(folder / "input.npy", x)
+    times: dict[str, list[float]] = {key: [] for key in paths}
+    for _ in range(rounds):
+        for key, path in paths.items():
+            spec = {"input": str(folder / "input.npy"), "model": str(path), "threads": args.threads,
+                    "providers": providers, "warmup": args.warmup,
+                    "calls": max(args.iters // rounds, 1)}
+            done = subprocess.run([sys.executable, "-c", ORT_WORKER, json.dumps(spec)],
+                                  capture_output=True, text=True, check=True)
+            times[key] += json.loads(done.stdout.strip().splitlines()[-1])
+    return times
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -135,23 +172,24 @@ def main(argv: list[str] | None = None) -> int:
     x = np.random.default_rng(0).uniform(-1, 1, (args.batch, 3, args.size, args.size))
     x = x.astype(np.float32)
     runners: dict[str, Callable[[], None]] = {}
+    onnx_paths: dict[str, Path] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        from mobilegan.inference.export import export_onnx
+
         for name, net in networks(args.weights).items():
             params = sum(p.numel() for p in net.parameters()) / 1e6
             label = f"{name} ({params:.2f}M)"
             if not args.no_onnx:
-                ort_run = onnx_runner(net, x, args.device, args.threads, Path(tmp), name)
-                if ort_run is not None:
-                    runners[f"{label} / ONNX Runtime"] = ort_run
+                onnx_paths[f"{label} / ONNX Runtime"] = export_onnx(net.cpu(), Path(tmp) / f"{len(onnx_paths)}.onnx")
             precision = "bf16" if args.bf16 and args.device.startswith("cuda") else "fp32"
             runners[f"{label} / PyTorch eager {precision}"] = torch_runner(
                 net, x, args.device, args.bf16)
-        order = sorted(runners, key=lambda k: (not k.startswith("MobileGAN"), "ONNX" in k))
-        times = measure({k: runners[k] for k in order}, args.iters, args.warmup)
+        times = measure_onnx(onnx_paths, x, args, Path(tmp)) if onnx_paths else {}
+        times.update(measure(runners, args.iters, args.warmup))
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_name()
     print(f"input {args.batch}x3x{args.size}x{args.size}, {args.threads} CPU threads, "
-          f"{args.iters} timed calls each (round-robin), device {args.device} {device}, "
-          f"torch {torch.__version__}")
+          f"{args.iters} timed calls each (in 5 turns), device {args.device} {device}, "
+          f"torch {torch.__version__}; ONNX Runtime timed in separate processes without torch")
     print(table(times, args.batch))
     return 0
 
