@@ -24,6 +24,7 @@ from mobilegan.training.trainer import Trainer
 MODELS = {
     "MobileGAN (paper PAM)": ["model.name=mobilegan", "model.pam_kv_stride=1"],
     "MobileGAN (PAM kv/2)": ["model.name=mobilegan", "model.pam_kv_stride=2"],
+    "MobileGAN (PAM kv/4, shipped)": ["model.name=mobilegan", "model.pam_kv_stride=4"],
     "U-Net": ["model.name=unet"],
 }
 
