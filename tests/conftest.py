@@ -30,3 +30,14 @@ def isic2018(data_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def isic2017(data_root: Path) -> Path:
     return data_root / "isic2017"
+
+
+def untrained_weights(folder: Path, seed: int = 0) -> Path:
+    """An untrained MobileGAN saved as the shipped weights are (safetensors + JSON): tests
+    of the pipeline around the network, whose results do not depend on training."""
+    from mobilegan.config import ModelConfig
+    from mobilegan.models.io import save_model
+    from mobilegan.models.registry import build_model
+
+    torch.manual_seed(seed)
+    return save_model(build_model(ModelConfig()), ModelConfig(), Path(folder) / "w.safetensors")

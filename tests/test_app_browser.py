@@ -37,13 +37,9 @@ def _weights(tmp_path: Path) -> Path:
     shipped = shipped_weights()
     if shipped.is_file():
         return shipped
-    from mobilegan.config import ModelConfig
-    from mobilegan.models.io import save_model
-    from mobilegan.models.registry import build_model
+    from tests.conftest import untrained_weights
 
-    path = tmp_path / "untrained.safetensors"
-    save_model(build_model(ModelConfig()), ModelConfig(), path)
-    return path
+    return untrained_weights(tmp_path)
 
 
 def _wait_cards(driver, count: int) -> list:

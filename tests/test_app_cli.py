@@ -13,13 +13,9 @@ from mobilegan.cli.main import build_parser, main
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    from mobilegan.config import ModelConfig
-    from mobilegan.models.io import save_model
-    from mobilegan.models.registry import build_model
+    from tests.conftest import untrained_weights
 
-    path = tmp_path_factory.mktemp("serve") / "w.safetensors"
-    save_model(build_model(ModelConfig()), ModelConfig(), path)
-    return path
+    return untrained_weights(tmp_path_factory.mktemp("serve"))
 
 
 def _args(*argv: str) -> argparse.Namespace:

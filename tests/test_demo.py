@@ -8,21 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 
 from mobilegan.cli.main import main
-from mobilegan.config import ModelConfig
 from mobilegan.inference.segmenter import WEIGHTS_ENV
-from mobilegan.models.io import save_model
-from mobilegan.models.registry import build_model
+from tests.conftest import untrained_weights
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(3)
-    path = tmp_path_factory.mktemp("weights") / "w.safetensors"
-    return save_model(build_model(ModelConfig()), ModelConfig(), path)
+    return untrained_weights(tmp_path_factory.mktemp("weights"), seed=3)
 
 
 def test_demo_writes_its_files(weights: Path, tmp_path: Path) -> None:

@@ -11,22 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from mobilegan.config import ModelConfig
 from mobilegan.inference.segmenter import Segmenter
 from mobilegan.inference.torch_backend import export_weights_to_onnx
 from mobilegan.models.io import save_model
 from mobilegan.models.registry import build_model
+from tests.conftest import untrained_weights
 
 SIZE = 64
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(1)
-    path = tmp_path_factory.mktemp("weights") / "w.safetensors"
-    return save_model(build_model(ModelConfig()), ModelConfig(), path)
+    return untrained_weights(tmp_path_factory.mktemp("weights"), seed=1)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from mobilegan.config import ModelConfig
@@ -15,15 +14,14 @@ from mobilegan.data.synthetic import draw_lesion
 from mobilegan.inference.segmenter import WEIGHTS_ENV, Segmenter
 from mobilegan.models.io import save_model
 from mobilegan.models.registry import build_model
+from tests.conftest import untrained_weights
 
 SIZE = 64  # the smallest input the network takes comfortably: keeps the suite fast
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "w.safetensors"
-    return save_model(build_model(ModelConfig()), ModelConfig(), path)
+    return untrained_weights(tmp_path_factory.mktemp("weights"), seed=0)
 
 
 @pytest.fixture(scope="module")

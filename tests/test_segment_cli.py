@@ -8,23 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from mobilegan.cli.main import main
-from mobilegan.config import ModelConfig
 from mobilegan.data.synthetic import draw_lesion
 from mobilegan.inference.batch import UniqueIds, safe_id, write_outputs
 from mobilegan.inference.result import SegmentationResult
-from mobilegan.models.io import save_model
-from mobilegan.models.registry import build_model
+from tests.conftest import untrained_weights
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(2)
-    path = tmp_path_factory.mktemp("weights") / "w.safetensors"
-    return save_model(build_model(ModelConfig()), ModelConfig(), path)
+    return untrained_weights(tmp_path_factory.mktemp("weights"), seed=2)
 
 
 @pytest.fixture(scope="module")
