@@ -1,9 +1,10 @@
 """The web page end to end in headless Chromium: drop real ISIC images, see the contour and
 the area, download the mask at the image's resolution, get a message for a corrupt file.
 
-Saves ``artifacts/app_screenshot.png``; with ``MOBILEGAN_DOCS_SCREENSHOT=1`` also
-``docs/app_screenshot.png`` (the README's picture). The model is ``$MOBILEGAN_WEIGHTS`` or
-the shipped weights when present, else an untrained network saved by the test.
+Saves ``artifacts/app_screenshot.png`` (git-ignored: it shows ISIC images, which the
+repository never holds; the README's picture comes from scripts/docs_screenshot.py with
+synthetic images). The model is ``$MOBILEGAN_WEIGHTS`` or the shipped weights when present,
+else an untrained network saved by the test.
 """
 
 from __future__ import annotations
@@ -104,8 +105,6 @@ def test_page_segments_real_images_and_reports_a_corrupt_file(isic2017, tmp_path
             assert rows[0]["id"] == "ISIC_0012152" and rows[0]["width"] == "256"
 
             shot = full_page_screenshot(driver, REPO / "artifacts" / "app_screenshot.png")
-            if os.environ.get("MOBILEGAN_DOCS_SCREENSHOT") == "1":
-                full_page_screenshot(driver, REPO / "docs" / "app_screenshot.png")
     finally:
         driver.quit()
     with Image.open(shot) as picture:
