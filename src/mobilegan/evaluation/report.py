@@ -287,6 +287,9 @@ def _figures(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> list[s
         lines += [f"**E{number}** {s['name']} on {s['dataset']['name']} "
                   f"({s['dataset']['split']}){' — ' + s['leak_label'] if s.get('leak_label') else ''}", ""]
         for name, relative in figures.items():
+            if not (path.parent / relative).is_file():  # e.g. not committed: it shows ISIC images
+                lines.append(f"*E{number} {name}: written by the command, not kept here*")
+                continue
             target = os.path.relpath(path.parent / relative, base)
             lines.append(f"![E{number} {name}]({target})")
         lines.append("")
