@@ -149,3 +149,16 @@ def test_report_refuses_folders_without_summaries(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "R.md")]) == 2
     assert "no summary.json" in capsys.readouterr().err
+
+
+def test_a_figure_missing_on_disk_is_named_not_linked(results: tuple[Path, str, dict[str, Path]]) -> None:
+    out, _, evals = results
+    cases = evals["leak_free"] / "cases.png"
+    kept = cases.read_bytes()
+    cases.unlink()  # as in the repository, where case figures (ISIC images) are not kept
+    try:
+        text = build_report([*map(str, evals.values())], out)
+    finally:
+        cases.write_bytes(kept)
+    assert "cases: written by the command, not kept here" in text
+    assert "cases.png" not in text
