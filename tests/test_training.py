@@ -186,3 +186,17 @@ def test_resume_refuses_to_change_what_the_run_computes(data_root: Path, tmp_pat
     assert code == 0
     assert [int(r["step"]) for r in read_csv(out / "steps.csv")] == [1, 2, 3]
     assert [int(r["epoch"]) for r in read_csv(out / "metrics.csv")] == [1]
+
+
+def test_init_generator_starts_from_given_weights(data_root: Path, tmp_path: Path) -> None:
+    first = trainer_module.train(tiny_config(data_root, tmp_path / "a", steps=2))
+    cfg = tiny_config(data_root, tmp_path / "b", steps=1)
+    cfg.train.init_generator = str(first.out_dir / "last.safetensors")
+    trainer = trainer_module.Trainer(cfg)
+    from mobilegan.models.io import load_model
+    source, _ = load_model(first.out_dir / "last.safetensors")
+    for name, tensor in source.state_dict().items():
+        assert torch.equal(tensor, trainer.generator.state_dict()[name]), name
+    cfg.model.pam_kv_stride = 4
+    with pytest.raises(ValueError, match="init_generator"):
+        trainer_module.Trainer(cfg)

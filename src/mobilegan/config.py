@@ -93,6 +93,9 @@ class TrainConfig:
     val_every: int = 1
     overlay_every: int = 5
     collapse_patience: int = 5
+    #: Start the generator from these weights (.safetensors of the same model config),
+    #: e.g. to continue from another run's best epoch with other settings.
+    init_generator: str | None = None
     max_steps: int | None = None  # stop after this many steps (tests, smoke runs)
     checkpoint_every: int = 100  # steps between resumable checkpoints (and at epoch ends)
     snapshot_every: int = 25  # steps between in-memory good states for the NaN guard

@@ -102,6 +102,8 @@ class Trainer:
         self.amp = t.amp and self.device.type == "cuda"
 
         self.generator = build_model(cfg.model).to(self.device)
+        if t.init_generator and not resume:
+            self._init_generator(Path(t.init_generator))
         self.discriminator = build_discriminator(cfg.model).to(self.device) if t.adversarial else None
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=t.betas)
         self.opt_d = (torch.optim.Adam(self.discriminator.parameters(), lr=t.lr, betas=t.betas)
@@ -131,6 +133,15 @@ class Trainer:
             self.steps_log = CsvLog(self.out / "steps.csv", "step", self.global_step if resume else None)
             self.epochs_log = CsvLog(self.out / "metrics.csv", "epoch", self.epoch if resume else None)
             self.tensorboard = TensorBoard(self.out / "events")
+
+    def _init_generator(self, path: Path) -> None:
+        from mobilegan.models.io import load_model
+
+        source, source_cfg = load_model(path)
+        if source_cfg != self.cfg.model:
+            raise ValueError(f"train.init_generator: {path} was built with {source_cfg}, "
+                             f"not this run's {self.cfg.model}")
+        self.generator.load_state_dict(source.state_dict())
 
     # ---- state ---------------------------------------------------------------------
     def _capture(self) -> dict[str, Any]:
