@@ -28,7 +28,8 @@ def metric_rows(evaluations: list[Path]) -> list[str]:
         s = json.loads((folder / "summary.json").read_text())
         m = s["mean"]
         label = s.get("leak_label") or s.get("protocol", "")
-        rows.append(f"| {s['dataset']} | {label} | {s['n']} | " + " | ".join(
+        data = s["dataset"]
+        rows.append(f"| {data['name']} ({data['split']}) | {label} | {s['n']} | " + " | ".join(
             f"{100 * m[k]:.2f}" for k in ("ACC", "DIC", "JAC", "JAC_th", "SEN", "SPE")) + " |")
     return rows
 
@@ -54,7 +55,7 @@ def main() -> None:
         size_mb=out.stat().st_size / 1e6, params=sum(p.numel() for p in model.parameters()),
         config=json.dumps(run_cfg, indent=2), provenance=json.dumps(provenance, indent=2),
         metrics="\n".join(metric_rows(args.evaluations)), note=args.note,
-        best_epoch=meta.get("epoch"), epochs=epochs, val_jac=100 * meta.get("val_JAC", float("nan"))))
+        kv=cfg.pam_kv_stride, best_epoch=meta.get("epoch"), epochs=epochs, val_jac=100 * meta.get("val_JAC", float("nan"))))
     (WEIGHTS_DIR / "MODEL_CARD.md").write_text(card)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {WEIGHTS_DIR / 'MODEL_CARD.md'}")
 
