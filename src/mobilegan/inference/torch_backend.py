@@ -83,23 +83,7 @@ class TorchBackend:
 
 def export_weights_to_onnx(weights: str | Path, path: str | Path) -> Path:
     """Export saved weights to ONNX (noise z off), through the project's exporter."""
+    from mobilegan.inference.export import export_onnx
+
     model, _ = load_model(weights, map_location="cpu")
-    try:
-        from mobilegan.inference.export import export_onnx
-    except ModuleNotFoundError as error:  # inference/export.py not landed yet
-        if error.name != "mobilegan.inference.export":
-            raise
-        return _export_onnx_fallback(model, Path(path))
     return Path(export_onnx(model, path))
-
-
-def _export_onnx_fallback(model: nn.Module, path: Path) -> Path:
-    import warnings
-
-    axes = {0: "batch", 2: "height", 3: "width"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model.eval(), torch.zeros(1, 3, 128, 128), str(path), dynamo=False,
-                          input_names=["image"], output_names=["logits"],
-                          dynamic_axes={"image": axes, "logits": axes}, opset_version=17)
-    return path

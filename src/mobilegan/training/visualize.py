@@ -8,19 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-
-def outline(mask: np.ndarray, width: int = 1) -> np.ndarray:
-    """Boolean edge pixels of a boolean mask: the mask minus its erosion."""
-    m = mask.astype(bool)
-    inner = m.copy()
-    for _ in range(width):
-        shrunk = inner.copy()
-        shrunk[1:, :] &= inner[:-1, :]
-        shrunk[:-1, :] &= inner[1:, :]
-        shrunk[:, 1:] &= inner[:, :-1]
-        shrunk[:, :-1] &= inner[:, 1:]
-        inner = shrunk
-    return m & ~inner
+from mobilegan.inference.result import contour
 
 
 def overlay_grid(images: torch.Tensor, truths: torch.Tensor, predictions: torch.Tensor,
@@ -29,8 +17,8 @@ def overlay_grid(images: torch.Tensor, truths: torch.Tensor, predictions: torch.
     tiles = []
     for image, truth, pred in zip(images.cpu().numpy(), truths.cpu().numpy(), predictions.cpu().numpy()):
         tile = image.transpose(1, 2, 0).copy()
-        tile[outline(truth[0] > 0)] = (0, 220, 0)
-        tile[outline(pred[0] > 0)] = (255, 40, 40)
+        tile[contour(truth[0] > 0)] = (0, 220, 0)
+        tile[contour(pred[0] > 0)] = (255, 40, 40)
         tiles.append(tile)
     while len(tiles) % columns:
         tiles.append(np.zeros_like(tiles[0]))
