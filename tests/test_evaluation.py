@@ -179,6 +179,7 @@ def test_heldout_split_scores_the_runs_validation_ids(tiny_run: Path, isic2018: 
     (["evaluate", "{run}", "{data}", "--split", "nope"], "split 'nope' not under"),
     (["evaluate", "{run}", "{tmp}/nodata"], "no dataset folder"),
     (["evaluate", "{run}", "{data}", "--threshold", "1.5"], "--threshold"),
+    (["evaluate", "{run}", "{data}", "--perturb", "fog"], "--perturb: unknown 'fog'"),
 ])
 def test_bad_input_is_a_clear_error(args: list[str], message: str, tiny_run: Path,
                                     isic2017: Path, tmp_path: Path,

@@ -60,9 +60,12 @@ def results(tiny_run: Path, paper_run: Path, isic2017: Path, isic2018: Path,
         "leak_free": tmp / "leak_free",
         "heldout": tmp / "heldout",
         "leaky": tmp / "leaky",
+        "low_res": tmp / "low_res",
     }
     assert main(["evaluate", str(tiny_run), str(isic2017), "--limit", "3", "--figures",
                  "--out", str(evals["leak_free"]), "--no-progress"]) == 0
+    assert main(["evaluate", str(tiny_run), str(isic2017), "--limit", "3", "--perturb",
+                 "low_res", "--out", str(evals["low_res"]), "--no-progress"]) == 0
     evaluate(tiny_run, isic2018, split="heldout", out_dir=evals["heldout"], progress=False)
     splits = json.loads((tiny_run / "splits.json").read_text())
     leaky_data = pair_folder(tmp / "leaky_data", isic2018, splits["train"][:2],
@@ -71,12 +74,16 @@ def results(tiny_run: Path, paper_run: Path, isic2017: Path, isic2018: Path,
     evaluate(tiny_run, leaky_data, split="all", out_dir=evals["leaky"], progress=False)
     evaluate(paper_run, isic2017, split="test", limit=3, progress=False, figures=True)
     out = tmp / "results" / "RESULTS.md"
-    assert main(["report", *map(str, evals.values()), str(paper_run), "--out", str(out)]) == 0
+    preface = tmp / "preface.md"
+    preface.write_text("> State: tiny test runs only.\n")
+    assert main(["report", *map(str, evals.values()), str(paper_run), "--out", str(out),
+                 "--preface", str(preface)]) == 0
     return out, out.read_text(), evals
 
 
 def test_report_has_the_tables_and_protocol_labels(results: tuple[Path, str, dict[str, Path]]) -> None:
     _, text, _ = results
+    assert text.split("\n## ")[0].count("> State: tiny test runs only.") == 1  # the preface
     sections = _sections(text)
     paper_table = _section(sections, "Table 1")
     # Seed suffix dropped from the name; a --limit evaluation says so.
@@ -89,6 +96,22 @@ def test_report_has_the_tables_and_protocol_labels(results: tuple[Path, str, dic
     assert "78.40" in heldout and "| tiny_run | leak-free | 4 |" in heldout
     side = _section(sections, "Table 4")
     assert side.count("| tiny_run") == 3 and "| paper (first 3 images only) |" in side
+
+
+def test_perturbed_evaluations_sit_beside_their_clean_ones(
+        results: tuple[Path, str, dict[str, Path]]) -> None:
+    _, text, evals = results
+    sections = _sections(text)
+    for table in ("Table 1", "Table 2", "Table 4"):
+        assert "low_res" not in _section(sections, table)
+    robustness = _section(sections, "Table 6")
+    [row] = [line for line in robustness.splitlines() if "`low_res`" in line]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    clean = json.loads((evals["leak_free"] / "summary.json").read_text())["mean"]["JAC"]
+    perturbed = json.loads((evals["low_res"] / "summary.json").read_text())
+    assert perturbed["perturbation"] == "low_res" and "--perturb low_res" in perturbed["command"]
+    assert cells[4] == f"{100 * perturbed['mean']['JAC']:.2f}" and cells[5] == f"{100 * clean:.2f}"
+    assert cells[6] == f"{100 * (perturbed['mean']['JAC'] - clean):+.2f}"
 
 
 def test_overlapping_training_ids_are_labelled_leak(results: tuple[Path, str, dict[str, Path]]) -> None:
@@ -116,8 +139,9 @@ def test_every_row_has_provenance_and_figure_links_resolve(
         results: tuple[Path, str, dict[str, Path]]) -> None:
     out, text, _ = results
     provenance = _section(_sections(text), "Provenance")
-    assert provenance.count("command (in `") == 4
-    assert provenance.count("`mobilegan evaluate ") == 4  # library calls record theirs too
+    assert provenance.count("command (in `") == 5
+    assert provenance.count("`mobilegan evaluate ") == 5  # library calls record theirs too
+    assert provenance.count("images perturbed by `low_res`") == 1
     assert "--split heldout" in provenance and "--limit 3 --figures" in provenance
     assert "train ids sha256 `" in provenance and "wall time" in provenance
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)

@@ -161,6 +161,9 @@ def test_cli_refuses_overlap_with_a_message(data_root: Path, tmp_path: Path,
     ("data.image_size=100", "data.image_size"),
     ("data.train_dir=/no/such/folder", "data.train_dir"),
     ("train.batch_size=0", "train.batch_size"),
+    ("train.lr_schedule=step", "train.lr_schedule"),
+    ("train.lr_decay_start=500", "train.lr_decay_start"),
+    ("augment.zoom=[1.5,1.2]", "augment.zoom"),
 ])
 def test_bad_config_fails_at_start_naming_the_field(override: str, field: str, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
@@ -200,3 +203,34 @@ def test_init_generator_starts_from_given_weights(data_root: Path, tmp_path: Pat
     cfg.model.pam_kv_stride = 4
     with pytest.raises(ValueError, match="init_generator"):
         trainer_module.Trainer(cfg)
+
+
+def test_lr_schedules_hold_then_decay_to_zero() -> None:
+    from mobilegan.training.schedule import lr_factor
+
+    assert [lr_factor("constant", p, 10) for p in (0, 5, 10)] == [1.0, 1.0, 1.0]
+    assert lr_factor("linear", 2, 10, decay_start=4) == 1.0
+    assert lr_factor("linear", 7, 10, decay_start=4) == pytest.approx(0.5)
+    assert lr_factor("cosine", 5, 10) == pytest.approx(0.5)
+    assert lr_factor("cosine", 10, 10) == pytest.approx(0.0, abs=1e-12)
+    cosine = [lr_factor("cosine", p / 4, 10, 2) for p in range(41)]
+    assert all(a >= b for a, b in zip(cosine, cosine[1:]))
+    with pytest.raises(ValueError, match="schedule"):
+        lr_factor("step", 1, 10)
+
+
+def test_training_follows_the_lr_schedule(data_root: Path, tmp_path: Path) -> None:
+    from mobilegan.training.schedule import lr_factor
+
+    cfg = apply_overrides(tiny_config(data_root, tmp_path / "run", steps=8),
+                          ["train.lr_schedule=linear", "train.lr_decay_start=1", "train.lr=0.001",
+                           "augment.rot90=true", "augment.color_p=0.5", "augment.zoom_p=0.5"])
+    cfg.out_dir = str(tmp_path / "run")
+    trainer_module.train(cfg)
+    steps = read_csv(tmp_path / "run" / "steps.csv")
+    per_epoch = 4  # 16 images, batch 4
+    for row in steps:
+        step = int(row["step"]) - 1
+        expected = 0.001 * lr_factor("linear", step / per_epoch, 2, 1)
+        assert float(row["lr"]) == pytest.approx(expected)
+    assert float(steps[-1]["lr"]) < float(steps[0]["lr"])

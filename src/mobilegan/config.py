@@ -76,6 +76,19 @@ class AugmentConfig:
     clahe_p: float = 0.3
     clahe_clip: float = 2.0
     clahe_tiles: int = 8
+    # Beyond the paper (all off by default): variation that images from other cameras and
+    # clinics show and ISIC alone under-represents. Used for the shipped weights.
+    #: Random multiples of 90 degrees (dermoscopy has no "up"); needs square training images.
+    rot90: bool = False
+    #: Probability of a colour jitter: brightness x(1 +- b), saturation x(1 +- s), hue +- h deg.
+    color_p: float = 0.0
+    brightness: float = 0.15
+    saturation: float = 0.25
+    hue_degrees: float = 8.0
+    #: Probability of a random zoom (scale factor drawn log-uniformly in ``zoom``; < 1 zooms
+    #: out with mirrored borders), so lesion size varies as it does between devices.
+    zoom_p: float = 0.0
+    zoom: tuple[float, float] = (0.8, 1.25)
 
 
 @dataclass
@@ -83,6 +96,10 @@ class TrainConfig:
     epochs: int = paper.EPOCHS
     batch_size: int = paper.BATCH_SIZE
     lr: float = paper.LEARNING_RATE
+    #: constant (paper) | linear (pix2pix) | cosine; decay runs from ``lr_decay_start`` to the
+    #: last epoch. See training/schedule.py.
+    lr_schedule: str = "constant"
+    lr_decay_start: int = 0
     betas: tuple[float, float] = paper.ADAM_BETAS
     adversarial: bool = True  # False: train the generator alone (baselines, "no GAN")
     device: str = "auto"
@@ -129,12 +146,21 @@ class RunConfig:
     def validate(self) -> "RunConfig":
         """Fail at start, naming the field, rather than hours into a run."""
         from mobilegan.models.registry import available_models
+        from mobilegan.training.schedule import SCHEDULES
 
         checks = [
             ("model.name", self.model.name in available_models(),
              f"unknown model {self.model.name!r}; choose one of {available_models()}"),
             ("train.lr", self.train.lr > 0, f"must be > 0, got {self.train.lr}"),
             ("train.epochs", self.train.epochs >= 1, f"must be >= 1, got {self.train.epochs}"),
+            ("train.lr_schedule", self.train.lr_schedule in SCHEDULES,
+             f"unknown schedule {self.train.lr_schedule!r}; choose one of {SCHEDULES}"),
+            ("train.lr_decay_start", 0 <= self.train.lr_decay_start < self.train.epochs,
+             f"must be in [0, train.epochs), got {self.train.lr_decay_start}"),
+            ("augment.color_p", 0 <= self.augment.color_p <= 1, "must be in [0, 1]"),
+            ("augment.zoom_p", 0 <= self.augment.zoom_p <= 1, "must be in [0, 1]"),
+            ("augment.zoom", 0 < self.augment.zoom[0] <= self.augment.zoom[1],
+             f"must be (low, high) with 0 < low <= high, got {self.augment.zoom}"),
             ("train.checkpoint_every", self.train.checkpoint_every >= 1, "must be >= 1"),
             ("train.batch_size", self.train.batch_size >= 1,
              f"must be >= 1, got {self.train.batch_size}"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1")
     evaluate.add_argument("--name", help="experiment name in the report (default: run folder "
                                          "name without its seed suffix)")
+    evaluate.add_argument("--perturb", metavar="NAME", default=None,
+                          help="change every image first (robustness check): low_res, jpeg, "
+                               "blur, noise, warm, cool, dark, low_contrast; the ground truth "
+                               "is unchanged")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(func=run_evaluate)
 
@@ -45,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("runs", metavar="RUNS", nargs="+",
                         help="run folders, evaluation folders or summary.json files")
     report.add_argument("--out", default="RESULTS.md", help="Markdown file (default RESULTS.md)")
+    report.add_argument("--preface", type=Path, default=None,
+                        help="Markdown file placed under the title (state, commands)")
     report.set_defaults(func=run_report)
 
 
@@ -54,7 +61,7 @@ def command_line(args: argparse.Namespace) -> str:
 
     return equivalent_command(args.run, args.dataset, args.split, args.out, args.image_size,
                               args.batch_size, args.threshold, args.tta, args.limit,
-                              args.device, args.figures, args.name)
+                              args.device, args.figures, args.name, args.perturb)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -64,7 +71,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                       image_size=args.image_size, batch_size=args.batch_size,
                       threshold=args.threshold, tta=args.tta, limit=args.limit,
                       device=args.device, figures=args.figures,
-                      progress=not args.no_progress, command=command_line(args), name=args.name)
+                      progress=not args.no_progress, command=command_line(args), name=args.name,
+                      perturb=args.perturb)
     s = result.summary
     mean = s["mean"]
     if s["leak_label"]:
@@ -81,6 +89,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from mobilegan.evaluation.report import write_report
 
-    path = write_report(args.runs, args.out)
+    preface = args.preface.read_text() if args.preface else ""
+    path = write_report(args.runs, args.out, preface)
     print(f"wrote {path}")
     return 0

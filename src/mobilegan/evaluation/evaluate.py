@@ -270,7 +270,7 @@ def equivalent_command(run_or_weights: str | Path, dataset: str | Path, split: s
                        out_dir: str | Path | None = None, image_size: int | None = None,
                        batch_size: int = 16, threshold: float = 0.5, tta: bool = False,
                        limit: int | None = None, device: str = "auto", figures: bool = False,
-                       name: str | None = None) -> str:
+                       name: str | None = None, perturb: str | None = None) -> str:
     """The ``mobilegan evaluate`` command line that repeats this evaluation exactly."""
     import shlex
 
@@ -285,6 +285,7 @@ def equivalent_command(run_or_weights: str | Path, dataset: str | Path, split: s
     parts += ["--figures"] if figures else []
     parts += ["--device", device] if device != "auto" else []
     parts += ["--name", name] if name else []
+    parts += ["--perturb", perturb] if perturb else []
     return shlex.join(parts)
 
 
@@ -293,15 +294,21 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
              batch_size: int = 16, threshold: float = 0.5, tta: bool = False,
              limit: int | None = None, device: str = "auto", figures: bool = False,
              progress: bool = True, command: str | None = None,
-             name: str | None = None) -> Evaluation:
+             name: str | None = None, perturb: str | None = None) -> Evaluation:
     """Predict and score every image of ``dataset``/``split``; write the outputs to
-    ``out_dir`` (default ``<run>/eval/<dataset>_<split>``) and return them."""
+    ``out_dir`` (default ``<run>/eval/<dataset>_<split>``, ``..._<perturb>`` with a
+    perturbation of :mod:`mobilegan.evaluation.perturb` applied to every image) and return
+    them."""
+    from mobilegan.evaluation.perturb import PERTURBATIONS
+    from mobilegan.evaluation.perturb import perturb as perturb_image
     from mobilegan.models.io import load_model
 
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"--threshold must be in (0, 1), got {threshold}")
     if batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    if perturb is not None and perturb not in PERTURBATIONS:
+        raise ValueError(f"--perturb: unknown {perturb!r}; choose one of {sorted(PERTURBATIONS)}")
     dataset = Path(dataset)
     if not dataset.is_dir():
         raise FileNotFoundError(f"no dataset folder at {dataset}")
@@ -312,9 +319,9 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
         raise ValueError(f"--image-size must be a multiple of 16 and >= 32, got {size}")
     command = command or equivalent_command(run_or_weights, dataset, split, out_dir, image_size,
                                             batch_size, threshold, tta, limit, device,
-                                            figures, name)
+                                            figures, name, perturb)
     samples = select_samples(dataset, split, source, limit)
-    out = Path(out_dir) if out_dir else _default_out(source, dataset, split)
+    out = Path(out_dir) if out_dir else _default_out(source, dataset, split, perturb)
     out.mkdir(parents=True, exist_ok=True)
 
     torch_device = resolve_device(device)
@@ -332,8 +339,11 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     warnings: list[dict[str, str]] = []
     bar = tqdm(total=len(samples), desc="evaluating", unit="img", disable=not progress,
                leave=False)
+    def prepared(sample: Sample, image: np.ndarray) -> np.ndarray:
+        return perturb_image(perturb, image, sample.id) if perturb else image
+
     for batch in _batches(samples, batch_size, skipped, warnings):
-        maps = predict_probabilities(model, [image for _, image, _ in batch], size,
+        maps = predict_probabilities(model, [prepared(s, image) for s, image, _ in batch], size,
                                      torch_device, tta)
         for (sample, _image, truth), probability in zip(batch, maps):
             metrics, confusion_counts, _ = score(probability, truth, threshold)
@@ -352,7 +362,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
 
     summary = _summary(source, model_cfg, params, dataset, split, samples, rows, counts,
                        skipped, warnings, overlap, size, threshold, tta, limit, torch_device,
-                       wall, command, name)
+                       wall, command, name, perturb)
     result = Evaluation(out, rows, summary)
     result.files["per_image"] = write_per_image(rows, out / "per_image.csv")
     if figures:
@@ -362,7 +372,8 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
         chosen = {c["id"] for c in choose_cases(rows)}
         pairs = [check_pair(s) for s in samples if s.id in chosen]
         pairs = [p for p in pairs if p.ok and p.image is not None]
-        maps = predict_probabilities(model, [p.image for p in pairs], size, torch_device, tta)
+        maps = predict_probabilities(model, [prepared(p.sample, p.image) for p in pairs], size,
+                                     torch_device, tta)
         figure_files = write_evaluation_figures(
             out, rows, samples, {p.sample.id: m for p, m in zip(pairs, maps)}, threshold,
             source.run_dir, summary["leak_label"])
@@ -377,11 +388,12 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     return result
 
 
-def _default_out(source: ModelSource, dataset: Path, split: str) -> Path:
+def _default_out(source: ModelSource, dataset: Path, split: str, perturb: str | None = None) -> Path:
     base = source.run_dir if source.run_dir is not None else source.weights.parent
     folder = dataset.resolve().name
     stem = "" if source.run_dir is not None else f"{source.weights.stem}_"
-    return base / "eval" / f"{stem}{folder}_{split}"
+    suffix = f"_{perturb}" if perturb else ""
+    return base / "eval" / f"{stem}{folder}_{split}{suffix}"
 
 
 def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, split: str,
@@ -389,7 +401,8 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
              counts: list[tuple[int, int, int, int]], skipped: list[dict[str, str]],
              warnings: list[dict[str, str]], overlap: dict[str, Any], size: int,
              threshold: float, tta: bool, limit: int | None, device: torch.device,
-             wall: float, command: str | None, name: str | None) -> dict[str, Any]:
+             wall: float, command: str | None, name: str | None,
+             perturb: str | None = None) -> dict[str, Any]:
     per_image = [{k: row[k] for k in METRIC_KEYS} for row in rows]
     means = summarize(per_image, counts)
     values = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in METRIC_KEYS}
@@ -427,6 +440,7 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
         "threshold": threshold,
         "tta": tta,
         "limit": limit,
+        "perturbation": perturb,
         "scoring": "per image at the ground truth's resolution (probability map resized "
                    "bilinearly, then thresholded); ISIC 2017/2018 macro averages",
         "n": len(rows),

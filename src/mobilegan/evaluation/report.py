@@ -3,7 +3,8 @@
 Tables: (1) the paper's protocol (trained on ISIC 2018 images that are in the ISIC 2017
 test set: labelled leaky), (2) the leak-free protocol (the headline), (3) ISIC 2018 held-out
 20% JAC_th, (4) every model / ablation / input size side by side, (5) published numbers
-quoted beside ours. Runs that differ only by seed are one row, mean ± std over seeds. Every
+quoted beside ours, and (6) robustness: scores on perturbed images beside the clean ones.
+Runs that differ only by seed are one row, mean ± std over seeds. Every
 row points to its provenance line (protocol, train-ids hash, seed, device, wall time and the
 exact command that produced it).
 """
@@ -36,6 +37,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     """``summary.md`` of one evaluation: labels first, then the metrics in percent."""
     dataset = summary["dataset"]
     lines = [f"# {summary['name']} on {dataset['name']} ({dataset['split']})", ""]
+    if summary.get("perturbation"):
+        lines += [f"**Robustness check: every image perturbed by `{summary['perturbation']}` "
+                  f"before prediction (ground truth unchanged).**", ""]
     if summary.get("leak_label"):
         lines += [f"**{summary['leak_label']}**", ""]
     if summary.get("selection_note"):
@@ -127,6 +131,10 @@ class Group:
     def protocol(self) -> str:
         return self.first.get("protocol", "unknown")
 
+    @property
+    def perturbation(self) -> str | None:
+        return self.first.get("perturbation")
+
     def mean_std(self, key: str, pooled: bool = False) -> tuple[float | None, float | None]:
         values = [(s["pooled"] if pooled else s["mean"]).get(key) for s in self.summaries]
         values = [v for v in values if v is not None]
@@ -172,7 +180,8 @@ def _group_key(summary: dict[str, Any]) -> tuple[Any, ...]:
     dataset = summary["dataset"]
     return (summary["name"], summary.get("config_fingerprint"), dataset.get("name"),
             dataset.get("split"), summary.get("image_size"), summary.get("tta"),
-            summary.get("threshold"), summary.get("protocol"), summary.get("limit"))
+            summary.get("threshold"), summary.get("protocol"), summary.get("limit"),
+            summary.get("perturbation"))
 
 
 def group_summaries(items: Sequence[tuple[Path, dict[str, Any]]]) -> list[Group]:
@@ -242,6 +251,31 @@ def _side_by_side(groups: Sequence[Group]) -> list[str]:
     return lines
 
 
+def _robustness_table(perturbed: Sequence[Group], clean: Sequence[Group]) -> list[str]:
+    """Each perturbed evaluation beside the same model's clean one on the same images."""
+    from mobilegan.evaluation.perturb import PERTURBATIONS
+
+    def match(group: Group) -> Group | None:
+        key = _group_key(group.first)[:-1]
+        return next((c for c in clean if _group_key(c.first)[:-1] == key), None)
+
+    lines = ["| Model | Dataset | Perturbation | n | JAC | clean JAC | change (points) | DIC "
+             "| JAC_th | Provenance |",
+             "| --- | --- | --- |" + " ---: |" * 6 + " --- |"]
+    for g in perturbed:
+        reference = match(g)
+        clean_jac = reference.mean_std("JAC")[0] if reference else None
+        jac = g.mean_std("JAC")[0]
+        change = (f"{100 * (jac - clean_jac):+.2f}" if jac is not None and clean_jac is not None
+                  else "—")
+        description = PERTURBATIONS[g.perturbation].description if g.perturbation in PERTURBATIONS else ""
+        lines.append(f"| {g.label()} | {g.first['dataset']['name']} ({g.first['dataset']['split']}) "
+                     f"| `{g.perturbation}`: {description} | {g.first['n']} | {g.cell('JAC')} | "
+                     f"{_pct(clean_jac)} | {change} | {g.cell('DIC')} | {g.cell('JAC_th')} | "
+                     f"{g.refs()}{', clean ' + reference.refs() if reference else ''} |")
+    return lines
+
+
 def _literature_table(ours: Sequence[Group]) -> list[str]:
     lines = ["| Method | ACC | DIC | JAC | SEN | SPE | Params (M) | Dataset | Source | Status |",
              "| --- |" + " ---: |" * 6 + " --- | --- | --- |"]
@@ -266,6 +300,8 @@ def _provenance(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> lis
         label = f" — **{s['leak_label']}**" if s.get("leak_label") else ""
         if s.get("selection_note"):
             label += f" — note: {s['selection_note']}"
+        if s.get("perturbation"):
+            label += f" — images perturbed by `{s['perturbation']}`"
         lines += [
             f"<a id=\"e{number}\"></a>**E{number}** {s['name']} (run `{s.get('run_name')}`) on "
             f"{s['dataset']['name']} ({s['dataset']['split']}, {s['n']} images){label}  ",
@@ -296,14 +332,17 @@ def _figures(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> list[s
     return lines
 
 
-def build_report(paths: Iterable[str | Path], out: str | Path) -> str:
+def build_report(paths: Iterable[str | Path], out: str | Path, preface: str = "") -> str:
     """RESULTS.md text for the summaries found under ``paths``; links are relative to
-    ``out``'s folder."""
+    ``out``'s folder. ``preface`` (Markdown) goes right under the title: the state of the
+    results and the commands that made them."""
     items = find_summaries(paths)
     if not items:
         raise ValueError("no evaluation summaries given")
     base = Path(out).resolve().parent
-    groups = group_summaries(items)
+    all_groups = group_summaries(items)
+    perturbed = [g for g in all_groups if g.perturbation]
+    groups = [g for g in all_groups if not g.perturbation]
     tests = [g for g in groups if g.kind == "test"]
     paper_protocol = [g for g in tests if g.protocol.startswith("paper")]
     leak_free = [g for g in tests if g.protocol == "leak-free" and not g.leak
@@ -311,6 +350,7 @@ def build_report(paths: Iterable[str | Path], out: str | Path) -> str:
     heldout = [g for g in groups if g.kind == "heldout"]
     lines = [
         "# Results: MobileGAN (Sarker et al. 2019), reproduced", "",
+        *([preface.strip(), ""] if preface.strip() else []),
         "All numbers are per-image ISIC scores at each ground truth's own resolution, averaged "
         "over images (percent; mean ± std over seeds where several seeds ran). \"pooled\" sums "
         "pixel counts over the set first. Rows marked **LEAK** were evaluated on images the "
@@ -337,6 +377,12 @@ def build_report(paths: Iterable[str | Path], out: str | Path) -> str:
         f"hand; add them to `mobilegan.evaluation.literature` with their source): "
         f"{', '.join(NOT_TRANSCRIBED)}.", "",
     ]
+    if perturbed:
+        lines += ["## Table 6 — robustness: perturbed images beside clean ones", "",
+                  "Every image changed before prediction as a camera, a messaging app or a "
+                  "clinic's lighting might (`mobilegan evaluate --perturb NAME`); the ground "
+                  "truth is unchanged. A proxy for data from other sources, not a substitute.",
+                  "", *_robustness_table(perturbed, groups), ""]
     figures = _figures(items, base)
     if figures:
         lines += ["## Figures", "", *figures]
@@ -344,8 +390,8 @@ def build_report(paths: Iterable[str | Path], out: str | Path) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(paths: Iterable[str | Path], out: str | Path) -> Path:
+def write_report(paths: Iterable[str | Path], out: str | Path, preface: str = "") -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build_report(paths, out))
+    out.write_text(build_report(paths, out, preface))
     return out

@@ -1,7 +1,10 @@
 """Augmentation on whole batches of uint8 tensors, on whatever device they live on
-(the GPU in training): flips, gamma and CLAHE, as the paper lists. No per-image Python."""
+(the GPU in training): flips, gamma and CLAHE, as the paper lists; optionally 90-degree
+rotations, colour jitter and zoom (beyond the paper, off by default). No per-image Python."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -25,11 +28,27 @@ def augment_batch(images: torch.Tensor, masks: torch.Tensor, cfg: AugmentConfig,
         flip = draw(0.5).view(b, 1, 1, 1)
         images = torch.where(flip, images.flip(-2), images)
         masks = torch.where(flip, masks.flip(-2), masks)
+    if cfg.rot90:
+        turns = torch.randint(0, 4, (b,), generator=generator).to(images.device)
+        images, masks = rotate90(images, turns), rotate90(masks, turns)
+    if cfg.zoom_p > 0:
+        low, high = cfg.zoom
+        scale = torch.empty(b).uniform_(math.log(low), math.log(high), generator=generator).exp()
+        shift = torch.empty(b, 2).uniform_(-1, 1, generator=generator)
+        chosen = draw(cfg.zoom_p).cpu()
+        if bool(chosen.any()):
+            scale = torch.where(chosen, scale, torch.ones_like(scale))
+            images, masks = zoom(images, masks, scale.to(images.device), shift.to(images.device))
     if cfg.gamma_p > 0:
         low, high = cfg.gamma
         gamma = torch.empty(b).uniform_(low, high, generator=generator).to(images.device)
         gamma = torch.where(draw(cfg.gamma_p), gamma, torch.ones_like(gamma))
         images = adjust_gamma(images, gamma)
+    if cfg.color_p > 0:
+        factors = torch.empty(b, 3).uniform_(-1, 1, generator=generator)
+        factors = factors * torch.tensor([cfg.brightness, cfg.saturation, cfg.hue_degrees])
+        factors = torch.where(draw(cfg.color_p).cpu()[:, None], factors, torch.zeros_like(factors))
+        images = jitter_color(images, *factors.to(images.device).unbind(1))
     if cfg.clahe_p > 0:
         chosen = draw(cfg.clahe_p)
         if bool(chosen.any()):
@@ -37,6 +56,59 @@ def augment_batch(images: torch.Tensor, masks: torch.Tensor, cfg: AugmentConfig,
             images = images.clone()
             images[chosen] = enhanced
     return images, masks
+
+
+def rotate90(batch: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+    """Rotate each square (H == W) image by ``turns[i]`` x 90 degrees counter-clockwise."""
+    if batch.shape[-1] != batch.shape[-2]:
+        raise ValueError(f"augment.rot90 needs square images, got {tuple(batch.shape[-2:])}")
+    out = batch
+    for k in (1, 2, 3):
+        out = torch.where((turns == k).view(-1, 1, 1, 1), batch.rot90(k, (-2, -1)), out)
+    return out
+
+
+def zoom(images: torch.Tensor, masks: torch.Tensor, scale: torch.Tensor,
+         shift: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Magnify each image by ``scale[i]`` (> 1 zooms in, < 1 out with mirrored borders).
+    ``shift`` in [-1, 1] moves a zoomed-in view within the image. Masks stay binary."""
+    b = images.shape[0]
+    inverse = 1 / scale
+    room = (1 - inverse).clamp(min=0)
+    theta = torch.zeros(b, 2, 3, device=images.device)
+    theta[:, 0, 0] = inverse
+    theta[:, 1, 1] = inverse
+    theta[:, :, 2] = shift * room[:, None]
+    grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
+    sample = torch.nn.functional.grid_sample
+    new_images = sample(images.float(), grid, mode="bilinear", padding_mode="reflection",
+                        align_corners=False).round().clamp(0, 255).to(torch.uint8)
+    new_masks = sample(masks.float(), grid, mode="nearest", padding_mode="reflection",
+                       align_corners=False).to(masks.dtype)
+    return new_images, new_masks
+
+
+#: RGB <-> YIQ: a hue shift is a rotation of the (I, Q) chroma plane.
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114],
+                            [0.596, -0.274, -0.322],
+                            [0.211, -0.523, 0.312]])
+
+
+def jitter_color(images: torch.Tensor, brightness: torch.Tensor, saturation: torch.Tensor,
+                 hue_degrees: torch.Tensor) -> torch.Tensor:
+    """Per image: scale brightness by (1 + brightness), chroma by (1 + saturation), and
+    rotate hue by ``hue_degrees``. Zeros leave an image unchanged (up to rounding)."""
+    to_yiq = _RGB_TO_YIQ.to(images.device)
+    angle = torch.deg2rad(hue_degrees)
+    cos, sin = angle.cos(), angle.sin()
+    chroma = 1 + saturation
+    adjust = torch.zeros(images.shape[0], 3, 3, device=images.device)
+    adjust[:, 0, 0] = 1
+    adjust[:, 1, 1], adjust[:, 1, 2] = cos * chroma, -sin * chroma
+    adjust[:, 2, 1], adjust[:, 2, 2] = sin * chroma, cos * chroma
+    matrix = torch.linalg.inv(to_yiq) @ adjust @ to_yiq * (1 + brightness).view(-1, 1, 1)
+    mixed = torch.einsum("bij,bjhw->bihw", matrix, images.float())
+    return mixed.round().clamp(0, 255).to(torch.uint8)
 
 
 def adjust_gamma(images: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
@@ -47,28 +119,38 @@ def adjust_gamma(images: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
 def clahe(images: torch.Tensor, clip_limit: float = 2.0, tiles: int = 8) -> torch.Tensor:
     """Contrast-limited adaptive histogram equalisation of the luma (BT.601 Y), batched.
 
-    As OpenCV: a clipped histogram per tile (excess spread evenly), its CDF as a look-up
-    table, and each pixel mapped through the four nearest tiles' tables, bilinearly.
-    Chroma is kept by scaling R, G and B by the ratio new Y / old Y.
+    Matches OpenCV's ``createCLAHE(clip_limit, (tiles, tiles)).apply`` on a grey image
+    (tested against it): an integer clip limit, the clipped excess spread as OpenCV does
+    (an even share, the remainder one by one from the darkest bin), each tile's CDF as a
+    look-up table, and each pixel mapped through its four nearest tiles' tables, bilinearly.
+    For colour, R, G and B are scaled by new Y / old Y, which keeps the chroma.
     """
     b, _, h, w = images.shape
     rgb = images.float()
     luma = (0.299 * rgb[:, 0] + 0.587 * rgb[:, 1] + 0.114 * rgb[:, 2]).round().clamp(0, 255)
-    th, tw = -(-h // tiles), -(-w // tiles)  # tile size, rounded up; the edge is padded
-    padded = torch.nn.functional.pad(luma[:, None], (0, tw * tiles - w, 0, th * tiles - h),
-                                     mode="replicate")[:, 0].long()
+    # As OpenCV: if either side does not divide, both are padded (mirrored) by tiles - n % tiles.
+    pad = (0, 0, 0, 0) if h % tiles == 0 and w % tiles == 0 else (0, tiles - w % tiles, 0, tiles - h % tiles)
+    th, tw = (h + pad[3]) // tiles, (w + pad[1]) // tiles
+    padded = luma[:, None]
+    if any(pad):
+        padded = torch.nn.functional.pad(padded, pad, mode="reflect")
+    padded = padded[:, 0].long()
     # (B, tiles, tiles, th*tw) pixel values per tile, then their histograms.
     blocks = padded.view(b, tiles, th, tiles, tw).permute(0, 1, 3, 2, 4).reshape(b, tiles * tiles, -1)
-    hist = torch.zeros(b, tiles * tiles, 256, device=images.device)
-    hist.scatter_add_(2, blocks, torch.ones_like(blocks, dtype=hist.dtype))
-    limit = max(clip_limit * th * tw / 256, 1.0)
+    hist = torch.zeros(b, tiles * tiles, 256, dtype=torch.long, device=images.device)
+    hist.scatter_add_(2, blocks, torch.ones_like(blocks))
+    limit = max(int(clip_limit * th * tw / 256), 1)
     excess = (hist - limit).clamp(min=0).sum(-1, keepdim=True)
-    hist = hist.clamp(max=limit) + excess / 256
-    lut = (hist.cumsum(-1) / (th * tw) * 255).clamp(0, 255)  # (B, T*T, 256)
+    share, residual = excess // 256, excess % 256
+    step = (256 // residual.clamp(min=1)).clamp(min=1)
+    bins = torch.arange(256, device=images.device)
+    extra = ((bins % step == 0) & (bins // step < residual)).long()
+    hist = hist.clamp(max=limit) + share + extra
+    lut = (hist.cumsum(-1).float() * (255 / (th * tw))).round().clamp(0, 255)  # (B, T*T, 256)
 
     # Bilinear weights between tile centres for every row and column.
     def axis(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        pos = (torch.arange(n, device=images.device, dtype=torch.float32) + 0.5) / size - 0.5
+        pos = torch.arange(n, device=images.device, dtype=torch.float32) / size - 0.5
         lo = pos.floor().clamp(0, tiles - 1)
         weight = (pos - lo).clamp(0, 1)
         hi = (lo + 1).clamp(max=tiles - 1)
@@ -86,5 +168,9 @@ def clahe(images: torch.Tensor, clip_limit: float = 2.0, tiles: int = 8) -> torc
     wy, wx = wy[:, None], wx[None, :]
     new = ((1 - wy) * ((1 - wx) * sample(y0, x0) + wx * sample(y0, x1))
            + wy * ((1 - wx) * sample(y1, x0) + wx * sample(y1, x1)))
+    new = new.round()
     ratio = (new + 1) / (luma + 1)
+    grey = (rgb[:, :1] == rgb[:, 1:2]).all() & (rgb[:, :1] == rgb[:, 2:]).all()
+    if bool(grey):
+        return new[:, None].expand_as(rgb).to(torch.uint8)
     return (rgb * ratio[:, None]).round().clamp(0, 255).to(torch.uint8)

@@ -30,6 +30,7 @@ from mobilegan.training.data_setup import PreparedData, prepare_data
 from mobilegan.training.distributed import (DistInfo, barrier, broadcast_buffers, init_distributed,
                                             shutdown)
 from mobilegan.training.run_log import CsvLog, TensorBoard
+from mobilegan.training.schedule import lr_factor
 from mobilegan.training.visualize import overlay_grid
 
 
@@ -186,6 +187,15 @@ class Trainer:
         if self.main:
             atomic_save(self._capture(), self.out / "checkpoints" / "last.pt")
 
+    @property
+    def current_lr(self) -> float:
+        return self.opt_g.param_groups[0]["lr"]
+
+    def _apply_schedule(self, progress: float) -> None:
+        """``self.lr`` is the base lr (which the NaN guard lowers); the schedule scales it."""
+        t = self.cfg.train
+        self._set_lr(self.lr * lr_factor(t.lr_schedule, progress, t.epochs, t.lr_decay_start))
+
     def _set_lr(self, lr: float) -> None:
         for opt in (self.opt_g, self.opt_d):
             if opt is not None:
@@ -281,6 +291,7 @@ class Trainer:
                     indices = order[i * t.batch_size:(i + 1) * t.batch_size]
                     if len(indices) < t.batch_size and len(order) >= t.batch_size:
                         continue
+                    self._apply_schedule(self.epoch + i / steps_per_epoch)
                     losses = self._step(*self._batch(indices))
                     if losses is None:
                         self._handle_bad_step()
@@ -295,7 +306,7 @@ class Trainer:
                     rate = seen / max(time.time() - tick, 1e-9)
                     if self.main:
                         self.steps_log.write({"step": self.global_step, "epoch": self.epoch + 1, **losses,
-                                              "lr": self.lr})
+                                              "lr": self.current_lr})
                         bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()
                                          if k in ("d_loss", "g_total")} | {"img/s": f"{rate:.1f}"})
                     if self.global_step % t.snapshot_every == 0:
@@ -332,7 +343,8 @@ class Trainer:
             generator = _unwrap(self.generator)
             metrics = validate(generator, self.val_set, autocast=self.amp)
             row.update(metrics)
-            row.update({"images_per_s": seen / max(seconds, 1e-9), "epoch_s": seconds, "lr": self.lr})
+            row.update({"images_per_s": seen / max(seconds, 1e-9), "epoch_s": seconds,
+                        "lr": self.current_lr})
             self.epochs_log.write(row)
             self.tensorboard.scalars(row, self.global_step, "epoch")
             self._check_collapse(metrics["val_DIC"])

@@ -1,0 +1,28 @@
+"""Learning-rate schedules as a pure function of training progress.
+
+The paper gives a fixed lr (2e-4) and no schedule, so ``constant`` is the default. ``linear``
+is pix2pix's policy (hold, then decay linearly to zero); ``cosine`` decays along half a cosine.
+The factor depends only on the position in the run, so a resumed run follows the same curve.
+"""
+
+from __future__ import annotations
+
+import math
+
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+def lr_factor(schedule: str, progress: float, epochs: int, decay_start: int = 0) -> float:
+    """Multiplier of the base lr at ``progress`` epochs (fractional) of ``epochs``.
+
+    ``decay_start`` epochs run at the full lr; the remaining ones decay to 0 at the run's end.
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown lr schedule {schedule!r}; choose one of {SCHEDULES}")
+    if schedule == "constant" or progress <= decay_start:
+        return 1.0
+    span = max(epochs - decay_start, 1e-9)
+    done = min((progress - decay_start) / span, 1.0)
+    if schedule == "linear":
+        return 1.0 - done
+    return 0.5 * (1.0 + math.cos(math.pi * done))
