@@ -90,6 +90,17 @@ def test_scores_at_the_ground_truths_resolution(tiny_run: Path, isic2017: Path,
     assert float(written["JAC"]) == pytest.approx(expected["JAC"], abs=1e-6)
     assert written["width"] == "301" and written["height"] == "217"
 
+    # --postprocess scores what `mobilegan segment` writes: largest component, holes filled.
+    from mobilegan.inference.postprocess import clean_mask
+
+    cleaned = evaluate(tiny_run, data, split="all", out_dir=tmp_path / "clean", progress=False,
+                       postprocess=True)
+    raw_mask = resize_to(probability, (217, 301), method="bilinear").astype(bool)
+    expected = image_metrics(clean_mask(raw_mask), truth)
+    for key, value in expected.items():
+        assert cleaned.rows[0][key] == pytest.approx(value, abs=1e-9), key
+    assert cleaned.summary["postprocess"] and "--postprocess" in cleaned.summary["command"]
+
 
 def test_corrupt_and_mismatched_files_are_skipped_and_listed(tiny_run: Path, isic2017: Path,
                                                               tmp_path: Path) -> None:

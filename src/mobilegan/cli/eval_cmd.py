@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--threshold", type=float, default=0.5,
                           help="probability threshold (default 0.5)")
     evaluate.add_argument("--tta", action="store_true", help="average over flips")
+    evaluate.add_argument("--postprocess", action="store_true",
+                          help="score the masks `mobilegan segment` writes: largest component, "
+                               "holes filled (default: the raw thresholded map)")
     evaluate.add_argument("--limit", type=int, default=None,
                           help="score only the first N images (smoke tests; labelled)")
     evaluate.add_argument("--figures", action="store_true",
@@ -61,7 +64,8 @@ def command_line(args: argparse.Namespace) -> str:
 
     return equivalent_command(args.run, args.dataset, args.split, args.out, args.image_size,
                               args.batch_size, args.threshold, args.tta, args.limit,
-                              args.device, args.figures, args.name, args.perturb)
+                              args.device, args.figures, args.name, args.perturb,
+                              args.postprocess)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -72,7 +76,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                       threshold=args.threshold, tta=args.tta, limit=args.limit,
                       device=args.device, figures=args.figures,
                       progress=not args.no_progress, command=command_line(args), name=args.name,
-                      perturb=args.perturb)
+                      perturb=args.perturb, postprocess=args.postprocess)
     s = result.summary
     mean = s["mean"]
     if s["leak_label"]:

@@ -256,10 +256,15 @@ def _batches(samples: Sequence[Sample], batch_size: int, skipped: list[dict[str,
         yield batch
 
 
-def score(probability: np.ndarray, truth: np.ndarray, threshold: float
+def score(probability: np.ndarray, truth: np.ndarray, threshold: float, postprocess: bool = False
           ) -> tuple[dict[str, float], tuple[int, int, int, int], np.ndarray]:
-    """Metrics and confusion of one image at the truth's resolution, and the mask scored."""
+    """Metrics and confusion of one image at the truth's resolution, and the mask scored.
+    ``postprocess`` keeps the largest component and fills its holes, as ``segment`` does."""
     prediction = resize_to(probability, truth.shape, method="bilinear", threshold=threshold)
+    if postprocess:
+        from mobilegan.inference.postprocess import clean_mask
+
+        prediction = clean_mask(prediction.astype(bool)).astype(prediction.dtype)
     counts = confusion(prediction, truth)
     return metrics_from_confusion(*counts), counts, prediction
 
@@ -270,7 +275,8 @@ def equivalent_command(run_or_weights: str | Path, dataset: str | Path, split: s
                        out_dir: str | Path | None = None, image_size: int | None = None,
                        batch_size: int = 16, threshold: float = 0.5, tta: bool = False,
                        limit: int | None = None, device: str = "auto", figures: bool = False,
-                       name: str | None = None, perturb: str | None = None) -> str:
+                       name: str | None = None, perturb: str | None = None,
+                       postprocess: bool = False) -> str:
     """The ``mobilegan evaluate`` command line that repeats this evaluation exactly."""
     import shlex
 
@@ -281,6 +287,7 @@ def equivalent_command(run_or_weights: str | Path, dataset: str | Path, split: s
         parts += ["--image-size", str(image_size)]
     parts += ["--batch-size", str(batch_size), "--threshold", str(threshold)]
     parts += ["--tta"] if tta else []
+    parts += ["--postprocess"] if postprocess else []
     parts += ["--limit", str(limit)] if limit else []
     parts += ["--figures"] if figures else []
     parts += ["--device", device] if device != "auto" else []
@@ -294,11 +301,13 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
              batch_size: int = 16, threshold: float = 0.5, tta: bool = False,
              limit: int | None = None, device: str = "auto", figures: bool = False,
              progress: bool = True, command: str | None = None,
-             name: str | None = None, perturb: str | None = None) -> Evaluation:
+             name: str | None = None, perturb: str | None = None,
+             postprocess: bool = False) -> Evaluation:
     """Predict and score every image of ``dataset``/``split``; write the outputs to
     ``out_dir`` (default ``<run>/eval/<dataset>_<split>``, ``..._<perturb>`` with a
     perturbation of :mod:`mobilegan.evaluation.perturb` applied to every image) and return
-    them."""
+    them. ``postprocess`` scores the masks ``mobilegan segment`` writes (largest component,
+    holes filled) instead of the raw thresholded maps."""
     from mobilegan.evaluation.perturb import PERTURBATIONS
     from mobilegan.evaluation.perturb import perturb as perturb_image
     from mobilegan.models.io import load_model
@@ -319,7 +328,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
         raise ValueError(f"--image-size must be a multiple of 16 and >= 32, got {size}")
     command = command or equivalent_command(run_or_weights, dataset, split, out_dir, image_size,
                                             batch_size, threshold, tta, limit, device,
-                                            figures, name, perturb)
+                                            figures, name, perturb, postprocess)
     samples = select_samples(dataset, split, source, limit)
     out = Path(out_dir) if out_dir else _default_out(source, dataset, split, perturb)
     out.mkdir(parents=True, exist_ok=True)
@@ -346,7 +355,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
         maps = predict_probabilities(model, [prepared(s, image) for s, image, _ in batch], size,
                                      torch_device, tta)
         for (sample, _image, truth), probability in zip(batch, maps):
-            metrics, confusion_counts, _ = score(probability, truth, threshold)
+            metrics, confusion_counts, _ = score(probability, truth, threshold, postprocess)
             height, width = truth.shape
             rows.append({"id": sample.id, **metrics, "width": width, "height": height,
                          "seen_in": seen.get(sample.id, "")})
@@ -362,7 +371,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
 
     summary = _summary(source, model_cfg, params, dataset, split, samples, rows, counts,
                        skipped, warnings, overlap, size, threshold, tta, limit, torch_device,
-                       wall, command, name, perturb)
+                       wall, command, name, perturb, postprocess)
     result = Evaluation(out, rows, summary)
     result.files["per_image"] = write_per_image(rows, out / "per_image.csv")
     if figures:
@@ -402,7 +411,7 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
              warnings: list[dict[str, str]], overlap: dict[str, Any], size: int,
              threshold: float, tta: bool, limit: int | None, device: torch.device,
              wall: float, command: str | None, name: str | None,
-             perturb: str | None = None) -> dict[str, Any]:
+             perturb: str | None = None, postprocess: bool = False) -> dict[str, Any]:
     per_image = [{k: row[k] for k in METRIC_KEYS} for row in rows]
     means = summarize(per_image, counts)
     values = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in METRIC_KEYS}
@@ -441,6 +450,7 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
         "tta": tta,
         "limit": limit,
         "perturbation": perturb,
+        "postprocess": postprocess,
         "scoring": "per image at the ground truth's resolution (probability map resized "
                    "bilinearly, then thresholded); ISIC 2017/2018 macro averages",
         "n": len(rows),

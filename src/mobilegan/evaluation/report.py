@@ -49,7 +49,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"`{summary.get('train_ids_sha256') or 'unknown'}`; seed: {summary.get('seed')}",
         f"- images scored: {summary['n']} of {dataset['n_samples']} "
         f"({len(summary['skipped'])} skipped); input size {summary['image_size']}, "
-        f"threshold {summary['threshold']}, TTA {'on' if summary['tta'] else 'off'}",
+        f"threshold {summary['threshold']}, TTA {'on' if summary['tta'] else 'off'}, "
+        f"post-processing {'on' if summary.get('postprocess') else 'off'}",
         f"- parameters: {summary['params']:,}; device: {summary['card']}; "
         f"wall time {summary['wall_s']:.1f} s",
         f"- scoring: {summary['scoring']}",
@@ -167,6 +168,8 @@ class Group:
 
     def label(self) -> str:
         name = self.name
+        if self.first.get("postprocess"):
+            name += " + post-processing"
         if self.first.get("limit"):
             name += f" (first {self.first['limit']} images only)"
         if self.leak:
@@ -181,7 +184,7 @@ def _group_key(summary: dict[str, Any]) -> tuple[Any, ...]:
     return (summary["name"], summary.get("config_fingerprint"), dataset.get("name"),
             dataset.get("split"), summary.get("image_size"), summary.get("tta"),
             summary.get("threshold"), summary.get("protocol"), summary.get("limit"),
-            summary.get("perturbation"))
+            summary.get("postprocess", False), summary.get("perturbation"))  # perturbation last
 
 
 def group_summaries(items: Sequence[tuple[Path, dict[str, Any]]]) -> list[Group]:
