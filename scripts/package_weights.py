@@ -34,12 +34,23 @@ def metric_rows(evaluations: list[Path]) -> list[str]:
     return rows
 
 
+def augmentation(augment: dict) -> str:
+    """The paper's augmentations, plus those beyond it that the run switched on."""
+    extra = [text for key, text in (("rot90", "quarter turns"), ("color_p", "colour jitter"),
+                                    ("zoom_p", "zoom")) if augment.get(key)]
+    return "flips, gamma, CLAHE" + (f"; beyond the paper: {', '.join(extra)}" if extra else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path)
     parser.add_argument("--eval", dest="evaluations", type=Path, nargs="*", default=[])
     parser.add_argument("--note", default="", help="a paragraph on how the run was trained")
+    parser.add_argument("--note-file", type=Path, default=None, help="the same, from a file")
+    parser.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR,
+                        help="where to write (default: the package's weights folder)")
     args = parser.parse_args()
+    note = args.note_file.read_text().strip() if args.note_file else args.note
     source = args.run / "best.safetensors"
     model, cfg = load_model(source)
     meta = read_model_info(source)["metadata"]
@@ -49,15 +60,16 @@ def main() -> None:
     provenance = {**meta, "protocol": splits["protocol"], "train_ids_sha256": splits["train_ids_sha256"],
                   "n_train": len(splits["train"]), "n_val": len(splits["val"]),
                   "epochs_run": epochs, "loss": run_cfg["loss"], "packaged": time.strftime("%Y-%m-%d")}
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = save_model(model, cfg, WEIGHTS_DIR / "mobilegan.safetensors", provenance, dtype=torch.float16)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    out = save_model(model, cfg, args.out_dir / "mobilegan.safetensors", provenance, dtype=torch.float16)
     card = (Path(__file__).with_name("MODEL_CARD.template.md").read_text().format(
         size_mb=out.stat().st_size / 1e6, params=sum(p.numel() for p in model.parameters()),
         config=json.dumps(run_cfg, indent=2), provenance=json.dumps(provenance, indent=2),
-        metrics="\n".join(metric_rows(args.evaluations)), note=args.note,
+        metrics="\n".join(metric_rows(args.evaluations)), note=note,
+        augmentation=augmentation(run_cfg.get("augment", {})),
         kv=cfg.pam_kv_stride, best_epoch=meta.get("epoch"), epochs=epochs, val_jac=100 * meta.get("val_JAC", float("nan"))))
-    (WEIGHTS_DIR / "MODEL_CARD.md").write_text(card)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {WEIGHTS_DIR / 'MODEL_CARD.md'}")
+    (args.out_dir / "MODEL_CARD.md").write_text(card)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {args.out_dir / 'MODEL_CARD.md'}")
 
 
 if __name__ == "__main__":
