@@ -22,9 +22,16 @@ score() {  # score RUN NAME OUT [evaluate options...]
 }
 score runs/shipped-stage2 "$V1" results/shipped-v1
 score runs/shipped-stage3 "$V2" results/shipped --figures
-python benchmarks/robustness.py runs/shipped-stage2 runs/shipped-stage3 --names "$V1" "$V2" \
+# v2's last epoch too: trained longest with the extra augmentation, but not the one selected.
+python benchmarks/robustness.py runs/shipped-stage2 runs/shipped-stage3 runs/shipped-stage3/last.safetensors \
+  --names "$V1" "$V2" "MobileGAN v2, last epoch (not shipped)" \
   --data "$DATA/isic2017" --split test --out results/robustness
+# The same perturbations on the held-out validation images chose between v1 and v2.
+python benchmarks/robustness.py runs/shipped-stage2 runs/shipped-stage3 --names "$V1" "$V2" \
+  --data "$DATA/isic2018" --split heldout --out results/robustness-heldout
 python benchmarks/calibrate_confidence.py runs/shipped-stage3 "$DATA/isic2018" --limit 200 \
   --json results/shipped/confidence_calibration.json
-python scripts/package_weights.py runs/shipped-stage3 --eval results/shipped/isic2017_test results/shipped/isic2018_heldout
-mobilegan report results/shipped results/shipped-v1 results/robustness --preface results/PREFACE.md --out RESULTS.md
+python scripts/package_weights.py runs/shipped-stage3 --eval results/shipped/isic2017_test \
+  results/shipped/isic2018_heldout --note-file results/MODEL_NOTE.md
+mobilegan report results/shipped results/shipped-v1 results/robustness results/robustness-heldout \
+  --preface results/PREFACE.md --out RESULTS.md

@@ -160,6 +160,10 @@ def test_seeds_of_one_experiment_are_mean_and_std(results: tuple[Path, str, dict
         summary = {**base, "seed": seed, "run_name": folder.name, "name": "mobilegan",
                    "mean": {**base["mean"], "JAC": jac}, "figures": {}}
         (folder / "summary.json").write_text(json.dumps(summary))
+    # The seed-1 weights scored again into another folder: a repeat, not a fourth seed.
+    (tmp_path / "repeat").mkdir()
+    (tmp_path / "repeat" / "summary.json").write_text(
+        (tmp_path / "mobilegan_seed1" / "summary.json").read_text())
     text = build_report([tmp_path], tmp_path / "RESULTS.md")
     leak_free = _section(_sections(text), "Table 2")
     [row] = [line for line in leak_free.splitlines() if line.startswith("| mobilegan")]

@@ -188,11 +188,17 @@ def _group_key(summary: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def group_summaries(items: Sequence[tuple[Path, dict[str, Any]]]) -> list[Group]:
-    """One group per experiment; seeds of it (same name and config but the seed) averaged."""
+    """One group per experiment; seeds of it (same name and config but the seed) averaged.
+    The same weights scored twice the same way (two output folders) count once: a repeat
+    is not a seed."""
     groups: dict[tuple[Any, ...], Group] = {}
     for number, (path, summary) in enumerate(items, start=1):
         key = _group_key(summary)
-        groups.setdefault(key, Group(summary["name"])).items.append((number, path, summary))
+        group = groups.setdefault(key, Group(summary["name"]))
+        if any(s.get("weights") == summary.get("weights") and s.get("seed") == summary.get("seed")
+               for s in group.summaries):
+            continue
+        group.items.append((number, path, summary))
     return list(groups.values())
 
 
