@@ -123,6 +123,11 @@ def test_clahe_matches_opencv_on_grey_images() -> None:
     rows = (out.sum(1) - torch.tensor(OPENCV_PATTERN_ROW_SUMS)).abs()
     columns = (out.sum(0) - torch.tensor(OPENCV_PATTERN_COLUMN_SUMS)).abs()
     assert rows.max() <= 2 and columns.max() <= 2 and rows.sum() <= 4
+    # A grey image comes out the same whatever else is in its batch.
+    colour, _ = lesion_batch(1, size=64)
+    mixed = clahe(torch.cat([grey(ramp), colour]), clip_limit=4.0, tiles=4)
+    assert mixed[0, 0, 0].tolist() == OPENCV_RAMP_ROW
+    assert torch.equal(mixed[0, 0], mixed[0, 1]) and torch.equal(mixed[0, 0], mixed[0, 2])
 
 
 def test_clahe_keeps_hue_of_colour_images() -> None:

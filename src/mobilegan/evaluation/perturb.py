@@ -24,6 +24,10 @@ class Perturbation:
     apply: Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return values.round().clip(0, 255).astype(np.uint8)
+
+
 def _low_resolution(image: np.ndarray, _rng: np.random.Generator) -> np.ndarray:
     height, width = image.shape[:2]
     small = Image.fromarray(image).resize((max(width // 4, 1), max(height // 4, 1)), Image.BOX)
@@ -43,20 +47,20 @@ def _blur(image: np.ndarray, _rng: np.random.Generator) -> np.ndarray:
 
 def _noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     noisy = image.astype(np.float32) + rng.normal(0, 12, image.shape).astype(np.float32)
-    return noisy.round().clip(0, 255).astype(np.uint8)
+    return _to_uint8(noisy)
 
 
 def _scale_channels(factors: tuple[float, float, float]) -> Callable[..., np.ndarray]:
     def apply(image: np.ndarray, _rng: np.random.Generator) -> np.ndarray:
         scaled = image.astype(np.float32) * np.asarray(factors, dtype=np.float32)
-        return scaled.round().clip(0, 255).astype(np.uint8)
+        return _to_uint8(scaled)
     return apply
 
 
 def _low_contrast(image: np.ndarray, _rng: np.random.Generator) -> np.ndarray:
     pixels = image.astype(np.float32)
     mean = pixels.mean(axis=(0, 1), keepdims=True)
-    return (mean + 0.6 * (pixels - mean)).round().clip(0, 255).astype(np.uint8)
+    return _to_uint8(mean + 0.6 * (pixels - mean))
 
 
 PERTURBATIONS: dict[str, Perturbation] = {p.name: p for p in [

@@ -179,12 +179,15 @@ class Group:
         return name
 
 
-def _group_key(summary: dict[str, Any]) -> tuple[Any, ...]:
+def _group_key(summary: dict[str, Any], perturbation: bool = True) -> tuple[Any, ...]:
+    """What one row of a table shares; ``perturbation=False`` matches a perturbed
+    evaluation with its clean twin."""
     dataset = summary["dataset"]
-    return (summary["name"], summary.get("config_fingerprint"), dataset.get("name"),
-            dataset.get("split"), summary.get("image_size"), summary.get("tta"),
-            summary.get("threshold"), summary.get("protocol"), summary.get("limit"),
-            summary.get("postprocess", False), summary.get("perturbation"))  # perturbation last
+    key = (summary["name"], summary.get("config_fingerprint"), dataset.get("name"),
+           dataset.get("split"), summary.get("image_size"), summary.get("tta"),
+           summary.get("threshold"), summary.get("protocol"), summary.get("limit"),
+           summary.get("postprocess", False))
+    return key + (summary.get("perturbation"),) if perturbation else key
 
 
 def group_summaries(items: Sequence[tuple[Path, dict[str, Any]]]) -> list[Group]:
@@ -265,8 +268,8 @@ def _robustness_table(perturbed: Sequence[Group], clean: Sequence[Group]) -> lis
     from mobilegan.evaluation.perturb import PERTURBATIONS
 
     def match(group: Group) -> Group | None:
-        key = _group_key(group.first)[:-1]
-        return next((c for c in clean if _group_key(c.first)[:-1] == key), None)
+        key = _group_key(group.first, perturbation=False)
+        return next((c for c in clean if _group_key(c.first, perturbation=False) == key), None)
 
     lines = ["| Model | Dataset | Perturbation | n | JAC | clean JAC | change (points) | DIC "
              "| JAC_th | Provenance |",

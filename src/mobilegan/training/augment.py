@@ -16,46 +16,54 @@ def augment_batch(images: torch.Tensor, masks: torch.Tensor, cfg: AugmentConfig,
     """images (B, 3, H, W) uint8, masks (B, 1, H, W) uint8; returns augmented copies.
     ``generator`` (on the CPU) makes every draw reproducible for a given step."""
     b = images.shape[0]
+    device = images.device
 
     def draw(p: float) -> torch.Tensor:
-        return (torch.rand(b, generator=generator) < p).to(images.device)
+        """Which images get an augmentation: on the CPU, so checking "any?" never waits
+        for the GPU; moved to the device where a kernel needs it."""
+        return torch.rand(b, generator=generator) < p
 
     if cfg.hflip:
-        flip = draw(0.5).view(b, 1, 1, 1)
+        flip = draw(0.5).to(device).view(b, 1, 1, 1)
         images = torch.where(flip, images.flip(-1), images)
         masks = torch.where(flip, masks.flip(-1), masks)
     if cfg.vflip:
-        flip = draw(0.5).view(b, 1, 1, 1)
+        flip = draw(0.5).to(device).view(b, 1, 1, 1)
         images = torch.where(flip, images.flip(-2), images)
         masks = torch.where(flip, masks.flip(-2), masks)
     if cfg.rot90:
-        turns = torch.randint(0, 4, (b,), generator=generator).to(images.device)
+        turns = torch.randint(0, 4, (b,), generator=generator).to(device)
         images, masks = rotate90(images, turns), rotate90(masks, turns)
     if cfg.zoom_p > 0:
         low, high = cfg.zoom
         scale = torch.empty(b).uniform_(math.log(low), math.log(high), generator=generator).exp()
         shift = torch.empty(b, 2).uniform_(-1, 1, generator=generator)
-        chosen = draw(cfg.zoom_p).cpu()
+        chosen = draw(cfg.zoom_p)
         if bool(chosen.any()):
             scale = torch.where(chosen, scale, torch.ones_like(scale))
-            images, masks = zoom(images, masks, scale.to(images.device), shift.to(images.device))
+            images, masks = zoom(images, masks, scale.to(device), shift.to(device))
     if cfg.gamma_p > 0:
         low, high = cfg.gamma
-        gamma = torch.empty(b).uniform_(low, high, generator=generator).to(images.device)
+        gamma = torch.empty(b).uniform_(low, high, generator=generator)
         gamma = torch.where(draw(cfg.gamma_p), gamma, torch.ones_like(gamma))
-        images = adjust_gamma(images, gamma)
+        images = adjust_gamma(images, gamma.to(device))
     if cfg.color_p > 0:
         factors = torch.empty(b, 3).uniform_(-1, 1, generator=generator)
         factors = factors * torch.tensor([cfg.brightness, cfg.saturation, cfg.hue_degrees])
-        factors = torch.where(draw(cfg.color_p).cpu()[:, None], factors, torch.zeros_like(factors))
-        images = jitter_color(images, *factors.to(images.device).unbind(1))
+        factors = torch.where(draw(cfg.color_p)[:, None], factors, torch.zeros_like(factors))
+        images = jitter_color(images, *factors.to(device).unbind(1))
     if cfg.clahe_p > 0:
         chosen = draw(cfg.clahe_p)
         if bool(chosen.any()):
+            chosen = chosen.to(device)
             enhanced = clahe(images[chosen], cfg.clahe_clip, cfg.clahe_tiles)
             images = images.clone()
             images[chosen] = enhanced
     return images, masks
+
+
+def _to_uint8(values: torch.Tensor) -> torch.Tensor:
+    return values.round().clamp(0, 255).to(torch.uint8)
 
 
 def rotate90(batch: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
@@ -81,8 +89,8 @@ def zoom(images: torch.Tensor, masks: torch.Tensor, scale: torch.Tensor,
     theta[:, :, 2] = shift * room[:, None]
     grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
     sample = torch.nn.functional.grid_sample
-    new_images = sample(images.float(), grid, mode="bilinear", padding_mode="reflection",
-                        align_corners=False).round().clamp(0, 255).to(torch.uint8)
+    new_images = _to_uint8(sample(images.float(), grid, mode="bilinear",
+                                  padding_mode="reflection", align_corners=False))
     new_masks = sample(masks.float(), grid, mode="nearest", padding_mode="reflection",
                        align_corners=False).to(masks.dtype)
     return new_images, new_masks
@@ -108,12 +116,12 @@ def jitter_color(images: torch.Tensor, brightness: torch.Tensor, saturation: tor
     adjust[:, 2, 1], adjust[:, 2, 2] = sin * chroma, cos * chroma
     matrix = torch.linalg.inv(to_yiq) @ adjust @ to_yiq * (1 + brightness).view(-1, 1, 1)
     mixed = torch.einsum("bij,bjhw->bihw", matrix, images.float())
-    return mixed.round().clamp(0, 255).to(torch.uint8)
+    return _to_uint8(mixed)
 
 
 def adjust_gamma(images: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
     scaled = (images.float() / 255).pow(gamma.view(-1, 1, 1, 1))
-    return (scaled * 255).round().clamp(0, 255).to(torch.uint8)
+    return _to_uint8(scaled * 255)
 
 
 def clahe(images: torch.Tensor, clip_limit: float = 2.0, tiles: int = 8) -> torch.Tensor:
@@ -123,7 +131,8 @@ def clahe(images: torch.Tensor, clip_limit: float = 2.0, tiles: int = 8) -> torc
     (tested against it): an integer clip limit, the clipped excess spread as OpenCV does
     (an even share, the remainder one by one from the darkest bin), each tile's CDF as a
     look-up table, and each pixel mapped through its four nearest tiles' tables, bilinearly.
-    For colour, R, G and B are scaled by new Y / old Y, which keeps the chroma.
+    For colour, each pixel's luma becomes the equalised one and its chroma (R, G and B minus
+    the luma) is scaled by (new Y + 1) / (old Y + 1); grey pixels stay grey.
     """
     b, _, h, w = images.shape
     rgb = images.float()
@@ -169,8 +178,7 @@ def clahe(images: torch.Tensor, clip_limit: float = 2.0, tiles: int = 8) -> torc
     new = ((1 - wy) * ((1 - wx) * sample(y0, x0) + wx * sample(y0, x1))
            + wy * ((1 - wx) * sample(y1, x0) + wx * sample(y1, x1)))
     new = new.round()
+    # Each pixel's luma becomes ``new`` and its chroma (the channels' offsets from the luma)
+    # is scaled alike: a grey pixel maps exactly as OpenCV maps it.
     ratio = (new + 1) / (luma + 1)
-    grey = (rgb[:, :1] == rgb[:, 1:2]).all() & (rgb[:, :1] == rgb[:, 2:]).all()
-    if bool(grey):
-        return new[:, None].expand_as(rgb).to(torch.uint8)
-    return (rgb * ratio[:, None]).round().clamp(0, 255).to(torch.uint8)
+    return _to_uint8(new[:, None] + (rgb - luma[:, None]) * ratio[:, None])
