@@ -113,6 +113,9 @@ class TrainConfig:
     #: Start the generator from these weights (.safetensors of the same model config),
     #: e.g. to continue from another run's best epoch with other settings.
     init_generator: str | None = None
+    #: Validate and export a moving average of the generator's weights with this decay
+    #: (e.g. 0.999); 0 = off, the live weights as in the paper. See training/ema.py.
+    ema_decay: float = 0.0
     max_steps: int | None = None  # stop after this many steps (tests, smoke runs)
     checkpoint_every: int = 100  # steps between resumable checkpoints (and at epoch ends)
     snapshot_every: int = 25  # steps between in-memory good states for the NaN guard
@@ -157,6 +160,8 @@ class RunConfig:
              f"unknown schedule {self.train.lr_schedule!r}; choose one of {SCHEDULES}"),
             ("train.lr_decay_start", 0 <= self.train.lr_decay_start < self.train.epochs,
              f"must be in [0, train.epochs), got {self.train.lr_decay_start}"),
+            ("train.ema_decay", 0 <= self.train.ema_decay < 1,
+             f"must be in [0, 1) (0 = off), got {self.train.ema_decay}"),
             ("augment.color_p", 0 <= self.augment.color_p <= 1, "must be in [0, 1]"),
             ("augment.zoom_p", 0 <= self.augment.zoom_p <= 1, "must be in [0, 1]"),
             ("augment.zoom", 0 < self.augment.zoom[0] <= self.augment.zoom[1],

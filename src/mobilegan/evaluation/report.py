@@ -168,6 +168,8 @@ class Group:
 
     def label(self) -> str:
         name = self.name
+        if self.first.get("tta"):
+            name += " + flip TTA"
         if self.first.get("postprocess"):
             name += " + post-processing"
         if self.first.get("limit"):

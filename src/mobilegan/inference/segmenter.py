@@ -29,8 +29,8 @@ WEIGHTS_ENV = "MOBILEGAN_WEIGHTS"
 #: Images whose confidence is under this are flagged for a human look. Chosen on held-out
 #: validation images with the shipped weights (benchmarks/calibrate_confidence.py, 200
 #: ISIC 2018 validation images, 8 noise samples; results/shipped/confidence_calibration.json):
-#: 0.958 flags the least confident 20%, which hold 4 of the 9 masks with JAC < 0.65
-#: (AUROC 0.77; mean JAC 0.76 flagged vs 0.86 kept). A ranking aid, not a probability.
+#: 0.958 flags the least confident 20%, which hold 3 of the 8 masks with JAC < 0.65
+#: (AUROC 0.71; mean JAC 0.79 flagged vs 0.87 kept). A ranking aid, not a probability.
 LOW_CONFIDENCE = 0.958
 #: Largest batch handed to the network at once (samples x flips x images are split).
 MAX_FORWARD_BATCH = 32

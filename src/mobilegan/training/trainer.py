@@ -26,6 +26,7 @@ from mobilegan.models.io import save_model
 from mobilegan.models.registry import build_discriminator, build_model
 from mobilegan.training.augment import augment_batch
 from mobilegan.training.checkpoint import atomic_save, load_checkpoint
+from mobilegan.training.ema import WeightAverage
 from mobilegan.training.data_setup import PreparedData, prepare_data
 from mobilegan.training.distributed import (DistInfo, barrier, broadcast_buffers, init_distributed,
                                             shutdown)
@@ -114,6 +115,7 @@ class Trainer:
             self.generator = DistributedDataParallel(self.generator, device_ids=ids)
             if self.discriminator is not None:
                 self.discriminator = DistributedDataParallel(self.discriminator, device_ids=ids)
+        self.average = WeightAverage(_unwrap(self.generator), t.ema_decay) if t.ema_decay else None
         self.g_forward = self.generator
         if t.compile:
             self.g_forward = torch.compile(self.generator)
@@ -158,6 +160,8 @@ class Trainer:
         if self.discriminator is not None:
             state["discriminator"] = _unwrap(self.discriminator).state_dict()
             state["opt_d"] = self.opt_d.state_dict()
+        if self.average is not None:
+            state["average"] = self.average.state_dict()
         if torch.cuda.is_available() and self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return copy.deepcopy(state)
@@ -168,6 +172,11 @@ class Trainer:
         if self.discriminator is not None:
             _unwrap(self.discriminator).load_state_dict(state["discriminator"])
             self.opt_d.load_state_dict(state["opt_d"])
+        if self.average is not None:
+            if "average" not in state:
+                raise ValueError("train.ema_decay is set but the checkpoint holds no weight "
+                                 "average (it was written by a run without one)")
+            self.average.load_state_dict(state["average"])
         if counters:
             for key in ("epoch", "step_in_epoch", "global_step", "best_jac", "best_epoch",
                         "collapsed_epochs", "lr"):
@@ -253,6 +262,8 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         parts["total"].backward()
         self.opt_g.step()
+        if self.average is not None:
+            self.average.update(_unwrap(self.generator))
         out.update({f"g_{k}": v.item() for k, v in parts.items()})
         return out
 
@@ -340,9 +351,11 @@ class Trainer:
         if self.main:
             row: dict[str, Any] = {"epoch": epoch_number, "step": self.global_step}
             row.update({k: v / max(count, 1) for k, v in sums.items()})
-            generator = _unwrap(self.generator)
-            metrics = validate(generator, self.val_set, autocast=self.amp)
+            metrics = validate(self._scored_generator(), self.val_set, autocast=self.amp)
             row.update(metrics)
+            if self.average is not None:  # the live weights too, to show what averaging adds
+                live = validate(_unwrap(self.generator), self.val_set, autocast=self.amp)
+                row.update({f"live_{k}": v for k, v in live.items()})
             row.update({"images_per_s": seen / max(seconds, 1e-9), "epoch_s": seconds,
                         "lr": self.current_lr})
             self.epochs_log.write(row)
@@ -359,6 +372,11 @@ class Trainer:
         self._save_checkpoint()
         barrier(self.dist)
 
+    def _scored_generator(self) -> nn.Module:
+        """The weights that validation scores and the run exports: the moving average when
+        ``train.ema_decay`` is on, else the live generator."""
+        return self.average.module if self.average is not None else _unwrap(self.generator)
+
     def _check_collapse(self, val_dic: float) -> None:
         self.collapsed_epochs = self.collapsed_epochs + 1 if val_dic < 0.01 else 0
         if self.collapsed_epochs >= self.cfg.train.collapse_patience:
@@ -371,10 +389,12 @@ class Trainer:
                 "protocol": info["protocol"], "leak_label": info["leak_label"],
                 "train_ids_sha256": info["train_ids_sha256"], "seed": self.cfg.train.seed,
                 "image_size": self.cfg.data.image_size, "device": str(self.device)}
-        save_model(_unwrap(self.generator), self.cfg.model, self.out / f"{name}.safetensors", meta)
+        if self.average is not None:
+            meta["weights"] = f"moving average (decay {self.average.decay:g})"
+        save_model(self._scored_generator(), self.cfg.model, self.out / f"{name}.safetensors", meta)
 
     def _write_overlays(self, epoch: int) -> None:
-        generator = _unwrap(self.generator)
+        generator = self._scored_generator()
         images, truths = self.val_set.images[:8], self.val_set.masks[:8]
         was_training = generator.training
         generator.eval()
