@@ -28,10 +28,11 @@ def main() -> None:
         parser.error("--names needs one name per evaluation")
     print(f"| {names[0]} minus | images | " + " | ".join(f"{m} (points, 95% CI)" for m in args.metrics) + " |")
     print("| --- | ---: |" + " ---: |" * len(args.metrics))
+    first = {metric: per_image(args.evaluations[0], metric) for metric in args.metrics}
     for name, path in zip(names[1:], args.evaluations[1:]):
         cells, n = [], 0
         for metric in args.metrics:
-            diff = paired_difference(per_image(args.evaluations[0], metric), per_image(path, metric), metric)
+            diff = paired_difference(first[metric], per_image(path, metric), metric)
             cells.append(diff.markdown())
             n = diff.n
         print(f"| {name} | {n} | " + " | ".join(cells) + " |")

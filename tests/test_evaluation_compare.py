@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 
 from mobilegan.evaluation.compare import paired_difference, per_image
+from mobilegan.evaluation.evaluate import write_per_image
+from mobilegan.metrics.isic import METRIC_KEYS
 
 
 def _write(path: Path, rows: dict[str, float]) -> Path:
-    path.write_text("id,JAC,DIC\n" + "".join(f"{k},{v},{v}\n" for k, v in rows.items()))
-    return path
+    """A per_image.csv as ``mobilegan evaluate`` writes it, every metric set to the value."""
+    return write_per_image([{"id": k, **dict.fromkeys(METRIC_KEYS, v), "width": 4, "height": 3,
+                             "seen_in": ""} for k, v in rows.items()], path)
 
 
 def test_difference_and_interval_over_shared_images(tmp_path: Path) -> None:
@@ -33,5 +36,5 @@ def test_refuses_disjoint_evaluations_and_unknown_metric(tmp_path: Path) -> None
     b = _write(tmp_path / "b.csv", {"y": 0.9})
     with pytest.raises(ValueError, match="share 0 images"):
         paired_difference(per_image(a, "JAC"), per_image(b, "JAC"))
-    with pytest.raises(KeyError, match="SEN"):
-        per_image(a, "SEN")
+    with pytest.raises(KeyError, match="HD95"):
+        per_image(a, "HD95")

@@ -4,7 +4,6 @@ comparing two means whose per-image spread is 15-20 points."""
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +22,15 @@ class PairedDifference:
 
 def per_image(path: str | Path, metric: str) -> dict[str, float]:
     """``metric`` per image id from an evaluation's ``per_image.csv`` (or its folder)."""
+    from mobilegan.evaluation.evaluate import read_per_image
+
     path = Path(path)
     if path.is_dir():
         path = path / "per_image.csv"
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_per_image(path)
     if rows and metric not in rows[0]:
         raise KeyError(f"{path} has no column {metric!r}")
-    return {row["id"]: float(row[metric]) for row in rows if row.get(metric) not in (None, "")}
+    return {row["id"]: row[metric] for row in rows}
 
 
 def paired_difference(a: dict[str, float], b: dict[str, float], metric: str = "JAC",

@@ -35,14 +35,17 @@ class WeightAverage:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        decay = self.current_decay()
+        """One step of the average; the float tensors in one fused call, since this runs
+        after every generator step."""
         live = model.state_dict()
+        averages, values = [], []
         for name, average in self.module.state_dict().items():
-            value = live[name].detach()
             if average.is_floating_point():
-                average.lerp_(value.to(average.dtype), 1.0 - decay)
+                averages.append(average)
+                values.append(live[name].detach().to(average.dtype))
             else:
-                average.copy_(value)
+                average.copy_(live[name])
+        torch._foreach_lerp_(averages, values, 1.0 - self.current_decay())
         self.updates += 1
 
     def state_dict(self) -> dict[str, Any]:
