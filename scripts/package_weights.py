@@ -56,6 +56,9 @@ def main() -> None:
     meta = read_model_info(source)["metadata"]
     splits = json.loads((args.run / "splits.json").read_text())
     run_cfg = json.loads((args.run / "config.json").read_text())
+    # The card shows the run folder the recipe names (scripts/reproduce_shipped.sh), not
+    # wherever this machine happened to keep it.
+    run_cfg["out_dir"] = args.run.as_posix()
     epochs = sum(1 for _ in (args.run / "metrics.csv").open()) - 1
     provenance = {**meta, "protocol": splits["protocol"], "train_ids_sha256": splits["train_ids_sha256"],
                   "n_train": len(splits["train"]), "n_val": len(splits["val"]),

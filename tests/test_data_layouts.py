@@ -100,6 +100,27 @@ def test_bare_folder_with_masks_beside_images(tmp_path: Path) -> None:
         ("x", "x_segmentation.png"), ("y", None)]
 
 
+def make_ph2(base: Path, cases: tuple[str, ...] = ("IMD002", "IMD003"), lesion: bool = True) -> Path:
+    """PH2's layout: one folder per image, an ROI folder that is not ground truth."""
+    for case in cases:
+        touch_image(base / case / f"{case}_Dermoscopic_Image" / f"{case}.bmp")
+        if lesion:
+            touch_mask(base / case / f"{case}_lesion" / f"{case}_lesion.bmp")
+        touch_mask(base / case / f"{case}_roi" / f"{case}_R1_Label1.bmp")
+    return base
+
+
+@pytest.mark.parametrize("inside", ["", "PH2 Dataset images", "PH2Dataset/PH2 Dataset images"])
+def test_ph2_layout_from_its_root_or_its_image_folder(tmp_path: Path, inside: str) -> None:
+    make_ph2(tmp_path / inside if inside else tmp_path)
+    make_ph2(tmp_path / inside if inside else tmp_path, cases=("IMD004",), lesion=False)
+    samples = load_samples(tmp_path)
+    assert [(s.id, s.image.name, s.mask.name if s.mask else None) for s in samples] == [
+        ("IMD002", "IMD002.bmp", "IMD002_lesion.bmp"), ("IMD003", "IMD003.bmp", "IMD003_lesion.bmp"),
+        ("IMD004", "IMD004.bmp", None)]
+    assert image_id(Path("IMD002_lesion.bmp")) == "IMD002"
+
+
 def test_empty_folder_and_a_folder_of_data_sets(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="empty folder"):
         discover(tmp_path)

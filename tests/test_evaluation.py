@@ -102,6 +102,36 @@ def test_scores_at_the_ground_truths_resolution(tiny_run: Path, isic2017: Path,
     assert cleaned.summary["postprocess"] and "--postprocess" in cleaned.summary["command"]
 
 
+def test_a_ph2_folder_is_scored_like_an_isic_one(tiny_run: Path, isic2017: Path,
+                                                  tmp_path: Path) -> None:
+    """Another source's layout and formats (PH2: BMP images at 768x560, 1-bit BMP masks in
+    per-image folders), built here from ISIC pairs: the same scores as the ISIC layout."""
+    isic = pair_folder(tmp_path / "isic", isic2017, list(TEST_IDS[:2]), ISIC2017_TEST_DIRS)
+    ph2 = tmp_path / "PH2Dataset" / "PH2 Dataset images"
+    for n, isic_id in enumerate(TEST_IDS[:2]):
+        case = f"IMD{n:03d}"
+        image = Image.open(isic / "images" / f"{isic_id}.jpg").resize((768, 560), Image.Resampling.BILINEAR)
+        mask = Image.open(isic / "masks" / f"{isic_id}_segmentation.png").convert("L").resize(
+            (768, 560), Image.Resampling.NEAREST)
+        (ph2 / case / f"{case}_Dermoscopic_Image").mkdir(parents=True)
+        (ph2 / case / f"{case}_lesion").mkdir(parents=True)
+        image.save(ph2 / case / f"{case}_Dermoscopic_Image" / f"{case}.bmp")
+        mask.convert("1").save(ph2 / case / f"{case}_lesion" / f"{case}_lesion.bmp")
+        image.save(isic / "images" / f"{isic_id}.jpg", quality=100)
+        image.save(isic / "images" / f"{isic_id}.png")
+        (isic / "images" / f"{isic_id}.jpg").unlink()
+        mask.save(isic / "masks" / f"{isic_id}_segmentation.png")
+
+    from_ph2 = evaluate(tiny_run, tmp_path / "PH2Dataset", split="all", out_dir=tmp_path / "o1", progress=False)
+    from_isic = evaluate(tiny_run, isic, split="all", out_dir=tmp_path / "o2", progress=False)
+
+    assert [r["id"] for r in from_ph2.rows] == ["IMD000", "IMD001"]
+    assert not from_ph2.summary["skipped"]
+    for ph2_row, isic_row in zip(from_ph2.rows, from_isic.rows):
+        assert (ph2_row["width"], ph2_row["height"]) == (768, 560)
+        assert ph2_row["JAC"] == pytest.approx(isic_row["JAC"], abs=1e-9)
+
+
 def test_corrupt_and_mismatched_files_are_skipped_and_listed(tiny_run: Path, isic2017: Path,
                                                               tmp_path: Path) -> None:
     data = pair_folder(tmp_path / "data", isic2017, list(TEST_IDS), ISIC2017_TEST_DIRS)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mobilegan.evaluation.figures import (Case, choose_cases, plot_cases, plot_jac_histogram,
-                                          plot_training_curves)
+from mobilegan.evaluation.figures import (Case, choose_cases, plot_cases, plot_confidence,
+                                          plot_jac_histogram, plot_training_curves)
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -87,3 +87,19 @@ def test_histogram_and_training_curves(tmp_path: Path) -> None:
 def test_no_cases_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         plot_cases([], tmp_path / "x.png")
+
+
+def _red_pixels(path: Path) -> int:
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    return int(((rgb[..., 0] > 150) & (rgb[..., 1] < 110) & (rgb[..., 2] < 110)).sum())
+
+
+def test_confidence_scatter_marks_the_flagged_images(tmp_path: Path) -> None:
+    confidence, jacs = [0.80, 0.90, 0.97, 0.98, 0.99], [0.30, 0.70, 0.85, 0.90, 0.92]
+    flagged = plot_confidence(confidence, jacs, tmp_path / "c.png", flag_below=0.95)
+    assert _png_size(flagged) == (600, 450)
+    # No image under the threshold: nothing drawn in the flagged colour but the line itself.
+    none_flagged = plot_confidence(confidence, jacs, tmp_path / "c0.png", flag_below=0.5)
+    assert _red_pixels(flagged) > _red_pixels(none_flagged) + 20
+    with pytest.raises(ValueError, match="one JAC per confidence"):
+        plot_confidence([0.9, 0.8], [0.5], tmp_path / "bad.png", flag_below=0.9)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mobilegan.inference import postprocess
 
@@ -46,11 +47,15 @@ def test_resize_map_is_bilinear_and_keeps_range() -> None:
     assert 0.0 <= big.min() and big.max() <= 1.0 and 0.0 < big[108, 150] < 1.0
 
 
-def test_confidence_is_one_when_decided_and_zero_at_half() -> None:
-    mask = np.zeros((30, 30), dtype=bool)
-    mask[10:20, 10:20] = True
-    decided = mask.astype(np.float32)
-    assert postprocess.confidence(decided, mask) > 0.99
-    assert postprocess.confidence(np.full((30, 30), 0.5, np.float32), mask) < 0.01
-    blurry = np.clip(decided * 0.6 + 0.2, 0, 1)  # 0.2 outside, 0.8 inside
-    assert 0.1 < postprocess.confidence(blurry, mask) < 0.5
+def test_confidence_is_the_share_of_the_lesion_that_survives_the_threshold_band() -> None:
+    lesion = np.zeros((30, 30), dtype=np.float32)
+    lesion[10:20, 10:20] = 1.0
+    assert postprocess.confidence(lesion) == 1.0  # a decided border: same mask at 0.1 and 0.9
+    assert postprocess.confidence(np.full((30, 30), 0.5, np.float32)) == 0.0  # all hesitation
+    # 100 decided pixels inside a ring of 44 hesitant ones (p = 0.5): 100 / 144.
+    hesitant = lesion.copy()
+    hesitant[9:21, 9:21] = np.maximum(hesitant[9:21, 9:21], 0.5)
+    assert postprocess.confidence(hesitant) == pytest.approx(100 / 144)
+    assert postprocess.confidence(np.zeros((30, 30), np.float32)) == 1.0  # nothing to doubt
+    with pytest.raises(ValueError, match="band"):
+        postprocess.confidence(lesion, band=(0.9, 0.1))

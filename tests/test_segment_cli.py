@@ -12,7 +12,7 @@ from PIL import Image
 
 from mobilegan.cli.main import main
 from mobilegan.data.synthetic import draw_lesion
-from mobilegan.inference.batch import UniqueIds, safe_id, write_outputs
+from mobilegan.inference.batch import UniqueIds, collect_inputs, safe_id, write_outputs
 from mobilegan.inference.result import SegmentationResult
 from tests.conftest import untrained_weights
 
@@ -129,3 +129,25 @@ def test_write_outputs_sanitises_result_ids(tmp_path: Path) -> None:
                                 0, 0.0, None)
     written = write_outputs(result, np.zeros((8, 8, 3), np.uint8), tmp_path)
     assert all(p.parent == tmp_path for p in written)
+
+
+def test_a_data_sets_folder_gives_its_images_and_never_its_masks(tmp_path: Path) -> None:
+    def draw(path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 3)).save(path)
+
+    isic = tmp_path / "isic2017"  # the official layout, with superpixels beside the images
+    for split, images, masks in (("test", "ISIC-2017_Test_v2_Data", "ISIC-2017_Test_v2_Part1_GroundTruth"),
+                                 ("val", "ISIC-2017_Validation_Data", "ISIC-2017_Validation_Part1_GroundTruth")):
+        draw(isic / images / f"ISIC_{split}.jpg")
+        draw(isic / images / f"ISIC_{split}_superpixels.png")
+        draw(isic / masks / f"ISIC_{split}_segmentation.png")
+    ph2 = tmp_path / "PH2 Dataset images"  # one folder per image, masks in folders beside
+    draw(ph2 / "IMD002" / "IMD002_Dermoscopic_Image" / "IMD002.bmp")
+    draw(ph2 / "IMD002" / "IMD002_lesion" / "IMD002_lesion.bmp")
+    mixed = tmp_path / "mine"  # a user's folder that also holds earlier outputs
+    draw(mixed / "a.jpg")
+    draw(mixed / "a_segmentation.png")
+
+    names = sorted(p.name for p in collect_inputs([isic, ph2, mixed]))
+    assert names == ["IMD002.bmp", "ISIC_test.jpg", "ISIC_val.jpg", "a.jpg"]

@@ -2,10 +2,13 @@
 
 ``discover(root)`` returns the splits that a folder holds, keyed "train", "val", "test"
 (or "all" for a folder pointed at directly). Supported: ISIC 2016 Part 1, ISIC 2017 Part 1,
-ISIC 2018 Task 1, a generic ``images/`` + ``masks/`` folder (optionally inside
-``train/``, ``val/``, ``test/``), an official image folder itself (its ground-truth folder
-is found beside it), and a bare folder of images (masks named ``<id>_segmentation`` there
-are paired, otherwise there are none). Superpixel files and metadata (csv, txt) are ignored.
+ISIC 2018 Task 1, PH2 (Mendonca et al. 2013: one folder per image, ``IMD002/
+IMD002_Dermoscopic_Image/IMD002.bmp`` beside ``IMD002_lesion/IMD002_lesion.bmp``; the
+archive's root, its ``PH2 Dataset images`` folder or the folder above it), a generic
+``images/`` + ``masks/`` folder (optionally inside ``train/``, ``val/``, ``test/``), an
+official image folder itself (its ground-truth folder is found beside it), and a bare
+folder of images (masks named ``<id>_segmentation`` or ``<id>_lesion`` there are paired,
+otherwise there are none). Superpixel files and metadata (csv, txt) are ignored.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-_MASK_SUFFIX = re.compile(r"_segmentation$", re.IGNORECASE)
+_MASK_SUFFIX = re.compile(r"_(segmentation|lesion)$", re.IGNORECASE)
 _IGNORED = re.compile(r"_superpixels$", re.IGNORECASE)
 
 #: (split, image folder, mask folder) for each official layout.
@@ -31,6 +34,9 @@ OFFICIAL_LAYOUTS: list[tuple[str, str, str]] = [
     ("train", "images", "masks"),
 ]
 
+#: Where PH2's per-image folders may sit below the folder a user points at.
+PH2_IMAGE_FOLDERS = ("", "PH2 Dataset images", "PH2Dataset/PH2 Dataset images")
+
 #: Generic per-split subfolders, each holding ``images/`` + ``masks/``.
 SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 
@@ -45,7 +51,8 @@ class Sample:
 
 
 def image_id(path: Path) -> str:
-    """``ISIC_0000000`` from ``ISIC_0000000.jpg`` or ``ISIC_0000000_segmentation.png``."""
+    """``ISIC_0000000`` from ``ISIC_0000000.jpg`` or ``ISIC_0000000_segmentation.png``
+    (and ``IMD002`` from PH2's ``IMD002_lesion.bmp``)."""
     return _MASK_SUFFIX.sub("", Path(path).stem)
 
 
@@ -59,7 +66,8 @@ def _candidate_files(folder: Path) -> list[Path]:
                   and not _IGNORED.search(p.stem) and not p.name.startswith("."))
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``: no masks, superpixels or hidden files."""
     return [p for p in _candidate_files(folder) if not is_mask_name(p)]
 
 
@@ -79,7 +87,7 @@ def pair_folder(image_dir: Path, mask_dir: Path | None) -> list[Sample]:
     masks = _mask_index(mask_dir)
     if mask_dir is not None and Path(mask_dir) == Path(image_dir):
         masks = {k: v for k, v in masks.items() if is_mask_name(v)}
-    return [Sample(image_id(p), p, masks.get(image_id(p))) for p in _image_files(image_dir)]
+    return [Sample(image_id(p), p, masks.get(image_id(p))) for p in image_files(image_dir)]
 
 
 def unpaired_masks(image_dir: Path, mask_dir: Path | None) -> list[Path]:
@@ -87,7 +95,7 @@ def unpaired_masks(image_dir: Path, mask_dir: Path | None) -> list[Path]:
     masks = _mask_index(mask_dir)
     if mask_dir is not None and Path(mask_dir) == Path(image_dir):
         masks = {k: v for k, v in masks.items() if is_mask_name(v)}
-    ids = {image_id(p) for p in _image_files(image_dir)}
+    ids = {image_id(p) for p in image_files(image_dir)}
     return [path for key, path in sorted(masks.items()) if key not in ids]
 
 
@@ -101,6 +109,8 @@ def folder_pairs(root: str | Path) -> list[tuple[str, Path, Path | None]]:
         if (root / images).is_dir():
             found.append((split, root / images, root / masks))
     if not found:
+        found = _ph2_pairs(root)
+    if not found:
         for folder, split in SPLIT_FOLDERS.items():
             if (root / folder / "images").is_dir():
                 found.append((split, root / folder / "images", root / folder / "masks"))
@@ -111,6 +121,20 @@ def folder_pairs(root: str | Path) -> list[tuple[str, Path, Path | None]]:
         if root.name == images and (root.parent / masks).is_dir():
             return [("all", root, root.parent / masks)]
     return [("all", root, root)]  # bare folder: masks, if any, are ``<id>_segmentation``
+
+
+def _ph2_pairs(root: Path) -> list[tuple[str, Path, Path | None]]:
+    """PH2's (image folder, lesion folder) per image, if ``root`` holds that layout."""
+    for sub in PH2_IMAGE_FOLDERS:
+        base = root / sub if sub else root
+        if not base.is_dir():
+            continue
+        pairs = [("all", case / f"{case.name}_Dermoscopic_Image", case / f"{case.name}_lesion")
+                 for case in sorted(p for p in base.iterdir() if p.is_dir())
+                 if (case / f"{case.name}_Dermoscopic_Image").is_dir()]
+        if pairs:
+            return pairs
+    return []
 
 
 def discover(root: str | Path) -> dict[str, list[Sample]]:

@@ -86,6 +86,17 @@ def _save(figure: Figure, path: str | Path, dpi: int = 100) -> Path:
     return path
 
 
+def _finish(figure: Figure, ax: Any, path: str | Path, xlabel: str, ylabel: str, title: str,
+            legend: str) -> Path:
+    """Axis labels, legend and title in the house style, then the PNG."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc=legend)
+    ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
 def plot_cases(cases: Sequence[Case], path: str | Path, title: str = "") -> Path:
     """Fig. 2 of the paper: per case the input, the ground truth, and both outlines over the
     image (truth green, prediction red), titled with the id, the tag and the JAC."""
@@ -124,13 +135,32 @@ def plot_jac_histogram(jacs: Sequence[float], path: str | Path, title: str = "",
     ax.axvline(threshold, color="#c03030", linestyle="--",
                label=f"JAC_th threshold {threshold:.2f} "
                      f"({np.mean(values < threshold):.0%} of images below)")
-    ax.set_xlabel("per-image Jaccard index")
-    ax.set_ylabel("images")
     ax.set_xlim(0.0, 1.0)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(title or f"per-image JAC (n = {values.size})", fontsize=10)
-    figure.tight_layout()
-    return _save(figure, path)
+    return _finish(figure, ax, path, "per-image Jaccard index", "images",
+                   title or f"per-image JAC (n = {values.size})", legend="upper left")
+
+
+def plot_confidence(confidence: Sequence[float], jacs: Sequence[float], path: str | Path,
+                    flag_below: float, title: str = "", failure: float = 0.65) -> Path:
+    """Per-image JAC against confidence, with the flag threshold and the failure line: the
+    picture of whether flagged images are the bad ones (lower left quadrant)."""
+    x, y = np.asarray(confidence, dtype=np.float64), np.asarray(jacs, dtype=np.float64)
+    if x.size == 0 or x.shape != y.shape:
+        raise ValueError(f"need one JAC per confidence, got {x.size} and {y.size}")
+    flagged = x < flag_below
+    figure = Figure(figsize=(6.0, 4.5))
+    ax = figure.subplots()
+    for group, colour, name in ((~flagged, "#4878a8", "kept"), (flagged, "#c03030", "flagged")):
+        if group.any():
+            ax.scatter(x[group], y[group], s=10, color=colour,
+                       label=f"{name} ({group.sum()}, mean JAC {y[group].mean():.3f})")
+    ax.axvline(flag_below, color="#c03030", linestyle="--", linewidth=1)
+    caught = int((flagged & (y < failure)).sum())
+    ax.axhline(failure, color="black", linestyle=":", linewidth=1,
+               label=f"JAC {failure:.2f}: {caught} of {int((y < failure).sum())} below it flagged")
+    ax.set_ylim(0.0, 1.0)
+    return _finish(figure, ax, path, "confidence", "per-image Jaccard index",
+                   title or f"confidence against JAC (n = {x.size})", legend="lower right")
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from mobilegan.data.layouts import IMAGE_SUFFIXES, image_id
+from mobilegan.data.layouts import folder_pairs, image_files, image_id
 from mobilegan.inference.preprocess import read_image
 from mobilegan.inference.result import SegmentationResult
 
@@ -54,15 +54,17 @@ class UniqueIds:
 
 
 def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given, folders as their image files (sorted, not recursive). Missing paths
-    are kept, so that the run reports them rather than forgetting them."""
+    """Files as given; a folder as its images. A data set's folder (ISIC's official layouts,
+    PH2's per-image folders, ``images/`` + ``masks/``) gives its images and never its
+    masks; any other folder gives the image files directly in it (not recursive), less
+    ground-truth masks (``<id>_segmentation``) and ISIC superpixel files. Missing paths are
+    kept, so that the run reports them rather than forgetting them."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.is_file()
-                                and p.suffix.lower() in IMAGE_SUFFIXES
-                                and not p.name.startswith(".")))
+            found.extend(image for _split, images, _masks in folder_pairs(path)
+                         for image in image_files(images))
         else:
             found.append(path)
     return found

@@ -53,37 +53,29 @@ def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def binary_entropy(p: np.ndarray) -> np.ndarray:
-    """Entropy of a Bernoulli(p) in bits: 0 when certain, 1 at p = 0.5."""
-    p = np.clip(np.asarray(p, dtype=np.float32), 1e-6, 1 - 1e-6)
-    q = 1 - p
-    return -(p * np.log2(p) + q * np.log2(q))
+#: The probability band the confidence looks across: a decided lesion is the same mask
+#: at either end of it.
+CONFIDENCE_BAND = (0.1, 0.9)
 
 
-def neighbourhood(mask: np.ndarray, margin: float = 0.25) -> tuple[slice, slice]:
-    """The lesion's bounding box grown by ``margin`` of its size on each side (the whole
-    image when there is no lesion): where segmentation decisions are actually made."""
-    box = bbox(mask)
-    height, width = mask.shape
-    if box is None:
-        return slice(0, height), slice(0, width)
-    x0, y0, x1, y1 = box
-    dx = int(np.ceil((x1 - x0) * margin)) + 1
-    dy = int(np.ceil((y1 - y0) * margin)) + 1
-    return slice(max(0, y0 - dy), min(height, y1 + dy)), slice(max(0, x0 - dx), min(width, x1 + dx))
+def confidence(probability: np.ndarray, band: tuple[float, float] = CONFIDENCE_BAND) -> float:
+    """How little the mask depends on the threshold: area(p > 0.9) / area(p > 0.1).
 
+    A lesion whose border the network has decided keeps its area whichever threshold
+    is used (score near 1); a wide band of hesitant pixels around it, or a faint blob
+    that is all hesitation, drops the score toward 0. With noise sampling ``probability``
+    is the mean over samples, so samples that disagree widen the band too: one
+    definition for both modes. 1 when no pixel reaches the lower end (nothing to doubt).
 
-def confidence(probability: np.ndarray, mask: np.ndarray, margin: float = 0.25) -> float:
-    """1 - mean predictive entropy (bits) of the probability map around the lesion.
-
-    With noise sampling ``probability`` is the mean over samples, so samples that
-    disagree pull it toward 0.5 and lower the score: one definition for both modes.
-    Background far from the lesion is certain in every image and would only inflate
-    the score, so the mean is taken over :func:`neighbourhood`. 1 = every pixel there
-    decided, 0 = every pixel at p = 0.5.
+    Chosen over the mean predictive entropy around the lesion on 413 held-out ISIC 2018
+    images (benchmarks/calibrate_confidence.py): AUROC for JAC < 0.65 0.89 against 0.75,
+    Spearman with JAC 0.60 against 0.42.
     """
-    rows, cols = neighbourhood(mask, margin)
-    window = probability[rows, cols]
-    if window.size == 0:
-        return 0.0
-    return float(np.clip(1.0 - binary_entropy(window).mean(), 0.0, 1.0))
+    low, high = band
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"confidence band must satisfy 0 <= low < high <= 1, got {band}")
+    p = np.asarray(probability)
+    candidates = int(np.count_nonzero(p > low))
+    if candidates == 0:
+        return 1.0
+    return float(np.count_nonzero(p > high) / candidates)
