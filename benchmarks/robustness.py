@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--perturbations", nargs="*", default=sorted(PERTURBATIONS))
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--normalize-exposure", action="store_true",
+                        help="every evaluation with exposure normalisation (the report names it)")
     args = parser.parse_args()
     names = args.names or [None] * len(args.models)
     if len(names) != len(args.models):
@@ -40,12 +42,13 @@ def main() -> None:
     table: dict[str, dict[str, float]] = {}
     for model, name in zip(args.models, names):
         label = name or (model.name if model.is_dir() else model.stem)
+        label += " + exposure" if args.normalize_exposure else ""
         scores = table.setdefault(label, {})
         for perturbation in [None, *args.perturbations]:
             folder = args.out / label / f"{args.data.resolve().name}_{args.split}_{perturbation or 'clean'}"
             result = evaluate(model, args.data, split=args.split, out_dir=folder, limit=args.limit,
                               device=args.device, name=name, perturb=perturbation,
-                              progress=False)
+                              exposure=args.normalize_exposure, progress=False)
             scores[perturbation or "clean"] = 100 * result.summary["mean"]["JAC"]
             print(f"{label:>24} {perturbation or 'clean':>13}: JAC {scores[perturbation or 'clean']:.2f}",
                   flush=True)

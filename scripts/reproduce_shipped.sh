@@ -31,6 +31,17 @@ for set in "isic2017 test" "isic2018 heldout"; do
   mobilegan evaluate runs/shipped-stage4 "$DATA/$name" --split "$split" --tta --name "$V3" \
     --out "results/shipped-tta/${name}_$split" --no-progress
 done
+# Exposure normalisation (`mobilegan segment`'s default, `--normalize-exposure` here), chosen
+# on the held-out images: clean, and under every perturbation.
+for set in "isic2017 test" "isic2018 heldout"; do
+  read -r name split <<<"$set"
+  mobilegan evaluate runs/shipped-stage4 "$DATA/$name" --split "$split" --normalize-exposure --name "$V3" \
+    --out "results/shipped-exposure/${name}_$split" --no-progress
+done
+python benchmarks/robustness.py runs/shipped-stage4 --names "$V3" --normalize-exposure \
+  --data "$DATA/isic2018" --split heldout --out results/robustness-heldout-exposure
+python benchmarks/robustness.py runs/shipped-stage4 --names "$V3" --normalize-exposure \
+  --data "$DATA/isic2017" --split test --out results/robustness-exposure
 # v2's last epoch too: trained longest with the extra augmentation, but not the one selected.
 python benchmarks/robustness.py runs/shipped-stage2 runs/shipped-stage3 runs/shipped-stage3/last.safetensors \
     runs/shipped-stage4 --names "$V1" "$V2" "MobileGAN v2, last epoch (not shipped)" "$V3" \
@@ -49,10 +60,13 @@ python scripts/package_weights.py runs/shipped-stage4 --eval results/shipped/isi
 { for set in isic2017_test isic2018_heldout; do
     echo; echo "$set:"; echo
     python benchmarks/paired_difference.py results/{shipped,shipped-v2,shipped-v1}/$set --names v3 v2 v1
+    echo
+    python benchmarks/paired_difference.py results/{shipped-exposure,shipped}/$set --names "v3 + exposure normalisation" v3
   done; } > results/paired_differences.md
 for stage in 1 2 3 4; do  # training curves of every stage
   mkdir -p results/shipped/stage$stage
   cp runs/shipped-stage$stage/{config.json,metrics.csv} results/shipped/stage$stage/
 done
-mobilegan report results/shipped results/shipped-tta results/shipped-v2 results/shipped-v1 results/robustness results/robustness-heldout \
+mobilegan report results/shipped results/shipped-tta results/shipped-exposure results/shipped-v2 results/shipped-v1 \
+  results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   --preface results/PREFACE.md --out RESULTS.md

@@ -59,3 +59,18 @@ def test_confidence_is_the_share_of_the_lesion_that_survives_the_threshold_band(
     assert postprocess.confidence(np.zeros((30, 30), np.float32)) == 1.0  # nothing to doubt
     with pytest.raises(ValueError, match="band"):
         postprocess.confidence(lesion, band=(0.9, 0.1))
+
+def test_normalize_exposure_meets_the_target_and_keeps_colours() -> None:
+    from mobilegan.inference.preprocess import mean_luminance, normalize_exposure
+
+    rng = np.random.default_rng(0)
+    dark = rng.integers(20, 90, size=(40, 50, 3), dtype=np.uint8)
+    out = normalize_exposure(dark, target=120.0)
+    assert out.dtype == np.uint8 and out.shape == dark.shape
+    assert mean_luminance(out) == pytest.approx(120.0, abs=0.6)
+    gain = out.astype(np.float64) / dark  # one gain for every channel: colours kept
+    assert gain.std() < 0.03 and gain.mean() == pytest.approx(120.0 / mean_luminance(dark), rel=0.01)
+    black = np.zeros((5, 5, 3), np.uint8)
+    np.testing.assert_array_equal(normalize_exposure(black), black)
+    bright = np.full((4, 4, 3), 250, np.uint8)  # brighter than the target: darkened, no wrap
+    assert normalize_exposure(bright, target=200.0).max() == 200

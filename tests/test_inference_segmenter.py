@@ -165,3 +165,26 @@ def test_from_pretrained(weights: Path, tmp_path: Path, monkeypatch: pytest.Monk
         Segmenter.from_pretrained()
     monkeypatch.setenv(WEIGHTS_ENV, str(weights))
     assert Segmenter.from_pretrained(image_size=SIZE).predict(np.zeros((32, 32), np.uint8))
+
+
+def test_exposure_normalisation_changes_what_the_network_sees_not_the_outputs(
+        weights: Path, lesion: np.ndarray) -> None:
+    from mobilegan.inference.preprocess import normalize_exposure
+
+    dark = (lesion.astype(np.float32) * 0.5).astype(np.uint8)
+    normalised = Segmenter(weights, image_size=SIZE).predict(dark)  # on by default
+    by_hand = Segmenter(weights, image_size=SIZE, exposure=False).predict(normalize_exposure(dark))
+    plain = Segmenter(weights, image_size=SIZE, exposure=False).predict(dark)
+    np.testing.assert_array_equal(normalised.probability, by_hand.probability)
+    assert not np.array_equal(normalised.probability, plain.probability)
+    assert normalised.mask.shape == dark.shape[:2]
+
+
+def test_the_exposure_target_is_the_training_images_mean(isic2018: Path) -> None:
+    from mobilegan.data.layouts import load_samples
+    from mobilegan.inference.preprocess import TRAINING_MEAN_LUMINANCE, mean_luminance, read_image
+
+    samples = load_samples(isic2018, "train")
+    sample = samples[:: len(samples) // 100][:100]  # spread over the archive's id range
+    measured = np.mean([mean_luminance(read_image(s.image)) for s in sample])
+    assert abs(measured - TRAINING_MEAN_LUMINANCE) < 6.0  # images vary with std 22: SE 2.2

@@ -62,6 +62,7 @@ def results(tiny_run: Path, paper_run: Path, isic2017: Path, isic2018: Path,
         "leaky": tmp / "leaky",
         "low_res": tmp / "low_res",
         "tta": tmp / "tta",
+        "exposure": tmp / "exposure",
     }
     assert main(["evaluate", str(tiny_run), str(isic2017), "--limit", "3", "--figures",
                  "--out", str(evals["leak_free"]), "--no-progress"]) == 0
@@ -69,6 +70,8 @@ def results(tiny_run: Path, paper_run: Path, isic2017: Path, isic2018: Path,
                  "low_res", "--out", str(evals["low_res"]), "--no-progress"]) == 0
     evaluate(tiny_run, isic2018, split="heldout", out_dir=evals["heldout"], progress=False)
     evaluate(tiny_run, isic2017, limit=3, tta=True, out_dir=evals["tta"], progress=False)
+    assert main(["evaluate", str(tiny_run), str(isic2017), "--limit", "3", "--normalize-exposure",
+                 "--out", str(evals["exposure"]), "--no-progress"]) == 0
     splits = json.loads((tiny_run / "splits.json").read_text())
     leaky_data = pair_folder(tmp / "leaky_data", isic2018, splits["train"][:2],
                              ("ISIC2018_Task1-2_Training_Input",
@@ -95,11 +98,12 @@ def test_report_has_the_tables_and_protocol_labels(results: tuple[Path, str, dic
     assert "| tiny_run (first 3 images only) | leak-free | 3 |" in leak_free
     # the same weights with flip TTA are a row of their own, named so
     assert "| tiny_run + flip TTA (first 3 images only) | leak-free | 3 |" in leak_free
+    assert "| tiny_run + exposure normalisation (first 3 images only) | leak-free | 3 |" in leak_free
     assert "LEAK" not in leak_free.split("|", 1)[1].replace("(leaky)", "")
     heldout = _section(sections, "Table 3")
     assert "78.40" in heldout and "| tiny_run | leak-free | 4 |" in heldout
     side = _section(sections, "Table 4")
-    assert side.count("| tiny_run") == 4 and "| paper (first 3 images only) |" in side
+    assert side.count("| tiny_run") == 5 and "| paper (first 3 images only) |" in side
 
 
 def test_perturbed_evaluations_sit_beside_their_clean_ones(
@@ -143,9 +147,9 @@ def test_every_row_has_provenance_and_figure_links_resolve(
         results: tuple[Path, str, dict[str, Path]]) -> None:
     out, text, _ = results
     provenance = _section(_sections(text), "Provenance")
-    assert provenance.count("command (in `") == 6
-    assert provenance.count("`mobilegan evaluate ") == 6  # library calls record theirs too
-    assert provenance.count(" --tta") == 1
+    assert provenance.count("command (in `") == 7
+    assert provenance.count("`mobilegan evaluate ") == 7  # library calls record theirs too
+    assert provenance.count(" --tta") == 1 and provenance.count(" --normalize-exposure") == 1
     assert provenance.count("images perturbed by `low_res`") == 1
     assert "--split heldout" in provenance and "--limit 3 --figures" in provenance
     assert "train ids sha256 `" in provenance and "wall time" in provenance
@@ -195,3 +199,13 @@ def test_a_figure_missing_on_disk_is_named_not_linked(results: tuple[Path, str, 
         cases.write_bytes(kept)
     assert "cases: written by the command, not kept here" in text
     assert "cases.png" not in text
+
+
+def test_exposure_normalisation_is_recorded_and_repeatable(
+        results: tuple[Path, str, dict[str, Path]]) -> None:
+    _, _, evals = results
+    summary = json.loads((evals["exposure"] / "summary.json").read_text())
+    plain = json.loads((evals["leak_free"] / "summary.json").read_text())
+    assert summary["exposure_normalized"] is True and plain["exposure_normalized"] is False
+    assert "--normalize-exposure" in summary["command"] and "--normalize-exposure" not in plain["command"]
+    assert "exposure normalisation on" in (evals["exposure"] / "summary.md").read_text()

@@ -151,3 +151,23 @@ def test_a_data_sets_folder_gives_its_images_and_never_its_masks(tmp_path: Path)
 
     names = sorted(p.name for p in collect_inputs([isic, ph2, mixed]))
     assert names == ["IMD002.bmp", "ISIC_test.jpg", "ISIC_val.jpg", "a.jpg"]
+
+
+def test_exposure_normalisation_is_on_unless_switched_off(real_jpeg: Path, tmp_path: Path) -> None:
+    """With the shipped weights: an under-exposed image is lifted before the network."""
+    from mobilegan.inference.preprocess import normalize_exposure
+
+    image = np.asarray(Image.open(real_jpeg).convert("RGB"))
+    dark = tmp_path / "dark.png"  # lossless: the normalised copy below is the same pixels
+    Image.fromarray((image * 0.5).astype(np.uint8)).save(dark)
+    lifted = tmp_path / "lifted" / "dark.png"
+    lifted.parent.mkdir()
+    Image.fromarray(normalize_exposure(np.asarray(Image.open(dark)))).save(lifted)
+    for out, path, extra in (("on", dark, ()), ("off", dark, ("--no-normalize-exposure",)),
+                             ("by_hand", lifted, ("--no-normalize-exposure",))):
+        assert main(["segment", str(path), "--out", str(tmp_path / out), "--quiet", *extra]) == 0
+    on, off, by_hand = (next(iter(_rows(tmp_path / o).values())) for o in ("on", "off", "by_hand"))
+    masks = {o: np.asarray(Image.open(tmp_path / o / "dark_segmentation.png")) for o in ("on", "off", "by_hand")}
+    np.testing.assert_array_equal(masks["on"], masks["by_hand"])
+    assert on["area_pixels"] == by_hand["area_pixels"]
+    assert not np.array_equal(masks["on"], masks["off"])

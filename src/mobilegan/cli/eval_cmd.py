@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--postprocess", action="store_true",
                           help="score the masks `mobilegan segment` writes: largest component, "
                                "holes filled (default: the raw thresholded map)")
+    evaluate.add_argument("--normalize-exposure", action="store_true",
+                          help="scale each image to the training images' mean brightness first, "
+                               "as `mobilegan segment` does by default")
     evaluate.add_argument("--limit", type=int, default=None,
                           help="score only the first N images (smoke tests; labelled)")
     evaluate.add_argument("--figures", action="store_true",
@@ -65,7 +68,7 @@ def command_line(args: argparse.Namespace) -> str:
     return equivalent_command(args.run, args.dataset, args.split, args.out, args.image_size,
                               args.batch_size, args.threshold, args.tta, args.limit,
                               args.device, args.figures, args.name, args.perturb,
-                              args.postprocess)
+                              args.postprocess, args.normalize_exposure)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -76,7 +79,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                       threshold=args.threshold, tta=args.tta, limit=args.limit,
                       device=args.device, figures=args.figures,
                       progress=not args.no_progress, command=command_line(args), name=args.name,
-                      perturb=args.perturb, postprocess=args.postprocess)
+                      perturb=args.perturb, postprocess=args.postprocess,
+                      exposure=args.normalize_exposure)
     s = result.summary
     mean = s["mean"]
     if s["leak_label"]:

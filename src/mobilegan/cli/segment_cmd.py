@@ -20,6 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None,
                    help="a .safetensors (with its .json) or .onnx file; default: shipped weights")
     p.add_argument("--tta", action="store_true", help="average over horizontal/vertical flips")
+    p.add_argument("--no-normalize-exposure", action="store_true",
+                   help="feed the pixels as they are (default: scale each image to the "
+                        "training images' mean brightness first, which helps under-exposed "
+                        "cameras)")
     p.add_argument("--samples", type=int, default=1,
                    help="noise samples for an uncertainty map (torch backend); 1 = deterministic")
     p.add_argument("--no-postprocess", action="store_true",
@@ -45,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         raise FileNotFoundError(f"no images found in {' '.join(args.paths)}")
     segmenter = Segmenter(weights=args.weights, backend=args.backend, image_size=args.image_size,
-                          tta=args.tta, samples=args.samples, postprocess=not args.no_postprocess,
-                          threshold=args.threshold, threads=args.threads, device=args.device,
+                          tta=args.tta, exposure=not args.no_normalize_exposure, samples=args.samples,
+                          postprocess=not args.no_postprocess, threshold=args.threshold, threads=args.threads, device=args.device,
                           seed=args.seed)
     summary = segment_files(segmenter, paths, args.out, batch_size=args.batch_size,
                             progress=not args.quiet, overlays=not args.no_overlay)

@@ -276,7 +276,7 @@ def equivalent_command(run_or_weights: str | Path, dataset: str | Path, split: s
                        batch_size: int = 16, threshold: float = 0.5, tta: bool = False,
                        limit: int | None = None, device: str = "auto", figures: bool = False,
                        name: str | None = None, perturb: str | None = None,
-                       postprocess: bool = False) -> str:
+                       postprocess: bool = False, exposure: bool = False) -> str:
     """The ``mobilegan evaluate`` command line that repeats this evaluation exactly."""
     import shlex
 
@@ -288,6 +288,7 @@ def equivalent_command(run_or_weights: str | Path, dataset: str | Path, split: s
     parts += ["--batch-size", str(batch_size), "--threshold", str(threshold)]
     parts += ["--tta"] if tta else []
     parts += ["--postprocess"] if postprocess else []
+    parts += ["--normalize-exposure"] if exposure else []
     parts += ["--limit", str(limit)] if limit else []
     parts += ["--figures"] if figures else []
     parts += ["--device", device] if device != "auto" else []
@@ -302,14 +303,16 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
              limit: int | None = None, device: str = "auto", figures: bool = False,
              progress: bool = True, command: str | None = None,
              name: str | None = None, perturb: str | None = None,
-             postprocess: bool = False) -> Evaluation:
+             postprocess: bool = False, exposure: bool = False) -> Evaluation:
     """Predict and score every image of ``dataset``/``split``; write the outputs to
     ``out_dir`` (default ``<run>/eval/<dataset>_<split>``, ``..._<perturb>`` with a
     perturbation of :mod:`mobilegan.evaluation.perturb` applied to every image) and return
     them. ``postprocess`` scores the masks ``mobilegan segment`` writes (largest component,
-    holes filled) instead of the raw thresholded maps."""
+    holes filled) instead of the raw thresholded maps. ``exposure`` normalises each image's
+    brightness first, as ``Segmenter`` does by default (after any perturbation)."""
     from mobilegan.evaluation.perturb import PERTURBATIONS
     from mobilegan.evaluation.perturb import perturb as perturb_image
+    from mobilegan.inference.preprocess import normalize_exposure
     from mobilegan.models.io import load_model
 
     if not 0.0 < threshold < 1.0:
@@ -328,7 +331,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
         raise ValueError(f"--image-size must be a multiple of 16 and >= 32, got {size}")
     command = command or equivalent_command(run_or_weights, dataset, split, out_dir, image_size,
                                             batch_size, threshold, tta, limit, device,
-                                            figures, name, perturb, postprocess)
+                                            figures, name, perturb, postprocess, exposure)
     samples = select_samples(dataset, split, source, limit)
     out = Path(out_dir) if out_dir else _default_out(source, dataset, split, perturb)
     out.mkdir(parents=True, exist_ok=True)
@@ -349,7 +352,8 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     bar = tqdm(total=len(samples), desc="evaluating", unit="img", disable=not progress,
                leave=False)
     def prepared(sample: Sample, image: np.ndarray) -> np.ndarray:
-        return perturb_image(perturb, image, sample.id) if perturb else image
+        image = perturb_image(perturb, image, sample.id) if perturb else image
+        return normalize_exposure(image) if exposure else image
 
     for batch in _batches(samples, batch_size, skipped, warnings):
         maps = predict_probabilities(model, [prepared(s, image) for s, image, _ in batch], size,
@@ -371,7 +375,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
 
     summary = _summary(source, model_cfg, params, dataset, split, samples, rows, counts,
                        skipped, warnings, overlap, size, threshold, tta, limit, torch_device,
-                       wall, command, name, perturb, postprocess)
+                       wall, command, name, perturb, postprocess, exposure)
     result = Evaluation(out, rows, summary)
     result.files["per_image"] = write_per_image(rows, out / "per_image.csv")
     if figures:
@@ -411,7 +415,8 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
              warnings: list[dict[str, str]], overlap: dict[str, Any], size: int,
              threshold: float, tta: bool, limit: int | None, device: torch.device,
              wall: float, command: str | None, name: str | None,
-             perturb: str | None = None, postprocess: bool = False) -> dict[str, Any]:
+             perturb: str | None = None, postprocess: bool = False,
+             exposure: bool = False) -> dict[str, Any]:
     per_image = [{k: row[k] for k in METRIC_KEYS} for row in rows]
     means = summarize(per_image, counts)
     values = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in METRIC_KEYS}
@@ -451,6 +456,7 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
         "limit": limit,
         "perturbation": perturb,
         "postprocess": postprocess,
+        "exposure_normalized": exposure,
         "scoring": "per image at the ground truth's resolution (probability map resized "
                    "bilinearly, then thresholded); ISIC 2017/2018 macro averages",
         "n": len(rows),

@@ -50,7 +50,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"- images scored: {summary['n']} of {dataset['n_samples']} "
         f"({len(summary['skipped'])} skipped); input size {summary['image_size']}, "
         f"threshold {summary['threshold']}, TTA {'on' if summary['tta'] else 'off'}, "
-        f"post-processing {'on' if summary.get('postprocess') else 'off'}",
+        f"post-processing {'on' if summary.get('postprocess') else 'off'}, "
+        f"exposure normalisation {'on' if summary.get('exposure_normalized') else 'off'}",
         f"- parameters: {summary['params']:,}; device: {summary['card']}; "
         f"wall time {summary['wall_s']:.1f} s",
         f"- scoring: {summary['scoring']}",
@@ -170,6 +171,8 @@ class Group:
         name = self.name
         if self.first.get("tta"):
             name += " + flip TTA"
+        if self.first.get("exposure_normalized"):
+            name += " + exposure normalisation"
         if self.first.get("postprocess"):
             name += " + post-processing"
         if self.first.get("limit"):
@@ -188,7 +191,7 @@ def _group_key(summary: dict[str, Any], perturbation: bool = True) -> tuple[Any,
     key = (summary["name"], summary.get("config_fingerprint"), dataset.get("name"),
            dataset.get("split"), summary.get("image_size"), summary.get("tta"),
            summary.get("threshold"), summary.get("protocol"), summary.get("limit"),
-           summary.get("postprocess", False))
+           summary.get("postprocess", False), summary.get("exposure_normalized", False))
     return key + (summary.get("perturbation"),) if perturbation else key
 
 

@@ -78,6 +78,33 @@ def to_rgb(image: ImageInput) -> np.ndarray:
     raise TypeError(f"expected a path, PIL image or numpy array, got {type(image).__name__}")
 
 
+#: Mean luminance (Rec. 601, 0-255) of the ISIC 2018 training images the shipped weights
+#: learned from (the first 300 of the leak-free training split; their std is 22). A test
+#: checks it against ../shared/data.
+TRAINING_MEAN_LUMINANCE = 158.8
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def mean_luminance(rgb: np.ndarray) -> float:
+    """Mean Rec. 601 luminance of a uint8 (H, W, 3) image, 0-255."""
+    return float(rgb.reshape(-1, 3).astype(np.float32).mean(axis=0) @ _LUMA)
+
+
+def normalize_exposure(rgb: np.ndarray, target: float = TRAINING_MEAN_LUMINANCE) -> np.ndarray:
+    """The image scaled by one gain (colours kept) so that its mean luminance is the
+    training images': an under- or over-exposed camera then looks like the archive's.
+
+    Chosen on held-out ISIC 2018 images with the shipped weights: JAC +0.3 clean and +2.8
+    on images darkened to 60% (`mobilegan evaluate --perturb dark`), no loss elsewhere.
+    A black image stays black.
+    """
+    current = mean_luminance(rgb)
+    if current < 1.0:
+        return rgb
+    scaled = rgb.astype(np.float32) * np.float32(target / current)
+    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+
+
 def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
     """uint8 (H, W, 3) to (size, size, 3), Pillow bilinear, exactly as training resized."""
     if rgb.shape[:2] == (size, size):

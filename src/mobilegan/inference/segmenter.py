@@ -20,19 +20,21 @@ import numpy as np
 from scipy.special import expit
 
 from mobilegan.inference import postprocess
-from mobilegan.inference.preprocess import ImageInput, prepare_batch, read_image, to_rgb
+from mobilegan.inference.preprocess import (ImageInput, normalize_exposure, prepare_batch, read_image,
+                                            to_rgb)
 from mobilegan.inference.result import SegmentationResult
 
 #: Environment variable that points ``from_pretrained`` at other weights (a deployment
 #: or a test); the shipped file is used when it is unset.
 WEIGHTS_ENV = "MOBILEGAN_WEIGHTS"
 #: Images whose confidence is under this are flagged for a human look. Chosen on held-out
-#: validation images with the shipped weights (benchmarks/calibrate_confidence.py: all 413
-#: ISIC 2018 validation images, no noise sampling; results/shipped/confidence_calibration.json):
-#: 0.963 (the 20% quantile) flags 81 images, which hold 34 of the 46 masks with JAC < 0.65
-#: (AUROC 0.89; mean JAC 0.65 flagged vs 0.87 kept). Reported, not chosen, on the leak-free
-#: ISIC 2017 test set (results/shipped/confidence_test.json): it flags 33% of those harder
-#: images, holding 101 of the 150 failures. A ranking aid, not a probability.
+#: validation images with the shipped weights and the default pipeline
+#: (benchmarks/calibrate_confidence.py: all 413 ISIC 2018 validation images, no noise
+#: sampling; results/shipped/confidence_calibration.json): 0.963 (about the 20% quantile)
+#: flags 86 images, which hold 28 of the 42 masks with JAC < 0.65 (AUROC 0.84; mean JAC
+#: 0.69 flagged vs 0.87 kept). Reported, not chosen, on the leak-free ISIC 2017 test set
+#: (results/shipped/confidence_test.json): it flags 31% of those harder images, holding
+#: 106 of the 154 failures. A ranking aid, not a probability.
 LOW_CONFIDENCE = 0.963
 #: Largest batch handed to the network at once (samples x flips x images are split).
 MAX_FORWARD_BATCH = 32
@@ -52,7 +54,10 @@ class Segmenter:
     ``samples > 1`` runs the network that many times with the noise z on (one batched
     forward) and returns the mean probability and its per-pixel variance; ``samples=1``
     keeps the noise off, so results are deterministic. ``tta`` averages over flips.
-    ``confidence`` is the share of the lesion that stays lesion from threshold 0.1 to
+    ``exposure`` (on by default) scales each image to the training images' mean brightness
+    before the network sees it (:func:`mobilegan.inference.preprocess.normalize_exposure`;
+    masks and overlays keep the original pixels): it removed the loss on under-exposed
+    images and cost nothing on clean ones (RESULTS.md, Table 6). ``confidence`` is the share of the lesion that stays lesion from threshold 0.1 to
     0.9 (see :func:`mobilegan.inference.postprocess.confidence`); images below
     ``low_confidence_below`` (default :data:`LOW_CONFIDENCE`) are flagged and deserve a
     human look. ``weights`` is a ``.safetensors`` file (with its ``.json``) or, for
@@ -63,8 +68,10 @@ class Segmenter:
                  backend: Literal["torch", "onnx"] = "torch", image_size: int = 128,
                  tta: bool = False, samples: int = 1, postprocess: bool = True,
                  threshold: float = 0.5, threads: int | None = None, device: str = "cpu",
-                 low_confidence_below: float = LOW_CONFIDENCE, seed: int | None = None) -> None:
-        self._configure(image_size, tta, samples, postprocess, threshold, low_confidence_below)
+                 low_confidence_below: float = LOW_CONFIDENCE, seed: int | None = None,
+                 exposure: bool = True) -> None:
+        self._configure(image_size, tta, samples, postprocess, threshold, low_confidence_below,
+                        exposure)
         _check(backend in ("torch", "onnx"), f"backend must be 'torch' or 'onnx', got {backend!r}")
         if backend == "onnx" and samples > 1:
             raise ValueError("samples > 1 needs backend='torch': the ONNX export has no noise z "
@@ -90,19 +97,20 @@ class Segmenter:
                     samples: int = 1, postprocess: bool = True, threshold: float = 0.5,
                     threads: int | None = None, device: str = "cpu",
                     low_confidence_below: float = LOW_CONFIDENCE,
-                    seed: int | None = None) -> "Segmenter":
+                    seed: int | None = None, exposure: bool = True) -> "Segmenter":
         """Wrap a network already in memory (evaluation, tests) with the torch backend."""
         from mobilegan.inference.torch_backend import TorchBackend
 
         self = cls.__new__(cls)
-        self._configure(image_size, tta, samples, postprocess, threshold, low_confidence_below)
+        self._configure(image_size, tta, samples, postprocess, threshold, low_confidence_below,
+                        exposure)
         self.backend = TorchBackend(model, device=device, threads=threads, seed=seed)
         if samples > 1 and not self.backend.can_sample:
             raise ValueError("samples > 1: this network has no noise z to sample")
         return self
 
     def _configure(self, image_size: int, tta: bool, samples: int, postprocess: bool,
-                   threshold: float, low_confidence_below: float) -> None:
+                   threshold: float, low_confidence_below: float, exposure: bool) -> None:
         _check(image_size >= 32 and image_size % 16 == 0,
                f"image_size must be a multiple of 16 and >= 32, got {image_size}")
         _check(samples >= 1, f"samples must be >= 1, got {samples}")
@@ -113,6 +121,7 @@ class Segmenter:
         self.postprocess = postprocess
         self.threshold = threshold
         self.low_confidence_below = low_confidence_below
+        self.exposure = exposure
 
     def predict(self, image: ImageInput, id: str | None = None) -> SegmentationResult:
         """Segment one image (path, PIL image, or uint8 (H, W, 3) / (H, W) array)."""
@@ -142,7 +151,8 @@ class Segmenter:
         images = [to_rgb(image) for image in images]
         ids = list(ids) if ids is not None else [None] * len(images)
         _check(len(ids) == len(images), "one id per image")
-        mean, variance = self._probabilities(prepare_batch(images, self.image_size))
+        network_input = [normalize_exposure(im) for im in images] if self.exposure else images
+        mean, variance = self._probabilities(prepare_batch(network_input, self.image_size))
         return [self._finish(image, mean[i], None if variance is None else variance[i], ids[i])
                 for i, image in enumerate(images)]
 
