@@ -86,8 +86,8 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def mean_luminance(rgb: np.ndarray) -> float:
-    """Mean Rec. 601 luminance of a uint8 (H, W, 3) image, 0-255."""
-    return float(rgb.reshape(-1, 3).astype(np.float32).mean(axis=0) @ _LUMA)
+    """Mean Rec. 601 luminance of a uint8 (H, W, 3) image, 0-255 (no float copy of it)."""
+    return float(rgb.reshape(-1, 3).mean(axis=0, dtype=np.float32) @ _LUMA)
 
 
 def normalize_exposure(rgb: np.ndarray, target: float = TRAINING_MEAN_LUMINANCE) -> np.ndarray:
@@ -101,8 +101,9 @@ def normalize_exposure(rgb: np.ndarray, target: float = TRAINING_MEAN_LUMINANCE)
     current = mean_luminance(rgb)
     if current < 1.0:
         return rgb
-    scaled = rgb.astype(np.float32) * np.float32(target / current)
-    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    # One gain for every pixel: a 256-entry table, so a 24-megapixel photo costs no float copy.
+    table = np.arange(256, dtype=np.float32) * np.float32(target / current)
+    return np.clip(np.round(table), 0, 255).astype(np.uint8)[rgb]
 
 
 def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
