@@ -118,7 +118,15 @@ def test_ph2_layout_from_its_root_or_its_image_folder(tmp_path: Path, inside: st
     assert [(s.id, s.image.name, s.mask.name if s.mask else None) for s in samples] == [
         ("IMD002", "IMD002.bmp", "IMD002_lesion.bmp"), ("IMD003", "IMD003.bmp", "IMD003_lesion.bmp"),
         ("IMD004", "IMD004.bmp", None)]
-    assert image_id(Path("IMD002_lesion.bmp")) == "IMD002"
+    assert image_id(Path("IMD002_lesion.bmp")) == "IMD002_lesion"  # a mask only in its folder
+
+
+def test_an_image_named_lesion_is_still_an_image(tmp_path: Path) -> None:
+    touch_image(tmp_path / "mole_lesion.jpg")
+    touch_mask(tmp_path / "mole_lesion_segmentation.png")
+    [sample] = discover(tmp_path)["all"]
+    assert (sample.id, sample.image.name, sample.mask.name) == (
+        "mole_lesion", "mole_lesion.jpg", "mole_lesion_segmentation.png")
 
 
 def test_empty_folder_and_a_folder_of_data_sets(tmp_path: Path) -> None:

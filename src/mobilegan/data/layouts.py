@@ -7,8 +7,8 @@ IMD002_Dermoscopic_Image/IMD002.bmp`` beside ``IMD002_lesion/IMD002_lesion.bmp``
 archive's root, its ``PH2 Dataset images`` folder or the folder above it), a generic
 ``images/`` + ``masks/`` folder (optionally inside ``train/``, ``val/``, ``test/``), an
 official image folder itself (its ground-truth folder is found beside it), and a bare
-folder of images (masks named ``<id>_segmentation`` or ``<id>_lesion`` there are paired,
-otherwise there are none). Superpixel files and metadata (csv, txt) are ignored.
+folder of images (masks named ``<id>_segmentation`` there are paired, otherwise there are
+none). Superpixel files and metadata (csv, txt) are ignored.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-_MASK_SUFFIX = re.compile(r"_(segmentation|lesion)$", re.IGNORECASE)
+_MASK_SUFFIX = re.compile(r"_segmentation$", re.IGNORECASE)
+#: PH2's mask naming, recognised only inside a mask folder (an image a user named
+#: ``mole_lesion.jpg`` is still an image).
+_PH2_MASK_SUFFIX = re.compile(r"_lesion$", re.IGNORECASE)
 _IGNORED = re.compile(r"_superpixels$", re.IGNORECASE)
 
 #: (split, image folder, mask folder) for each official layout.
@@ -51,8 +54,7 @@ class Sample:
 
 
 def image_id(path: Path) -> str:
-    """``ISIC_0000000`` from ``ISIC_0000000.jpg`` or ``ISIC_0000000_segmentation.png``
-    (and ``IMD002`` from PH2's ``IMD002_lesion.bmp``)."""
+    """``ISIC_0000000`` from ``ISIC_0000000.jpg`` or ``ISIC_0000000_segmentation.png``."""
     return _MASK_SUFFIX.sub("", Path(path).stem)
 
 
@@ -71,6 +73,14 @@ def image_files(folder: Path) -> list[Path]:
     return [p for p in _candidate_files(folder) if not is_mask_name(p)]
 
 
+def mask_id(path: Path) -> str:
+    """The image id a file in a mask folder belongs to: ``<id>_segmentation`` (ISIC),
+    ``<id>_lesion`` (PH2) or ``<id>`` itself."""
+    if is_mask_name(path):
+        return image_id(path)
+    return _PH2_MASK_SUFFIX.sub("", Path(path).stem)
+
+
 def _mask_index(mask_dir: Path | None) -> dict[str, Path]:
     """id -> mask file; ``<id>_segmentation`` wins over a same-stem file."""
     masks: dict[str, Path] = {}
@@ -78,7 +88,7 @@ def _mask_index(mask_dir: Path | None) -> dict[str, Path]:
         return masks
     files = _candidate_files(mask_dir)
     for m in sorted(files, key=lambda p: (not is_mask_name(p), p.name)):
-        masks.setdefault(image_id(m), m)
+        masks.setdefault(mask_id(m), m)
     return masks
 
 

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from mobilegan.data.io import (DEFAULT_MAX_PIXELS, MASK_THRESHOLD, ImageReadError, binarize,
                                read_image, read_mask_levels)
-from mobilegan.data.layouts import Sample, folder_pairs, image_id, unpaired_masks
+from mobilegan.data.layouts import Sample, folder_pairs, mask_id, unpaired_masks
 
 #: Problem kinds that leave a pair unusable.
 FATAL_KINDS = frozenset({"missing", "unreadable", "truncated", "too_large", "unsupported_mode",
@@ -134,6 +134,6 @@ def validate_samples(samples: Sequence[Sample], max_pixels: int | None = DEFAULT
 
 def orphan_masks(root: str | Path) -> list[Problem]:
     """Masks under ``root`` that no image uses (otherwise they would be ignored silently)."""
-    return [Problem(image_id(m), m, "orphan_mask", "mask has no matching image")
+    return [Problem(mask_id(m), m, "orphan_mask", "mask has no matching image")
             for _split, images, masks in folder_pairs(root)
             for m in unpaired_masks(images, masks)]

@@ -57,8 +57,9 @@ class Segmenter:
     ``exposure`` (on by default) scales each image to the training images' mean brightness
     before the network sees it (:func:`mobilegan.inference.preprocess.normalize_exposure`;
     masks and overlays keep the original pixels): it removed the loss on under-exposed
-    images and cost nothing on clean ones (RESULTS.md, Table 6). ``confidence`` is the share of the lesion that stays lesion from threshold 0.1 to
-    0.9 (see :func:`mobilegan.inference.postprocess.confidence`); images below
+    images and cost nothing on clean ones (RESULTS.md, Table 6). ``confidence`` is the
+    share of the lesion that stays lesion from threshold 0.1 to 0.9 (see
+    :func:`mobilegan.inference.postprocess.confidence`); images below
     ``low_confidence_below`` (default :data:`LOW_CONFIDENCE`) are flagged and deserve a
     human look. ``weights`` is a ``.safetensors`` file (with its ``.json``) or, for
     ``backend="onnx"``, an ``.onnx`` file; None means the shipped weights.
