@@ -49,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         raise FileNotFoundError(f"no images found in {' '.join(args.paths)}")
     segmenter = Segmenter(weights=args.weights, backend=args.backend, image_size=args.image_size,
-                          tta=args.tta, exposure=not args.no_normalize_exposure, samples=args.samples,
-                          postprocess=not args.no_postprocess, threshold=args.threshold, threads=args.threads, device=args.device,
+                          tta=args.tta, exposure=not args.no_normalize_exposure,
+                          samples=args.samples, postprocess=not args.no_postprocess,
+                          threshold=args.threshold, threads=args.threads, device=args.device,
                           seed=args.seed)
     summary = segment_files(segmenter, paths, args.out, batch_size=args.batch_size,
                             progress=not args.quiet, overlays=not args.no_overlay)

@@ -81,12 +81,15 @@ def mask_id(path: Path) -> str:
     return _PH2_MASK_SUFFIX.sub("", Path(path).stem)
 
 
-def _mask_index(mask_dir: Path | None) -> dict[str, Path]:
-    """id -> mask file; ``<id>_segmentation`` wins over a same-stem file."""
+def _mask_index(image_dir: Path, mask_dir: Path | None) -> dict[str, Path]:
+    """id -> mask file; ``<id>_segmentation`` wins over a same-stem file. In a folder that
+    also holds the images only ``<id>_segmentation`` files are masks."""
     masks: dict[str, Path] = {}
     if mask_dir is None or not mask_dir.is_dir():
         return masks
     files = _candidate_files(mask_dir)
+    if Path(mask_dir) == Path(image_dir):
+        files = [f for f in files if is_mask_name(f)]
     for m in sorted(files, key=lambda p: (not is_mask_name(p), p.name)):
         masks.setdefault(mask_id(m), m)
     return masks
@@ -94,17 +97,13 @@ def _mask_index(mask_dir: Path | None) -> dict[str, Path]:
 
 def pair_folder(image_dir: Path, mask_dir: Path | None) -> list[Sample]:
     """Samples for every image in ``image_dir``; ``mask_dir`` may be the same folder."""
-    masks = _mask_index(mask_dir)
-    if mask_dir is not None and Path(mask_dir) == Path(image_dir):
-        masks = {k: v for k, v in masks.items() if is_mask_name(v)}
+    masks = _mask_index(image_dir, mask_dir)
     return [Sample(image_id(p), p, masks.get(image_id(p))) for p in image_files(image_dir)]
 
 
 def unpaired_masks(image_dir: Path, mask_dir: Path | None) -> list[Path]:
     """Mask files whose id has no image: reported, since they are otherwise ignored."""
-    masks = _mask_index(mask_dir)
-    if mask_dir is not None and Path(mask_dir) == Path(image_dir):
-        masks = {k: v for k, v in masks.items() if is_mask_name(v)}
+    masks = _mask_index(image_dir, mask_dir)
     ids = {image_id(p) for p in image_files(image_dir)}
     return [path for key, path in sorted(masks.items()) if key not in ids]
 
