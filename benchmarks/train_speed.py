@@ -41,6 +41,7 @@ def synthetic_data(n: int, size: int) -> PreparedData:
 def images_per_second(overrides: list[str], batch: int, args: argparse.Namespace) -> float:
     with tempfile.TemporaryDirectory() as out:
         cfg = apply_overrides(RunConfig(), overrides + [
+            f"data.train_dir={out}",  # the data are synthetic; any existing folder will do
             f"train.batch_size={batch}", f"train.device={args.device}", "train.progress=false",
             f"data.image_size={args.size}", f"train.compile={str(args.compile).lower()}"])
         cfg.out_dir = out

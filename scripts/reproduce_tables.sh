@@ -1,30 +1,85 @@
 #!/usr/bin/env bash
-# Trains and scores every row of RESULTS.md's tables, then writes RESULTS.md.
+# Trains and scores every row of RESULTS.md's tables, then writes a report of them.
 # Meant for a GPU (about 100 epochs x 10 runs); on a CPU set EPOCHS small and expect hours.
 #   DATA=../shared/data EPOCHS=100 bash scripts/reproduce_tables.sh
-set -euo pipefail
+# The same compute budget for every row instead of a number of epochs, all rows training at
+# once (the models are small: one run alone leaves most of a GPU idle):
+#   DATA=../shared/data BUDGET_S=330 PARALLEL=1 bash scripts/reproduce_tables.sh
+# Other knobs: TABLES_DIR (runs/tables), REPORT (TABLES_DIR/RESULTS_tables.md), ONLY="unet
+# size64" (a subset of the rows), MOBILEGAN (the command), EXTRA / EVAL_EXTRA (more options
+# for every train / evaluate call, e.g. EXTRA="--set data.limit=16" for a smoke run).
+# A run that already finished (train_result.json) is not trained again, nor a finished score.
+set -uo pipefail
 DATA=${DATA:-../shared/data}
 EPOCHS=${EPOCHS:-100}
-OUT=${OUT:-runs/tables}
-common=(--set "data.train_dir=$DATA/isic2018" --set "data.eval_dir=$DATA/isic2017" --set "train.epochs=$EPOCHS"
-        --set train.progress=false)
+TABLES_DIR=${TABLES_DIR:-runs/tables}
+REPORT=${REPORT:-$TABLES_DIR/RESULTS_tables.md}
+MOBILEGAN=${MOBILEGAN:-mobilegan}
+read -ra extra <<< "${EXTRA:-}"
+read -ra eval_extra <<< "${EVAL_EXTRA:-}"
+common=(--set "data.train_dir=$DATA/isic2018" --set "data.eval_dir=$DATA/isic2017"
+        --set "train.epochs=$EPOCHS" --set train.progress=false)
+[ -n "${BUDGET_S:-}" ] && common+=(--set "train.time_budget_s=$BUDGET_S")
 
-run() {  # run NAME [train options...]
-  local name=$1; shift
-  [ -f "$OUT/$name/metrics.csv" ] && [ -f "$OUT/$name/eval_test/summary.json" ] && return 0
-  mobilegan train "${common[@]}" "$@" --out "$OUT/$name"
-  mobilegan evaluate "$OUT/$name" "$DATA/isic2017" --split test --out "$OUT/$name/eval_test" --figures --no-progress
-  mobilegan evaluate "$OUT/$name" "$DATA/isic2018" --split heldout --out "$OUT/$name/eval_heldout" --no-progress
+ALL=(mobilegan-leakfree_seed0 mobilegan-leakfree_seed1 mobilegan-leakfree_seed2 mobilegan-paper
+     generator-nogan unet noattention singlescale size64 size256)
+read -ra NAMES <<< "${ONLY:-${ALL[*]}}"
+
+options_of() {  # the train options that make each row what it is
+  case $1 in
+    mobilegan-leakfree_seed*) local s=${1##*seed}
+                              echo "--protocol leak-free --set train.seed=$s --set data.seed=$s" ;;
+    mobilegan-paper) echo "--protocol paper" ;;                     # Table 1, labelled LEAKY
+    generator-nogan) echo "--protocol leak-free --no-adversary" ;;
+    unet)            echo "--protocol leak-free --no-adversary --set model.name=unet" ;;
+    noattention)     echo "--protocol leak-free --set model.attention=false" ;;
+    singlescale)     echo "--protocol leak-free --set model.multiscale=false" ;;
+    size64)          echo "--protocol leak-free --set data.image_size=64" ;;
+    size256)         echo "--protocol leak-free --set data.image_size=256" ;;
+    *) echo "unknown row $1" >&2; return 1 ;;
+  esac
 }
 
-for seed in 0 1 2; do                                   # headline rows, mean +- std over seeds
-  run "mobilegan-leakfree_seed$seed" --protocol leak-free --set "train.seed=$seed" --set "data.seed=$seed"
-done
-run mobilegan-paper --protocol paper                   # Table 1 (labelled LEAKY)
-run generator-nogan --protocol leak-free --no-adversary
-run unet --protocol leak-free --no-adversary --set model.name=unet
-run noattention --protocol leak-free --set model.attention=false
-run singlescale --protocol leak-free --set model.multiscale=false
-run size64 --protocol leak-free --set data.image_size=64
-run size256 --protocol leak-free --set data.image_size=256
-mobilegan report "$OUT" --out RESULTS.md
+train_row() {
+  local name=$1 options
+  [ -f "$TABLES_DIR/$name/train_result.json" ] && return 0
+  options=$(options_of "$name") || return 1
+  # shellcheck disable=SC2086  # options are single words by construction
+  $MOBILEGAN train "${common[@]}" "${extra[@]}" $options --out "$TABLES_DIR/$name"
+}
+
+score_row() {
+  local name=$1 run=$TABLES_DIR/$1
+  [ -f "$run/best.safetensors" ] || { echo "$name: no weights to score" >&2; return 1; }
+  [ -f "$run/eval_test/summary.json" ] || $MOBILEGAN evaluate "$run" "$DATA/isic2017" --split test \
+    --out "$run/eval_test" --figures --no-progress "${eval_extra[@]}" || return 1
+  [ -f "$run/eval_heldout/summary.json" ] || $MOBILEGAN evaluate "$run" "$DATA/isic2018" \
+    --split heldout --out "$run/eval_heldout" --no-progress "${eval_extra[@]}"
+}
+
+for_each_row() {  # for_each_row STEP: one row after another, or all at once with PARALLEL=1
+  local step=$1 name failed=()
+  declare -A pids=()
+  mkdir -p "$TABLES_DIR/logs"
+  for name in "${NAMES[@]}"; do
+    if [ "${PARALLEL:-0}" = 1 ]; then
+      "$step" "$name" > "$TABLES_DIR/logs/$name.$step.log" 2>&1 &
+      pids[$name]=$!
+    else
+      "$step" "$name" 2>&1 | tee "$TABLES_DIR/logs/$name.$step.log" || failed+=("$name")
+    fi
+  done
+  for name in "${!pids[@]}"; do wait "${pids[$name]}" || failed+=("$name"); done
+  for name in "${failed[@]}"; do
+    echo "$step failed for $name; last lines of $TABLES_DIR/logs/$name.$step.log:" >&2
+    tail -5 "$TABLES_DIR/logs/$name.$step.log" >&2
+  done
+  return "${#failed[@]}"
+}
+
+mkdir -p "$TABLES_DIR"
+status=0
+for_each_row train_row || status=1
+for_each_row score_row || status=1
+$MOBILEGAN report "$TABLES_DIR" --out "$REPORT" || status=1
+exit $status

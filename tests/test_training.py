@@ -234,3 +234,49 @@ def test_training_follows_the_lr_schedule(data_root: Path, tmp_path: Path) -> No
         expected = 0.001 * lr_factor("linear", step / per_epoch, 2, 1)
         assert float(row["lr"]) == pytest.approx(expected)
     assert float(steps[-1]["lr"]) < float(steps[0]["lr"])
+
+
+def test_time_budget_stops_with_a_scored_partial_epoch(data_root: Path, tmp_path: Path) -> None:
+    """A run under train.time_budget_s stops mid-epoch once the budget is spent, still
+    validates and exports, and says in train_result.json how far it got and why."""
+    out = tmp_path / "budget"
+    cfg = tiny_config(data_root, out, steps=1000)
+    cfg.train.max_steps = None
+    cfg.train.time_budget_s = 1e-6  # spent after the first step
+    result = trainer_module.train(cfg)
+    assert result.steps_done == 1 and result.epochs_done == 0
+    info = json.loads((out / "train_result.json").read_text())
+    assert info["stop_reason"] == "time budget" and info["steps_done"] == 1
+    assert info["epochs_trained"] == 0.25 and info["card"].startswith("CPU")
+    assert (out / "best.safetensors").is_file()
+    assert len(read_csv(out / "metrics.csv")) == 1
+    assert "time budget" in (out / "train.log").read_text()
+
+    finished = trainer_module.train(tiny_config(data_root, tmp_path / "steps", steps=2))
+    info = json.loads((finished.out_dir / "train_result.json").read_text())
+    assert info["stop_reason"] == "max_steps" and info["time_budget_s"] is None
+
+
+def test_time_budget_must_be_positive() -> None:
+    cfg = apply_overrides(RunConfig(), ["train.time_budget_s=0"])
+    with pytest.raises(ConfigError, match="train.time_budget_s"):
+        cfg.validate()
+
+
+def test_validation_scores_do_not_depend_on_its_batch_size(data_root: Path, tmp_path: Path) -> None:
+    """Training validates in training-sized batches (memory: the paper's PAM is quadratic in
+    positions); the scores must be those of one big batch."""
+    from mobilegan.data.cache import CachedSet
+    from mobilegan.models.registry import build_model
+
+    cfg = tiny_config(data_root, tmp_path / "unused")
+    torch.manual_seed(0)
+    generator = build_model(cfg.model)
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (7, 3, 64, 64), dtype=torch.uint8, generator=g)
+    masks = (torch.rand(7, 1, 64, 64, generator=g) > 0.5).to(torch.uint8)
+    data = CachedSet(images, masks, [str(i) for i in range(7)])
+    whole = trainer_module.validate(generator, data, batch_size=64)
+    chunked = trainer_module.validate(generator, data, batch_size=3)
+    assert whole == pytest.approx(chunked, abs=1e-6)
+    assert 0 < whole["val_JAC"] < 1

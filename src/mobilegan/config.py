@@ -117,6 +117,10 @@ class TrainConfig:
     #: (e.g. 0.999); 0 = off, the live weights as in the paper. See training/ema.py.
     ema_decay: float = 0.0
     max_steps: int | None = None  # stop after this many steps (tests, smoke runs)
+    #: Stop after this many seconds of training in this process (data loading not counted),
+    #: finishing with a validated, exported partial epoch: a fixed compute budget for runs
+    #: compared side by side. The epochs reached are in ``train_result.json``.
+    time_budget_s: float | None = None
     checkpoint_every: int = 100  # steps between resumable checkpoints (and at epoch ends)
     snapshot_every: int = 25  # steps between in-memory good states for the NaN guard
     max_bad_steps: int = 3  # non-finite losses in a row that end the run
@@ -167,6 +171,8 @@ class RunConfig:
             ("augment.zoom", 0 < self.augment.zoom[0] <= self.augment.zoom[1],
              f"must be (low, high) with 0 < low <= high, got {self.augment.zoom}"),
             ("train.checkpoint_every", self.train.checkpoint_every >= 1, "must be >= 1"),
+            ("train.time_budget_s", self.train.time_budget_s is None or self.train.time_budget_s > 0,
+             f"must be > 0 seconds or null, got {self.train.time_budget_s}"),
             ("train.batch_size", self.train.batch_size >= 1,
              f"must be >= 1, got {self.train.batch_size}"),
             ("data.image_size", self.data.image_size >= 32 and self.data.image_size % 16 == 0,

@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 #: Fields that may change when a run resumes: how it runs, not what it computes.
 RESUMABLE_FIELDS = {"train.epochs", "train.num_threads", "train.progress", "train.device",
-                    "train.max_steps", "train.checkpoint_every", "train.overlay_every"}
+                    "train.max_steps", "train.checkpoint_every", "train.overlay_every",
+                    "train.time_budget_s"}
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:

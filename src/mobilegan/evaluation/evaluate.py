@@ -438,6 +438,8 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
         "model": dataclasses.asdict(model_cfg),
         "params": int(params),
         "epoch": meta.get("epoch"),
+        "training": (_read_json(source.run_dir / "train_result.json")
+                     if source.run_dir is not None else None),
         "dataset": {"dir": str(dataset), "name": dataset.resolve().name, "split": split,
                     "kind": kind, "n_samples": len(samples),
                     "ids_sha256": ids_sha256(row["id"] for row in rows)},

@@ -167,6 +167,20 @@ class Group:
     def wall(self) -> str:
         return " + ".join(f"{s.get('wall_s', 0.0):.0f}" for s in self.summaries)
 
+    def training(self) -> str:
+        """Epochs each seed trained (best epoch), and its budget when one stopped it."""
+        parts = []
+        for s in self.summaries:
+            t = s.get("training") or {}
+            if not t:
+                parts.append("—")  # evaluated before runs recorded it
+                continue
+            text = f"{t.get('epochs_trained', t.get('epochs_done'))} (best {t.get('best_epoch')})"
+            if t.get("stop_reason") == "time budget":
+                text += f", {t.get('time_budget_s'):g} s budget"
+            parts.append(text)
+        return "; ".join(parts)
+
     def label(self) -> str:
         name = self.name
         if self.first.get("tta"):
@@ -251,8 +265,9 @@ def _heldout_table(groups: Sequence[Group]) -> list[str]:
 
 def _side_by_side(groups: Sequence[Group]) -> list[str]:
     lines = ["| Model | Variant | Dataset | Protocol | Input | TTA | n | ACC | DIC | JAC | JAC_th "
-             "| SEN | SPE | Params (M) | Seeds | Train ids | Device | Wall (s) | Provenance |",
-             "|" + " --- |" * 6 + " ---: |" * 8 + " --- |" * 5]
+             "| SEN | SPE | Params (M) | Seeds | Epochs trained | Train ids | Device | Wall (s) "
+             "| Provenance |",
+             "|" + " --- |" * 6 + " ---: |" * 8 + " --- |" * 6]
     for g in groups:
         s = g.first
         model = s.get("model", {})
@@ -263,8 +278,8 @@ def _side_by_side(groups: Sequence[Group]) -> list[str]:
         lines.append(f"| {g.label()} | {variant} | {dataset} | {g.protocol} | "
                      f"{s['image_size']} | {'on' if s.get('tta') else 'off'} | {s['n']} | "
                      + " | ".join(g.cell(k) for k in TEST_KEYS)
-                     + f" | {_params(g)} | {g.seeds()} | {g.hashes()} | {g.devices()} | "
-                       f"{g.wall()} | {g.refs()} |")
+                     + f" | {_params(g)} | {g.seeds()} | {g.training()} | {g.hashes()} | "
+                       f"{g.devices()} | {g.wall()} | {g.refs()} |")
     return lines
 
 
@@ -311,6 +326,15 @@ def _literature_table(ours: Sequence[Group]) -> list[str]:
     return lines
 
 
+def _trained(training: dict[str, Any] | None) -> str:
+    if not training:
+        return ""
+    budget = (f" (stopped by its {training['time_budget_s']:g} s budget)"
+              if training.get("stop_reason") == "time budget" else "")
+    return (f"trained {training.get('epochs_trained')} epochs on {training.get('card')} in "
+            f"{training.get('wall_s')} s{budget}, best epoch {training.get('best_epoch')}; ")
+
+
 def _provenance(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> list[str]:
     lines = []
     for number, (path, s) in enumerate(items, start=1):
@@ -323,7 +347,8 @@ def _provenance(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> lis
             f"<a id=\"e{number}\"></a>**E{number}** {s['name']} (run `{s.get('run_name')}`) on "
             f"{s['dataset']['name']} ({s['dataset']['split']}, {s['n']} images){label}  ",
             f"protocol {s.get('protocol')}; train ids sha256 `{s.get('train_ids_sha256')}`; "
-            f"seed {s.get('seed')}; {s.get('card')}; wall time {s.get('wall_s', 0.0):.1f} s; "
+            f"seed {s.get('seed')}; scored on {s.get('card')} in {s.get('wall_s', 0.0):.1f} s; "
+            f"{_trained(s.get('training'))}"
             f"summary [{os.path.relpath(path, base)}]({os.path.relpath(path, base)})  ",
             f"command (in `{s.get('cwd', '?')}`): `{s.get('command') or 'not recorded'}`",
             "",

@@ -102,6 +102,8 @@ class Trainer:
         self.train_set = self.data.train.to(self.device)
         self.val_set = self.data.val.to(self.device)
         self.amp = t.amp and self.device.type == "cuda"
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest convs
 
         self.generator = build_model(cfg.model).to(self.device)
         if t.init_generator and not resume:
@@ -233,7 +235,9 @@ class Trainer:
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
             logits = self.g_forward(images)
         probabilities = torch.sigmoid(logits.float())
-        out: dict[str, float] = {}
+        # Losses stay on the device until one transfer at the end: on a GPU each .item()
+        # would stall the queue that the next kernels wait in.
+        logged: dict[str, torch.Tensor] = {}
         fake_logits = None
         if self.discriminator is not None:
             # Real and generated pairs go through D separately, as in pix2pix: with batch
@@ -248,9 +252,9 @@ class Trainer:
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
-            out["d_loss"] = d_loss.item()
-            out["d_real"] = torch.sigmoid(real).mean().item()
-            out["d_fake"] = torch.sigmoid(fake).mean().item()
+            logged["d_loss"] = d_loss.detach()
+            logged["d_real"] = torch.sigmoid(real.detach()).mean()
+            logged["d_fake"] = torch.sigmoid(fake.detach()).mean()
             judge = _unwrap(self.discriminator)
             judge.requires_grad_(False)
             with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
@@ -264,8 +268,9 @@ class Trainer:
         self.opt_g.step()
         if self.average is not None:
             self.average.update(_unwrap(self.generator))
-        out.update({f"g_{k}": v.item() for k, v in parts.items()})
-        return out
+        logged.update({f"g_{k}": v.detach() for k, v in parts.items()})
+        values = torch.stack([v.float() for v in logged.values()]).tolist()
+        return dict(zip(logged, values))
 
     def _handle_bad_step(self) -> None:
         self.bad_steps += 1
@@ -291,6 +296,7 @@ class Trainer:
         start_wall = time.time()
         steps_per_epoch = max(len(self._epoch_order(0)) // t.batch_size, 1)
         stop = False
+        self.stop_reason = "epochs"
         try:
             while self.epoch < t.epochs and not stop:
                 order = self._epoch_order(self.epoch)
@@ -325,7 +331,12 @@ class Trainer:
                     if self.global_step % t.checkpoint_every == 0:
                         self._save_checkpoint()
                     if t.max_steps and self.global_step >= t.max_steps:
-                        stop = True
+                        stop, self.stop_reason = True, "max_steps"
+                        break
+                    if t.time_budget_s and time.time() - start_wall >= t.time_budget_s:
+                        stop, self.stop_reason = True, "time budget"
+                        self._log_event(f"time budget of {t.time_budget_s:g} s spent at epoch "
+                                        f"{self.epoch + 1}, step {self.global_step}: stopping")
                         break
                 bar.close()
                 epoch_done = not stop or self.step_in_epoch >= steps_per_epoch
@@ -338,8 +349,26 @@ class Trainer:
                 self.tensorboard.close()
             barrier(self.dist)
             shutdown(self.dist)
-        return TrainResult(self.out, self.best_jac, self.best_epoch, self.epoch, self.global_step,
-                           time.time() - start_wall)
+        result = TrainResult(self.out, self.best_jac, self.best_epoch, self.epoch, self.global_step,
+                             time.time() - start_wall)
+        if self.main:
+            self._write_result(result)
+        return result
+
+    def _write_result(self, result: TrainResult) -> None:
+        """``train_result.json``: how far this invocation got and on what, for the report
+        (rows trained under one time budget say how many epochs each reached)."""
+        card = (torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
+                else f"CPU, {torch.get_num_threads()} threads")
+        steps_per_epoch = max(len(self._epoch_order(0)) // self.cfg.train.batch_size, 1)
+        info = {"epochs_done": result.epochs_done,
+                "epochs_trained": round(result.steps_done / steps_per_epoch, 2),
+                "steps_done": result.steps_done, "best_epoch": result.best_epoch,
+                "best_val_JAC": result.best_val_jac, "stop_reason": self.stop_reason,
+                "time_budget_s": self.cfg.train.time_budget_s, "wall_s": round(result.wall_s, 1),
+                "device": str(self.device), "card": card,
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        (self.out / "train_result.json").write_text(json.dumps(info, indent=2) + "\n")
 
     def _end_epoch(self, sums: dict[str, float], count: int, seen: int, seconds: float,
                    epoch_done: bool) -> None:
@@ -351,10 +380,15 @@ class Trainer:
         if self.main:
             row: dict[str, Any] = {"epoch": epoch_number, "step": self.global_step}
             row.update({k: v / max(count, 1) for k, v in sums.items()})
-            metrics = validate(self._scored_generator(), self.val_set, autocast=self.amp)
+            # Validation batches are training-sized: the paper's PAM holds a (positions x
+            # positions) matrix per image, so a batch of 64 at 256x256 asks for 64 GiB (seen
+            # on an H100), where the training batch is known to fit.
+            metrics = validate(self._scored_generator(), self.val_set, batch_size=t.batch_size,
+                               autocast=self.amp)
             row.update(metrics)
             if self.average is not None:  # the live weights too, to show what averaging adds
-                live = validate(_unwrap(self.generator), self.val_set, autocast=self.amp)
+                live = validate(_unwrap(self.generator), self.val_set, batch_size=t.batch_size,
+                                autocast=self.amp)
                 row.update({f"live_{k}": v for k, v in live.items()})
             row.update({"images_per_s": seen / max(seconds, 1e-9), "epoch_s": seconds,
                         "lr": self.current_lr})
