@@ -2,6 +2,7 @@
 
     python benchmarks/infer_speed.py                       # CPU, 128x128, batch 1, 2 threads
     python benchmarks/infer_speed.py --batch 64 --device cuda --bf16   # GPU throughput
+    python benchmarks/infer_speed.py --compile                # + torch.compile rows
 
 Every configuration is timed in the same process, in turns of blocks of calls, so that
 load from other processes on a shared machine hits all of them alike. Networks are
@@ -37,6 +38,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for PyTorch on CUDA")
     p.add_argument("--weights", default=None, help="MobileGAN .safetensors (optional)")
     p.add_argument("--no-onnx", action="store_true", help="PyTorch only")
+    p.add_argument("--compile", action="store_true",
+                   help="also time each network through torch.compile (fused kernels)")
+    p.add_argument("--compile-mode", default="default",
+                   help="torch.compile mode, e.g. reduce-overhead (CUDA graphs) on a GPU")
     return p.parse_args(argv)
 
 
@@ -184,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
             precision = "bf16" if args.bf16 and args.device.startswith("cuda") else "fp32"
             runners[f"{label} / PyTorch eager {precision}"] = torch_runner(
                 net, x, args.device, args.bf16)
+            if args.compile:
+                compiled = torch.compile(net.to(args.device), mode=args.compile_mode)
+                runners[f"{label} / PyTorch compiled ({args.compile_mode}) {precision}"] = \
+                    torch_runner(compiled, x, args.device, args.bf16)
         times = measure_onnx(onnx_paths, x, args, Path(tmp)) if onnx_paths else {}
         times.update(measure(runners, args.iters, args.warmup))
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_name()

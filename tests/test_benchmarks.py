@@ -1,0 +1,36 @@
+"""The speed benchmarks run end to end (tiny settings), from any folder: on the GPU machine
+train_speed.py once failed because its config pointed at ../shared/data, which it never reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(script: str, *args: str, cwd: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_train_speed_needs_no_data_folder(tmp_path: Path) -> None:
+    out = _run("train_speed.py", "--steps", "1", "--warmup", "0", "--batches", "2",
+               "--size", "64", "--models", "MobileGAN (PAM kv/4, shipped)", "U-Net", cwd=tmp_path)
+    assert "| MobileGAN (PAM kv/4, shipped) | 2 |" in out and "| 1.00x |" in out
+    assert "| U-Net | 2 |" in out
+
+
+@pytest.mark.slow
+def test_infer_speed_times_every_network(tmp_path: Path) -> None:
+    out = _run("infer_speed.py", "--no-onnx", "--iters", "5", "--warmup", "5", "--size", "64",
+               cwd=tmp_path)
+    assert out.count("PyTorch eager fp32") == 3 and "1.00x" in out
