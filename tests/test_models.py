@@ -69,6 +69,21 @@ def test_discriminator_gives_patch_logits(size: tuple[int, int]) -> None:
     assert out.shape == (2, 1, h // 16, w // 16)
 
 
+def test_discriminator_attention_can_be_taken_out_of_the_judge_only() -> None:
+    from mobilegan.models.attention import ChannelAttention, PositionAttention
+
+    def attentive(module: torch.nn.Module) -> int:
+        return sum(isinstance(m, (PositionAttention, ChannelAttention)) for m in module.modules())
+
+    assert attentive(build_discriminator(ModelConfig())) == 2  # PAM after conv 2, CAM after 3
+    assert attentive(build_discriminator(ModelConfig(discriminator_attention=False))) == 0
+    assert attentive(build_discriminator(ModelConfig(attention=False))) == 0
+    assert attentive(build_discriminator(ModelConfig(attention=False,
+                                                     discriminator_attention=True))) == 2
+    generator = build_model(ModelConfig(discriminator_attention=False))
+    assert attentive(generator) == attentive(build_model(ModelConfig())) > 0
+
+
 def test_generator_parameters_match_the_paper() -> None:
     params = count_parameters(build_model(ModelConfig()))
     assert abs(params / (paper.PAPER_PARAMETERS_M * 1e6) - 1) < 0.05, params

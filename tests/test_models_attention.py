@@ -98,3 +98,30 @@ def test_noise_z_is_on_in_training(generator: torch.nn.Module) -> None:
     finally:
         generator.eval()
     assert not torch.equal(a, b)
+
+
+@pytest.mark.parametrize("module", ["cam", "pam"])
+def test_attention_keeps_float32_maths_under_bf16_autocast(module: str) -> None:
+    """Unscaled energies are large (the shipped model's CAMs reach millions): in bf16 the
+    softmax would pick other channels. Under autocast the modules compute in float32 and
+    hand back the caller's dtype."""
+    from mobilegan.models.attention import ChannelAttention, PositionAttention
+
+    torch.manual_seed(0)
+    layer = ChannelAttention() if module == "cam" else PositionAttention(32)
+    with torch.no_grad():
+        layer.gamma.fill_(1.0)
+    # Correlated channels, as real features are: large energies with close competitors.
+    x = (torch.randn(2, 1, 16, 16) * 30 + torch.randn(2, 32, 16, 16)).bfloat16()
+    with torch.no_grad():
+        reference = layer(x.float())
+        with torch.autocast("cpu", torch.bfloat16):
+            mixed = layer(x)
+        flat = x.flatten(2)
+        naive_bf16 = torch.softmax(-(flat @ flat.transpose(1, 2)).float(), -1)
+        exact = torch.softmax(-(flat.float() @ flat.float().transpose(1, 2)), -1)
+    assert mixed.dtype == torch.bfloat16
+    scale = reference.abs().max()
+    assert (mixed.float() - reference).abs().max() <= 0.01 * scale  # bf16 rounding only
+    # What float32 avoids: the same energies computed in bf16 move the weights a lot.
+    assert (naive_bf16 - exact).abs().max() > 0.1

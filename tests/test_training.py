@@ -200,6 +200,8 @@ def test_init_generator_starts_from_given_weights(data_root: Path, tmp_path: Pat
     source, _ = load_model(first.out_dir / "last.safetensors")
     for name, tensor in source.state_dict().items():
         assert torch.equal(tensor, trainer.generator.state_dict()[name]), name
+    cfg.model.discriminator_attention = False  # another judge, the same generator: allowed
+    assert trainer_module.Trainer(cfg).discriminator is not None
     cfg.model.pam_kv_stride = 4
     with pytest.raises(ValueError, match="init_generator"):
         trainer_module.Trainer(cfg)

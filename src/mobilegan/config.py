@@ -27,6 +27,10 @@ class ModelConfig:
     in_channels: int = 3
     attention: bool = True  # False: the "no attention" ablation (PAM/CAM become identity)
     multiscale: bool = True  # False: the "single scale" ablation
+    #: The discriminator's PAM and CAM: None follows ``attention``; False takes them out of
+    #: the discriminator only (a strong attentive judge wins the GAN game early; see
+    #: docs/architecture.md, "On a GPU").
+    discriminator_attention: bool | None = None
     #: Pool keys/values of the PAM in the first CDA by this factor (1 = exact paper PAM).
     #: At 128x128 that PAM attends over 64x64 = 4096 positions; stride 2 gives 1024 keys.
     pam_kv_stride: int = 1

@@ -43,4 +43,5 @@ def build_discriminator(cfg: ModelConfig | None = None) -> nn.Module:
     from mobilegan.models.discriminator import MobileGANDiscriminator
 
     cfg = cfg or ModelConfig()
-    return MobileGANDiscriminator(cfg.in_channels, attention=cfg.attention)
+    attention = cfg.attention if cfg.discriminator_attention is None else cfg.discriminator_attention
+    return MobileGANDiscriminator(cfg.in_channels, attention=attention)

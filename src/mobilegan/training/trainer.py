@@ -7,6 +7,7 @@ Everything a run produces lands in one folder (see :func:`train`).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -143,6 +144,9 @@ class Trainer:
         from mobilegan.models.io import load_model
 
         source, source_cfg = load_model(path)
+        # Only the generator's own fields must match: the judge may change between stages.
+        source_cfg = dataclasses.replace(
+            source_cfg, discriminator_attention=self.cfg.model.discriminator_attention)
         if source_cfg != self.cfg.model:
             raise ValueError(f"train.init_generator: {path} was built with {source_cfg}, "
                              f"not this run's {self.cfg.model}")
