@@ -47,11 +47,14 @@ else
   INFER=(--iters 50 --warmup 5 --batch 64 --bf16)
   export EVAL_EXTRA="--batch-size 8"
 fi
+# INFER_COMPILE=1 adds torch.compile rows (COMPILE_MODE, default reduce-overhead: CUDA
+# graphs); compiling three networks takes minutes, so give it INFER_TIMEOUT=300 or so.
+[ "${INFER_COMPILE:-0}" = 1 ] && INFER+=(--compile --compile-mode "${COMPILE_MODE:-reduce-overhead}")
 echo "== benchmarks at ${SECONDS}s"
 [ "${TRAIN_SPEED:-1}" = 1 ] &&
   timeout 120 python3 benchmarks/train_speed.py --device "$DEVICE" "${BENCH[@]}" | tee "$WORK/train_speed.md"
 [ "${INFER_SPEED:-1}" = 1 ] &&
-  timeout 90 python3 benchmarks/infer_speed.py --device "$DEVICE" --no-onnx --threads 4 "${INFER[@]}" \
+  timeout "${INFER_TIMEOUT:-90}" python3 benchmarks/infer_speed.py --device "$DEVICE" --no-onnx --threads 4 "${INFER[@]}" \
   | tee "$WORK/infer_speed.md"
 
 # What is left, less RESERVE_S for loading the data, scoring and packing, is each run's budget.
