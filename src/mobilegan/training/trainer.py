@@ -299,8 +299,7 @@ class Trainer:
         t = self.cfg.train
         start_wall = time.time()
         steps_per_epoch = max(len(self._epoch_order(0)) // t.batch_size, 1)
-        stop = False
-        self.stop_reason = "epochs"
+        stop, stop_reason = False, "epochs"
         try:
             while self.epoch < t.epochs and not stop:
                 order = self._epoch_order(self.epoch)
@@ -335,10 +334,10 @@ class Trainer:
                     if self.global_step % t.checkpoint_every == 0:
                         self._save_checkpoint()
                     if t.max_steps and self.global_step >= t.max_steps:
-                        stop, self.stop_reason = True, "max_steps"
+                        stop, stop_reason = True, "max_steps"
                         break
                     if t.time_budget_s and time.time() - start_wall >= t.time_budget_s:
-                        stop, self.stop_reason = True, "time budget"
+                        stop, stop_reason = True, "time budget"
                         self._log_event(f"time budget of {t.time_budget_s:g} s spent at epoch "
                                         f"{self.epoch + 1}, step {self.global_step}: stopping")
                         break
@@ -356,19 +355,18 @@ class Trainer:
         result = TrainResult(self.out, self.best_jac, self.best_epoch, self.epoch, self.global_step,
                              time.time() - start_wall)
         if self.main:
-            self._write_result(result)
+            self._write_result(result, stop_reason, steps_per_epoch)
         return result
 
-    def _write_result(self, result: TrainResult) -> None:
+    def _write_result(self, result: TrainResult, stop_reason: str, steps_per_epoch: int) -> None:
         """``train_result.json``: how far this invocation got and on what, for the report
         (rows trained under one time budget say how many epochs each reached)."""
         card = (torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
                 else f"CPU, {torch.get_num_threads()} threads")
-        steps_per_epoch = max(len(self._epoch_order(0)) // self.cfg.train.batch_size, 1)
         info = {"epochs_done": result.epochs_done,
                 "epochs_trained": round(result.steps_done / steps_per_epoch, 2),
                 "steps_done": result.steps_done, "best_epoch": result.best_epoch,
-                "best_val_JAC": result.best_val_jac, "stop_reason": self.stop_reason,
+                "best_val_JAC": result.best_val_jac, "stop_reason": stop_reason,
                 "time_budget_s": self.cfg.train.time_budget_s, "wall_s": round(result.wall_s, 1),
                 "device": str(self.device), "card": card,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
