@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for PyTorch on CUDA")
     p.add_argument("--weights", default=None, help="MobileGAN .safetensors (optional)")
     p.add_argument("--no-onnx", action="store_true", help="PyTorch only")
+    p.add_argument("--int8", default=None, metavar="ONNX",
+                   help="int8 ONNX file to time beside the others (default: the shipped "
+                        "int8 model when timing the shipped weights on a CPU)")
     p.add_argument("--compile", action="store_true",
                    help="also time each network through torch.compile (fused kernels)")
     p.add_argument("--compile-mode", default="default",
@@ -170,6 +173,18 @@ def measure_onnx(paths: dict[str, Path], x: np.ndarray, args: argparse.Namespace
     return times
 
 
+def int8_model(args: argparse.Namespace) -> Path | None:
+    """The int8 file to time: --int8, else the shipped one (CPU, shipped weights only)."""
+    if args.int8:
+        return Path(args.int8)
+    if args.weights or args.no_onnx or args.device != "cpu":
+        return None
+    from mobilegan.inference.segmenter import shipped_int8
+
+    path = shipped_int8()
+    return path if path.is_file() else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -193,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
                 compiled = torch.compile(net.to(args.device), mode=args.compile_mode)
                 runners[f"{label} / PyTorch compiled ({args.compile_mode}) {precision}"] = \
                     torch_runner(compiled, x, args.device, args.bf16)
+        int8 = int8_model(args)
+        if int8 is not None and onnx_paths:  # second, right under its float32 twin
+            first, *rest = onnx_paths.items()
+            shipped_label = first[0].split(" / ")[0]
+            onnx_paths = dict([first, (f"{shipped_label} / ONNX Runtime int8", int8), *rest])
         times = measure_onnx(onnx_paths, x, args, Path(tmp)) if onnx_paths else {}
         times.update(measure(runners, args.iters, args.warmup))
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_name()

@@ -3,8 +3,10 @@
     python scripts/package_weights.py RUN_DIR --eval EVAL_DIR [EVAL_DIR ...]
 
 Writes src/mobilegan/weights/mobilegan.safetensors (fp16, a few MB), mobilegan.json
-(model config + provenance) and MODEL_CARD.md, whose metrics are read from the
-``summary.json`` of each evaluation folder given (``mobilegan evaluate`` output).
+(model config + provenance), mobilegan.splits.json (the run's training and validation ids)
+and MODEL_CARD.md, whose metrics are read from the ``summary.json`` of each evaluation
+folder given (``mobilegan evaluate`` output). The int8 twin is made afterwards by
+``mobilegan export --quantize int8`` (scripts/reproduce_shipped.sh).
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "mobilegan" / "weigh
 
 
 def metric_rows(evaluations: list[Path]) -> list[str]:
-    rows = ["| evaluated on | protocol | n | ACC | DIC | JAC | JAC_th | SEN | SPE |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| evaluated on | protocol | runtime | n | ACC | DIC | JAC | JAC_th | SEN | SPE |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for folder in evaluations:
         s = json.loads((folder / "summary.json").read_text())
         m = s["mean"]
         label = s.get("leak_label") or s.get("protocol", "")
         data = s["dataset"]
-        rows.append(f"| {data['name']} ({data['split']}) | {label} | {s['n']} | " + " | ".join(
+        runtime = s.get("runtime", "torch") + (", exposure normalised" if s.get("exposure_normalized") else "")
+        rows.append(f"| {data['name']} ({data['split']}) | {label} | {runtime} | {s['n']} | " + " | ".join(
             f"{100 * m[k]:.2f}" for k in ("ACC", "DIC", "JAC", "JAC_th", "SEN", "SPE")) + " |")
     return rows
 
@@ -65,6 +68,8 @@ def main() -> None:
                   "epochs_run": epochs, "loss": run_cfg["loss"], "packaged": time.strftime("%Y-%m-%d")}
     args.out_dir.mkdir(parents=True, exist_ok=True)
     out = save_model(model, cfg, args.out_dir / "mobilegan.safetensors", provenance, dtype=torch.float16)
+    # The ids travel with the weights: evaluate then flags images they trained on.
+    (args.out_dir / "mobilegan.splits.json").write_text(json.dumps(splits, indent=1))
     card = (Path(__file__).with_name("MODEL_CARD.template.md").read_text().format(
         size_mb=out.stat().st_size / 1e6, params=sum(p.numel() for p in model.parameters()),
         config=json.dumps(run_cfg, indent=2), provenance=json.dumps(provenance, indent=2),

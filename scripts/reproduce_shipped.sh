@@ -57,16 +57,33 @@ python benchmarks/calibrate_confidence.py runs/shipped-stage4 "$DATA/isic2017" -
   --json results/shipped/confidence_test.json --plot results/shipped/confidence_test.png
 python scripts/package_weights.py runs/shipped-stage4 --eval results/shipped/isic2017_test \
   results/shipped/isic2018_heldout --note-file results/MODEL_NOTE.md
+# The int8 twin for phone-class CPUs, calibrated on 128 of the weights' training images
+# (ids from mobilegan.splits.json), scored with segment's default pipeline (exposure on).
+W=src/mobilegan/weights
+mobilegan export $W/mobilegan.safetensors --quantize int8 --calibration "$DATA/isic2018" \
+  --calibration-split all --check --out $W/mobilegan_int8.onnx
+for set in "isic2017 test" "isic2018 heldout"; do
+  read -r name split <<<"$set"
+  mobilegan evaluate $W/mobilegan_int8.onnx "$DATA/$name" --split "$split" --normalize-exposure \
+    --name "$V3, int8" --out "results/shipped-int8/${name}_$split" --no-progress
+done
+# Again, now with the int8 rows on the card (the weights written are the same bytes).
+python scripts/package_weights.py runs/shipped-stage4 --eval results/shipped/isic2017_test \
+  results/shipped/isic2018_heldout results/shipped-exposure/isic2017_test \
+  results/shipped-exposure/isic2018_heldout results/shipped-int8/isic2017_test \
+  results/shipped-int8/isic2018_heldout --note-file results/MODEL_NOTE.md
 { for set in isic2017_test isic2018_heldout; do
     echo; echo "$set:"; echo
     python benchmarks/paired_difference.py results/{shipped,shipped-v2,shipped-v1}/$set --names v3 v2 v1
     echo
     python benchmarks/paired_difference.py results/{shipped-exposure,shipped}/$set --names "v3 + exposure normalisation" v3
+    echo
+    python benchmarks/paired_difference.py results/{shipped-int8,shipped-exposure}/$set --names "v3 int8" "v3 float32 (both with exposure normalisation)"
   done; } > results/paired_differences.md
 for stage in 1 2 3 4; do  # training curves of every stage
   mkdir -p results/shipped/stage$stage
   cp runs/shipped-stage$stage/{config.json,metrics.csv} results/shipped/stage$stage/
 done
-mobilegan report results/shipped results/shipped-tta results/shipped-exposure results/shipped-v2 results/shipped-v1 \
+mobilegan report results/shipped results/shipped-tta results/shipped-exposure results/shipped-int8 results/shipped-v2 results/shipped-v1 \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   --preface results/PREFACE.md --out RESULTS.md

@@ -30,6 +30,18 @@ def test_train_speed_needs_no_data_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_infer_speed_puts_the_int8_model_under_its_float_twin(tmp_path: Path) -> None:
+    from mobilegan.inference.segmenter import shipped_int8
+
+    out = _run("infer_speed.py", "--iters", "5", "--warmup", "5", "--size", "64",
+               "--int8", str(shipped_int8()), cwd=tmp_path)
+    rows = [line for line in out.splitlines() if line.startswith("| MobileGAN") or
+            line.startswith("| U-Net")]
+    assert "| ONNX Runtime |" in rows[0] and "| ONNX Runtime int8 |" in rows[1]
+    assert sum("ONNX Runtime" in row for row in rows) == 4
+
+
 def test_infer_speed_times_every_network(tmp_path: Path) -> None:
     out = _run("infer_speed.py", "--no-onnx", "--iters", "5", "--warmup", "5", "--size", "64",
                cwd=tmp_path)

@@ -42,6 +42,8 @@ def test_package_writes_fp16_weights_and_a_card_with_measured_numbers(
     splits = json.loads((tiny_run / "splits.json").read_text())
     assert info["metadata"]["train_ids_sha256"] == splits["train_ids_sha256"]
     assert info["metadata"]["protocol"] == "leak-free"
+    shipped_splits = json.loads((out / "mobilegan.splits.json").read_text())
+    assert shipped_splits["train"] == splits["train"] and shipped_splits["val"] == splits["val"]
     card = (out / "MODEL_CARD.md").read_text()
     assert "Trained for two steps only: a test." in card and "Not a medical device" in card
     assert "augmentation (flips, gamma, CLAHE)" in card  # nothing beyond the paper switched on

@@ -26,6 +26,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="compare onnxruntime with PyTorch at 1x128x128 and 2x192x256")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest allowed |difference| of logits with --check (default 1e-4)")
+    q = p.add_argument_group(
+        "int8 (phone-class CPUs)",
+        "Static int8 quantisation of the convolutions (QDQ, per-channel weights; attention "
+        "stays float32), calibrated on training images. Never calibrate on test images: "
+        "the run's training ids are used when its splits.json is known.")
+    q.add_argument("--quantize", choices=("int8",), default=None,
+                   help="write an int8 file (default name WEIGHTS_int8.onnx)")
+    q.add_argument("--calibration", metavar="DIR", default=None,
+                   help="image folder (any layout the data layer reads) to calibrate on")
+    q.add_argument("--calibration-split", default="train",
+                   help="split of DIR (default train; 'all' for every split)")
+    q.add_argument("--calibration-ids", metavar="FILE", default=None,
+                   help="splits.json (its 'train' ids) or a text file of ids allowed for "
+                        "calibration (default: the run's splits.json, or WEIGHTS' "
+                        "<name>.splits.json, if any)")
+    q.add_argument("--calibration-images", type=int, default=128,
+                   help="how many images to calibrate on (default 128)")
+    q.add_argument("--min-agreement", type=float, default=0.95,
+                   help="with --check: least mean Jaccard between int8 and float32 masks on "
+                        "other training images (default 0.95)")
     p.set_defaults(func=run)
 
 
@@ -42,19 +62,18 @@ def _weights(path: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-    import json
-
-    from mobilegan.inference.export import DEFAULT_OPSET, check_onnx_parity, export_onnx
+    from mobilegan.inference.export import (DEFAULT_OPSET, check_onnx_parity, export_onnx,
+                                            weights_metadata)
     from mobilegan.models.io import load_model
 
     weights = _weights(args.weights)
+    if args.quantize:
+        return run_quantize(args, weights)
     out = Path(args.out) if args.out else Path(weights.with_suffix(".onnx").name)
-    model, cfg = load_model(weights)
+    model, _ = load_model(weights)
     start = time.perf_counter()
     path = export_onnx(model, out, opset=args.opset or DEFAULT_OPSET, exporter=args.exporter,
-                       metadata={"mobilegan.model": json.dumps(dataclasses.asdict(cfg)),
-                                 "mobilegan.source": weights.name})
+                       metadata=weights_metadata(weights))
     size_mb = path.stat().st_size / 1e6
     print(f"wrote {path} ({size_mb:.1f} MB) in {time.perf_counter() - start:.1f} s")
     if args.check:
@@ -64,3 +83,115 @@ def run(args: argparse.Namespace) -> int:
               f"{'OK' if ok else 'FAILED'} (tolerance {args.tolerance:g})")
         return 0 if ok else 1
     return 0
+
+
+def _allowed_ids(args: argparse.Namespace, weights: Path) -> tuple[set[str] | None, str]:
+    """Ids calibration may use, and where that rule comes from."""
+    import json
+
+    from mobilegan.models.io import splits_path_for
+
+    path = Path(args.calibration_ids) if args.calibration_ids else splits_path_for(weights)
+    if path is None or not path.is_file():
+        if args.calibration_ids:
+            raise FileNotFoundError(f"--calibration-ids: no file at {path}")
+        return None, "unchecked (no splits.json beside the weights, no --calibration-ids)"
+    if path.suffix == ".json":
+        ids = json.loads(path.read_text()).get("train")
+        if not ids:
+            raise ValueError(f"{path} has no 'train' ids")
+        return set(ids), f"the training ids of {path.name}"
+    ids = {line.strip() for line in path.read_text().splitlines() if line.strip()}
+    if not ids:
+        raise ValueError(f"{path} lists no ids")
+    return ids, f"the ids listed in {path.name}"
+
+
+def _calibration_pool(folder: str, split: str) -> list:
+    """The samples of ``split`` (``all``: every split; a bare image folder is all)."""
+    from mobilegan.data.layouts import discover
+
+    splits = discover(folder)
+    if split == "all" or list(splits) == ["all"]:
+        return [s for group in splits.values() for s in group]
+    if split not in splits:
+        raise ValueError(f"--calibration-split {split!r} not under {folder}; found "
+                         f"{sorted(splits)} (or use 'all')")
+    return splits[split]
+
+
+def _readable(samples: list, count: int) -> tuple[list, list, list[str]]:
+    """The first ``count`` samples whose image decodes: (images, samples, problems)."""
+    from mobilegan.inference.preprocess import read_image
+
+    images, used, problems = [], [], []
+    for sample in samples:
+        if len(images) == count:
+            break
+        try:
+            images.append(read_image(sample.image))
+            used.append(sample)
+        except (OSError, ValueError) as error:
+            problems.append(f"{sample.image}: {error}")
+    return images, used, problems
+
+
+def run_quantize(args: argparse.Namespace, weights: Path) -> int:
+    import random
+    import sys
+    import tempfile
+
+    from mobilegan.inference.export import DEFAULT_OPSET, export_onnx, weights_metadata
+    from mobilegan.inference.quantize import mask_agreement, quantize_onnx
+    from mobilegan.models.io import load_model, read_model_info
+
+    if not args.calibration:
+        raise ValueError("--quantize int8 needs --calibration DIR: training images that set "
+                         "the int8 ranges (never the test set)")
+    if args.calibration_images < 1:
+        raise ValueError(f"--calibration-images must be >= 1, got {args.calibration_images}")
+    pool = _calibration_pool(args.calibration, args.calibration_split)
+    allowed, rule = _allowed_ids(args, weights)
+    if allowed is not None:
+        pool = [s for s in pool if s.id in allowed]
+        if not pool:
+            raise ValueError(f"no image of {args.calibration} is among {rule}")
+    else:
+        print(f"warning: calibration ids {rule}: make sure {args.calibration} holds no "
+              f"image you will test on", file=sys.stderr)
+    # A seeded shuffle; unreadable files are skipped (and named), the next image taken.
+    order = random.Random(0).sample(pool, len(pool))
+    images, chosen, skipped = _readable(order, args.calibration_images)
+    if not images:
+        raise ValueError(f"none of the {len(pool)} calibration images could be read; first: "
+                         f"{skipped[0] if skipped else 'none'}")
+    for problem in skipped:
+        print(f"skipped calibration image {problem}", file=sys.stderr)
+    rest = order[order.index(chosen[-1]) + 1:]
+    size = int(read_model_info(weights).get("metadata", {}).get("image_size") or 128)
+    out = Path(args.out) if args.out else Path(f"{weights.stem}_int8.onnx")
+    start = time.perf_counter()
+    model, _ = load_model(weights)
+    with tempfile.TemporaryDirectory(prefix="mobilegan-export-") as tmp:
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", opset=args.opset or DEFAULT_OPSET,
+                           exporter=args.exporter, metadata=weights_metadata(weights))
+        quantize_onnx(fp32, out, images, image_size=size,
+                      calibration_ids=[s.id for s in chosen],
+                      calibration_source=f"{len(chosen)} images of {args.calibration} "
+                                         f"({args.calibration_split}); allowed: {rule}")
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in "
+              f"{time.perf_counter() - start:.1f} s: int8 convolutions, calibrated on "
+              f"{len(chosen)} images ({rule})")
+        if not args.check:
+            return 0
+        held, _, _ = _readable(rest, min(64, args.calibration_images))
+        if not held:
+            print("no images left beside the calibration set for --check", file=sys.stderr)
+            return 1
+        agree = mask_agreement(fp32, out, held, size)
+    ok = agree["mean_mask_jaccard"] >= args.min_agreement
+    print(f"agreement with float32 on {agree['images']} other images: mean mask Jaccard "
+          f"{agree['mean_mask_jaccard']:.4f} (worst {agree['worst_mask_jaccard']:.4f}), largest "
+          f"probability change {agree['max_probability_change']:.3f} "
+          f"{'OK' if ok else 'FAILED'} (least {args.min_agreement:g})")
+    return 0 if ok else 1

@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--backend", choices=("torch", "onnx", "int8"), default="torch",
+                   help="torch (default), onnx (onnxruntime float32) or int8 (onnxruntime, int8 "
+                        "convolutions; no uncertainty map)")
     p.add_argument("--weights", default=None,
                    help="a .safetensors (with its .json) or .onnx file; default: shipped weights")
     p.add_argument("--samples", type=int, default=None,

@@ -36,6 +36,7 @@ from mobilegan.data.splits import ids_sha256
 from mobilegan.data.validate import check_pair
 from mobilegan.metrics.isic import (METRIC_KEYS, POOLED_KEYS, confusion, metrics_from_confusion,
                                     resize_to, summarize)
+from mobilegan.models.io import splits_path_for
 
 SUMMARY_FORMAT = 1
 #: The pseudo split that selects the run's own validation ids (the held-out 20% of the
@@ -89,19 +90,36 @@ def resolve_source(path: str | Path) -> ModelSource:
                 f"(pass a run folder written by `mobilegan train`, or a .safetensors file)")
         run_dir: Path | None = path
     elif path.is_file():
-        if path.suffix != ".safetensors":
-            raise ValueError(f"{path}: expected a run folder or a .safetensors file")
+        if path.suffix not in (".safetensors", ".onnx"):
+            raise ValueError(f"{path}: expected a run folder, a .safetensors or an .onnx file")
         weights = path
         run_dir = path.parent if (path.parent / "splits.json").is_file() else None
     else:
         raise FileNotFoundError(f"no run folder or weights file at {path}")
-    info_path = weights.with_suffix(".json")
-    if not info_path.is_file():
-        raise FileNotFoundError(f"{weights} has no {info_path.name} beside it (model config)")
-    metadata = json.loads(info_path.read_text()).get("metadata", {}) or {}
-    splits = _read_json(run_dir / "splits.json") if run_dir is not None else None
+    source_name = None
+    if weights.suffix == ".onnx":
+        metadata, source_name = onnx_source_metadata(weights)
+    else:
+        info_path = weights.with_suffix(".json")
+        if not info_path.is_file():
+            raise FileNotFoundError(f"{weights} has no {info_path.name} beside it (model config)")
+        metadata = json.loads(info_path.read_text()).get("metadata", {}) or {}
+    splits_path = splits_path_for(weights, source_name)
+    splits = _read_json(splits_path) if splits_path is not None else None
     config = _read_json(run_dir / "config.json") if run_dir is not None else None
     return ModelSource(weights, run_dir, metadata, splits, config)
+
+
+def onnx_source_metadata(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The training metadata an export carries (``mobilegan export`` stores the weights'
+    metadata in the file) and the name of the weights it came from."""
+    from mobilegan.inference.export import MODEL_KEY, read_onnx_metadata, source_metadata
+
+    props = read_onnx_metadata(path)
+    if MODEL_KEY not in props:
+        raise ValueError(f"{path} has no mobilegan model config in its metadata: export it "
+                         f"with `mobilegan export` to score it")
+    return source_metadata(props), props.get("mobilegan.source")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -206,8 +224,47 @@ def describe_device(device: torch.device) -> str:
     return f"cpu: {name} ({threads} thread{'' if threads == 1 else 's'})"
 
 
+class OnnxNetwork:
+    """An exported file called like the torch network (logits tensor in and out), so that
+    an ONNX or int8 export is scored by exactly the code that scores the weights."""
+
+    def __init__(self, path: Path) -> None:
+        from mobilegan.inference.onnx_backend import OnnxBackend
+
+        self.backend = OnnxBackend(path)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.backend.logits(x.cpu().numpy()))
+
+
+def load_network(source: ModelSource, device: torch.device
+                 ) -> tuple[nn.Module | OnnxNetwork, Any, int, str]:
+    """The network to score, its model config, parameter count and runtime label
+    ("torch", "onnxruntime" or "onnxruntime int8"). ONNX files run on the CPU."""
+    from mobilegan.config import ModelConfig
+    from mobilegan.models.io import load_model
+    from mobilegan.models.registry import build_model
+
+    if source.weights.suffix == ".onnx":
+        if device.type != "cpu":
+            raise ValueError(f"an ONNX file is scored with onnxruntime on the CPU; "
+                             f"got --device {device}")
+        from mobilegan.inference.export import MODEL_KEY, read_onnx_metadata
+        from mobilegan.inference.quantize import read_quantization
+
+        known = {f.name for f in dataclasses.fields(ModelConfig)}
+        stored = json.loads(read_onnx_metadata(source.weights)[MODEL_KEY])
+        cfg = ModelConfig(**{k: v for k, v in stored.items() if k in known})
+        params = sum(p.numel() for p in build_model(cfg).parameters())
+        runtime = "onnxruntime int8" if read_quantization(source.weights) else "onnxruntime"
+        return OnnxNetwork(source.weights), cfg, params, runtime
+    model, cfg = load_model(source.weights, map_location="cpu")
+    model = model.to(device).eval()
+    return model, cfg, sum(p.numel() for p in model.parameters()), "torch"
+
+
 @torch.inference_mode()
-def predict_probabilities(model: nn.Module, images: Sequence[np.ndarray], size: int,
+def predict_probabilities(model: nn.Module | OnnxNetwork, images: Sequence[np.ndarray], size: int,
                           device: torch.device | str = "cpu", tta: bool = False) -> np.ndarray:
     """Lesion probabilities (B, size, size) float32 for uint8 RGB images of any sizes.
 
@@ -313,7 +370,6 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     from mobilegan.evaluation.perturb import PERTURBATIONS
     from mobilegan.evaluation.perturb import perturb as perturb_image
     from mobilegan.inference.preprocess import normalize_exposure
-    from mobilegan.models.io import load_model
 
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"--threshold must be in (0, 1), got {threshold}")
@@ -337,9 +393,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     out.mkdir(parents=True, exist_ok=True)
 
     torch_device = resolve_device(device)
-    model, model_cfg = load_model(source.weights, map_location="cpu")
-    model = model.to(torch_device).eval()
-    params = sum(p.numel() for p in model.parameters())
+    model, model_cfg, params, runtime = load_network(source, torch_device)
     overlap = overlap_report([s.id for s in samples], source)
     seen = {i: "train" for i in overlap.get("train_ids", [])} | \
         {i: "val" for i in overlap.get("val_ids", [])}
@@ -376,6 +430,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     summary = _summary(source, model_cfg, params, dataset, split, samples, rows, counts,
                        skipped, warnings, overlap, size, threshold, tta, limit, torch_device,
                        wall, command, name, perturb, postprocess, exposure)
+    summary["runtime"] = runtime
     result = Evaluation(out, rows, summary)
     result.files["per_image"] = write_per_image(rows, out / "per_image.csv")
     if figures:

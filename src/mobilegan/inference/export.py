@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -137,6 +138,30 @@ def _finish(path: Path, exporter: str, metadata: dict[str, str] | None) -> Path:
         entry.key, entry.value = key, str(value)
     onnx.save(graph, str(path))
     return path
+
+
+MODEL_KEY = "mobilegan.model"
+METADATA_KEY = "mobilegan.metadata"
+
+
+def weights_metadata(weights: str | Path) -> dict[str, str]:
+    """What an export of ``weights`` should carry so that it can be scored and traced
+    alone: the model config, the training metadata (protocol, training ids hash, image
+    size) and the source file's name and SHA-256."""
+    import hashlib
+
+    from mobilegan.models.io import read_model_info
+
+    weights = Path(weights)
+    info = read_model_info(weights)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    return {MODEL_KEY: json.dumps(info["model"]), METADATA_KEY: json.dumps(info.get("metadata") or {}),
+            "mobilegan.source": weights.name, "mobilegan.source_sha256": digest}
+
+
+def source_metadata(props: dict[str, str]) -> dict[str, Any]:
+    """The training metadata stored by :func:`weights_metadata` (empty when absent)."""
+    return json.loads(props.get(METADATA_KEY) or "{}")
 
 
 def read_onnx_metadata(path: str | Path) -> dict[str, str]:

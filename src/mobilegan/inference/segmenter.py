@@ -38,6 +38,8 @@ WEIGHTS_ENV = "MOBILEGAN_WEIGHTS"
 LOW_CONFIDENCE = 0.963
 #: Largest batch handed to the network at once (samples x flips x images are split).
 MAX_FORWARD_BATCH = 32
+#: How the network runs: PyTorch, ONNX Runtime float32, or ONNX Runtime with int8 convolutions.
+BACKENDS = ("torch", "onnx", "int8")
 
 
 def shipped_weights() -> Path:
@@ -46,6 +48,13 @@ def shipped_weights() -> Path:
     if override:
         return Path(override)
     return Path(__file__).resolve().parents[1] / "weights" / "mobilegan.safetensors"
+
+
+def shipped_int8() -> Path:
+    """The int8 ONNX twin of :func:`shipped_weights` (``<name>_int8.onnx`` beside it), made
+    by ``mobilegan export --quantize int8`` for phone-class CPUs."""
+    weights = shipped_weights()
+    return weights.with_name(f"{weights.stem}_int8.onnx")
 
 
 class Segmenter:
@@ -63,35 +72,43 @@ class Segmenter:
     ``low_confidence_below`` (default :data:`LOW_CONFIDENCE`) are flagged and deserve a
     human look. ``weights`` is a ``.safetensors`` file (with its ``.json``) or, for
     ``backend="onnx"``, an ``.onnx`` file; None means the shipped weights.
+    ``backend="int8"`` runs an int8 ONNX file (default: the shipped one) with onnxruntime:
+    about 1.4x faster on a CPU, masks within 0.2 JAC of float32 (docs/deployment.md).
     """
 
     def __init__(self, weights: str | os.PathLike | None = None,
-                 backend: Literal["torch", "onnx"] = "torch", image_size: int = 128,
+                 backend: Literal["torch", "onnx", "int8"] = "torch", image_size: int = 128,
                  tta: bool = False, samples: int = 1, postprocess: bool = True,
                  threshold: float = 0.5, threads: int | None = None, device: str = "cpu",
                  low_confidence_below: float = LOW_CONFIDENCE, seed: int | None = None,
                  exposure: bool = True) -> None:
         self._configure(image_size, tta, samples, postprocess, threshold, low_confidence_below,
                         exposure)
-        _check(backend in ("torch", "onnx"), f"backend must be 'torch' or 'onnx', got {backend!r}")
-        if backend == "onnx" and samples > 1:
+        _check(backend in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend != "torch" and samples > 1:
             raise ValueError("samples > 1 needs backend='torch': the ONNX export has no noise z "
                              "(dropout is not exported), so it cannot estimate uncertainty")
-        path = Path(weights) if weights is not None else _require_shipped()
-        if backend == "onnx":
+        if backend == "int8":
+            path = _require_int8(Path(weights) if weights is not None else _require_shipped_int8())
             self.backend: Any = _onnx_backend(path, device, threads)
+        elif backend == "onnx":
+            path = Path(weights) if weights is not None else _require_shipped()
+            self.backend = _onnx_backend(path, device, threads)
         else:
             from mobilegan.inference.torch_backend import TorchBackend
 
+            path = Path(weights) if weights is not None else _require_shipped()
             self.backend = TorchBackend.from_weights(path, device=device, threads=threads,
                                                      seed=seed)
         if samples > 1 and not self.backend.can_sample:
             raise ValueError("samples > 1: this network has no noise z to sample")
 
     @classmethod
-    def from_pretrained(cls, backend: Literal["torch", "onnx"] = "torch", **kw: Any) -> "Segmenter":
-        """The shipped MobileGAN weights (no network access); FileNotFoundError if absent."""
-        return cls(weights=_require_shipped(), backend=backend, **kw)
+    def from_pretrained(cls, backend: Literal["torch", "onnx", "int8"] = "torch",
+                        **kw: Any) -> "Segmenter":
+        """The shipped MobileGAN weights (no network access; ``backend="int8"``: their int8
+        ONNX twin); FileNotFoundError if absent."""
+        return cls(weights=None, backend=backend, **kw)
 
     @classmethod
     def from_module(cls, model: Any, image_size: int = 128, tta: bool = False,
@@ -224,6 +241,28 @@ def _require_shipped() -> Path:
             f"MobileGAN's shipped weights are not installed (looked for {path}). Pass "
             f"weights=... (a .safetensors from `mobilegan train`, or an .onnx export) or set "
             f"${WEIGHTS_ENV}.")
+    return path
+
+
+def _require_shipped_int8() -> Path:
+    path = shipped_int8()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no shipped int8 model at {path}. Make one with `mobilegan export --quantize int8 "
+            f"--calibration TRAINING_IMAGES` and pass it as weights=...")
+    return path
+
+
+def _require_int8(path: Path) -> Path:
+    """``path`` if it is an int8 ONNX file written by ``mobilegan export --quantize int8``."""
+    from mobilegan.inference.quantize import read_quantization
+
+    if path.suffix.lower() != ".onnx" or not path.is_file():
+        raise ValueError(f"backend='int8' needs an int8 .onnx file (from `mobilegan export "
+                         f"--quantize int8`), got {path}")
+    if read_quantization(path) is None:
+        raise ValueError(f"{path} is a float ONNX file: use backend='onnx' for it, or quantise "
+                         f"it with `mobilegan export --quantize int8`")
     return path
 
 

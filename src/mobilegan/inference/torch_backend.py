@@ -83,7 +83,7 @@ class TorchBackend:
 
 def export_weights_to_onnx(weights: str | Path, path: str | Path) -> Path:
     """Export saved weights to ONNX (noise z off), through the project's exporter."""
-    from mobilegan.inference.export import export_onnx
+    from mobilegan.inference.export import export_onnx, weights_metadata
 
     model, _ = load_model(weights, map_location="cpu")
-    return Path(export_onnx(model, path))
+    return Path(export_onnx(model, path, metadata=weights_metadata(weights)))

@@ -18,6 +18,16 @@ def config_path_for(weights: Path) -> Path:
     return weights.with_suffix(".json")
 
 
+def splits_path_for(weights: Path, source_name: str | None = None) -> Path | None:
+    """The training and validation ids of the run that made ``weights``: its run folder's
+    ``splits.json``, else ``<stem>.splits.json`` beside the file (how the shipped weights
+    carry theirs); ``source_name`` names the weights an export was made from."""
+    candidates = [weights.parent / "splits.json", weights.with_name(f"{weights.stem}.splits.json")]
+    if source_name:
+        candidates.append(weights.with_name(f"{Path(source_name).stem}.splits.json"))
+    return next((c for c in candidates if c.is_file()), None)
+
+
 def save_model(model: nn.Module, cfg: ModelConfig, path: str | Path,
                metadata: dict[str, Any] | None = None, dtype: torch.dtype | None = None) -> Path:
     """Write ``path`` (.safetensors) and ``path.json`` (model config + metadata)."""
