@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import platform
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from mobilegan.config import ModelConfig
+from mobilegan.hardware import describe_device
 from mobilegan.models.registry import build_model
 
 
@@ -111,16 +111,6 @@ def table(times: dict[str, list[float]], batch: int) -> str:
         lines.append(f"| {network} | {runtime} | {p50 * 1e3:.1f} | {p90 * 1e3:.1f} | "
                      f"{batch / p50:.1f} | {p50 / base:.2f}x |")
     return "\n".join(lines)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 ORT_WORKER = """
@@ -215,9 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             onnx_paths = dict([first, (f"{shipped_label} / ONNX Runtime int8", int8), *rest])
         times = measure_onnx(onnx_paths, x, args, Path(tmp)) if onnx_paths else {}
         times.update(measure(runners, args.iters, args.warmup))
-    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_name()
     print(f"input {args.batch}x3x{args.size}x{args.size}, {args.threads} CPU threads, "
-          f"{args.iters} timed calls each (in 5 turns), device {args.device} {device}, "
+          f"{args.iters} timed calls each (in 5 turns), {describe_device(args.device)}, "
           f"torch {torch.__version__}; ONNX Runtime timed in separate processes without torch")
     print(table(times, args.batch))
     return 0

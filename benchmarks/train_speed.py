@@ -18,6 +18,7 @@ import torch
 
 from mobilegan.config import RunConfig, apply_overrides
 from mobilegan.data.cache import CachedSet
+from mobilegan.hardware import describe_device
 from mobilegan.training.data_setup import PreparedData
 from mobilegan.training.trainer import Trainer
 
@@ -73,8 +74,8 @@ def main() -> None:
     args.steps = args.steps or (20 if gpu else 3)
     args.warmup = args.warmup if args.warmup is not None else (5 if gpu else 1)
     torch.set_num_threads(args.threads)
-    where = torch.cuda.get_device_name() if gpu else f"CPU, {args.threads} threads"
-    print(f"one GAN step (D + G), {args.size}x{args.size}, {where}, bf16 autocast: {gpu}")
+    print(f"one GAN step (D + G), {args.size}x{args.size}, {describe_device(args.device)}, "
+          f"bf16 autocast: {gpu}")
     results = {}
     for name in args.models:
         for batch in args.batches:

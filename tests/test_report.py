@@ -154,7 +154,7 @@ def test_every_row_has_provenance_and_figure_links_resolve(
     assert "--split heldout" in provenance and "--limit 3 --figures" in provenance
     assert "train ids sha256 `" in provenance and "scored on " in provenance
     # how long and how far the run trained comes from its train_result.json
-    assert "trained 1.0 epochs on CPU" in provenance and "best epoch 1" in provenance
+    assert "trained 1.0 epochs on cpu: " in provenance and "best epoch 1" in provenance
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(links) >= 5 and all(not Path(link).is_absolute() for link in links)
     for link in links:

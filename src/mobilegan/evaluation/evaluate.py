@@ -18,7 +18,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import platform
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -34,6 +33,7 @@ from tqdm.auto import tqdm
 from mobilegan.data.layouts import Sample, discover
 from mobilegan.data.splits import ids_sha256
 from mobilegan.data.validate import check_pair
+from mobilegan.hardware import describe_device, resolve_device
 from mobilegan.metrics.isic import (METRIC_KEYS, POOLED_KEYS, confusion, metrics_from_confusion,
                                     resize_to, summarize)
 from mobilegan.models.io import splits_path_for
@@ -201,28 +201,6 @@ def leak_label(overlap: dict[str, Any], n: int) -> str:
 
 
 # ---- prediction --------------------------------------------------------------------------
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def describe_device(device: torch.device) -> str:
-    """The card (or CPU) that produced the numbers, for the report."""
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    threads = torch.get_num_threads()
-    return f"cpu: {name} ({threads} thread{'' if threads == 1 else 's'})"
-
 
 class OnnxNetwork:
     """An exported file called like the torch network (logits tensor in and out), so that

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from mobilegan.config import RunConfig
 from mobilegan.data.cache import CachedSet
 from mobilegan.data.tensors import normalize_images
+from mobilegan.hardware import describe_device, resolve_device
 from mobilegan.losses import discriminator_loss, generator_loss
 from mobilegan.models.io import save_model
 from mobilegan.models.registry import build_discriminator, build_model
@@ -48,12 +49,6 @@ class TrainResult:
     epochs_done: int
     steps_done: int
     wall_s: float
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -361,14 +356,12 @@ class Trainer:
     def _write_result(self, result: TrainResult, stop_reason: str, steps_per_epoch: int) -> None:
         """``train_result.json``: how far this invocation got and on what, for the report
         (rows trained under one time budget say how many epochs each reached)."""
-        card = (torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
-                else f"CPU, {torch.get_num_threads()} threads")
         info = {"epochs_done": result.epochs_done,
                 "epochs_trained": round(result.steps_done / steps_per_epoch, 2),
                 "steps_done": result.steps_done, "best_epoch": result.best_epoch,
                 "best_val_JAC": result.best_val_jac, "stop_reason": stop_reason,
                 "time_budget_s": self.cfg.train.time_budget_s, "wall_s": round(result.wall_s, 1),
-                "device": str(self.device), "card": card,
+                "device": str(self.device), "card": describe_device(self.device),
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         (self.out / "train_result.json").write_text(json.dumps(info, indent=2) + "\n")
 

@@ -1,0 +1,37 @@
+"""Which device runs the work, and how every record names it: one wording for training
+records, evaluation summaries and benchmarks, so that the report compares like with like."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is the GPU when there is one, else the CPU; any other name as torch reads it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo``), or what Python can tell."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_device(device: torch.device | str) -> str:
+    """The card (``cuda: NVIDIA H100 80GB HBM3``) or CPU (``cpu: AMD EPYC (2 threads)``)
+    that produced a number."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    threads = torch.get_num_threads()
+    return f"cpu: {cpu_name()} ({threads} thread{'' if threads == 1 else 's'})"
