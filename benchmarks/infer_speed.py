@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import sys
 import tempfile
 import time
@@ -43,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "int8 model when timing the shipped weights on a CPU)")
     p.add_argument("--compile", action="store_true",
                    help="also time each network through torch.compile (fused kernels)")
+    p.add_argument("--channels-last", action="store_true",
+                   help="also time each network in NHWC memory layout (checked equal first)")
     p.add_argument("--compile-mode", default="default",
                    help="torch.compile mode, e.g. reduce-overhead (CUDA graphs) on a GPU")
     return p.parse_args(argv)
@@ -67,9 +70,14 @@ def networks(weights: str | None) -> dict[str, torch.nn.Module]:
 
 
 def torch_runner(model: torch.nn.Module, x: np.ndarray, device: str,
-                 bf16: bool) -> Callable[[], None]:
+                 bf16: bool, channels_last: bool = False) -> Callable[[], None]:
+    """One timed call of ``model``; ``channels_last`` times an NHWC copy of it (the layout
+    GPU tensor cores prefer) after checking that it computes the same logits."""
     model = model.to(device)
     tensor = torch.from_numpy(x).to(device)
+    if channels_last:
+        model = _channels_last_twin(model, tensor)
+        tensor = tensor.contiguous(memory_format=torch.channels_last)
     cuda = device.startswith("cuda")
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cuda and bf16
                 else contextlib.nullcontext())
@@ -80,6 +88,16 @@ def torch_runner(model: torch.nn.Module, x: np.ndarray, device: str,
         if cuda:
             torch.cuda.synchronize()
     return run
+
+
+def _channels_last_twin(model: torch.nn.Module, x: torch.Tensor) -> torch.nn.Module:
+    twin = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        reference = model(x[:2])
+        got = twin(x[:2].contiguous(memory_format=torch.channels_last))
+    if not torch.allclose(got, reference, rtol=1e-3, atol=1e-3):
+        raise AssertionError(f"channels-last logits differ by {(got - reference).abs().max():.2e}")
+    return twin
 
 
 def measure(runners: dict[str, Callable[[], None]], iters: int, warmup: int,
@@ -194,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
             precision = "bf16" if args.bf16 and args.device.startswith("cuda") else "fp32"
             runners[f"{label} / PyTorch eager {precision}"] = torch_runner(
                 net, x, args.device, args.bf16)
+            if args.channels_last:
+                runners[f"{label} / PyTorch eager {precision} channels-last"] = torch_runner(
+                    net, x, args.device, args.bf16, channels_last=True)
             if args.compile:
                 compiled = torch.compile(net.to(args.device), mode=args.compile_mode)
                 runners[f"{label} / PyTorch compiled ({args.compile_mode}) {precision}"] = \

@@ -50,6 +50,8 @@ fi
 # INFER_COMPILE=1 adds torch.compile rows (COMPILE_MODE, default reduce-overhead: CUDA
 # graphs); compiling three networks takes minutes, so give it INFER_TIMEOUT=300 or so.
 [ "${INFER_COMPILE:-0}" = 1 ] && INFER+=(--compile --compile-mode "${COMPILE_MODE:-reduce-overhead}")
+# NHWC rows (cuDNN's tensor-core layout; bf16 convolutions in NCHW pay for transposes).
+[ "${INFER_CHANNELS_LAST:-1}" = 1 ] && INFER+=(--channels-last)
 echo "== benchmarks at ${SECONDS}s"
 [ "${TRAIN_SPEED:-1}" = 1 ] &&
   timeout 120 python3 benchmarks/train_speed.py --device "$DEVICE" "${BENCH[@]}" | tee "$WORK/train_speed.md"

@@ -44,5 +44,6 @@ def test_infer_speed_puts_the_int8_model_under_its_float_twin(tmp_path: Path) ->
 
 def test_infer_speed_times_every_network(tmp_path: Path) -> None:
     out = _run("infer_speed.py", "--no-onnx", "--iters", "5", "--warmup", "5", "--size", "64",
-               cwd=tmp_path)
-    assert out.count("PyTorch eager fp32") == 3 and "1.00x" in out
+               "--channels-last", cwd=tmp_path)
+    assert out.count("PyTorch eager fp32 |") == 3 and "1.00x" in out
+    assert out.count("PyTorch eager fp32 channels-last |") == 3  # and checked equal first
