@@ -47,3 +47,16 @@ def test_infer_speed_times_every_network(tmp_path: Path) -> None:
                "--channels-last", cwd=tmp_path)
     assert out.count("PyTorch eager fp32 |") == 3 and "1.00x" in out
     assert out.count("PyTorch eager fp32 channels-last |") == 3  # and checked equal first
+
+
+@pytest.mark.slow
+def test_bf16_attention_compares_three_precisions_on_real_images(tmp_path: Path,
+                                                                 isic2018: Path) -> None:
+    from mobilegan.inference.segmenter import shipped_weights
+
+    out = _run("bf16_attention.py", str(shipped_weights()), str(isic2018), "--limit", "4",
+               "--device", "cpu", cwd=tmp_path)
+    assert "(heldout, 4 images)" in out
+    for row in ("| float32 | ", "| bf16, attention float32 | ", "| bf16, attention bf16 | "):
+        assert row in out
+    assert "| float32 | " in out and "+0.00 +- 0.00 | 0.000 |" in out  # float32 vs itself

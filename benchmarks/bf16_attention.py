@@ -1,0 +1,86 @@
+"""How much does bf16 attention change MobileGAN's masks? Float32, bf16 autocast with the
+attention maths kept in float32 (what the code does), and bf16 autocast with the attention
+in bf16 too (what it did before; the GPU runs that collapsed used it), on the same images.
+
+    python benchmarks/bf16_attention.py RUN_OR_WEIGHTS DATASET_DIR [--split heldout] [--device cpu]
+
+CPUs with AVX-512 BF16 and GPUs both run it. DANet's energies are unscaled (CAM energies
+reach 3.8e6 on the shipped weights), which 8 significant bits cannot resolve; this
+measures what that does to the output, image by image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from unittest import mock
+
+import numpy as np
+import torch
+
+from mobilegan.evaluation.evaluate import (_batches, load_network, predict_probabilities,
+                                           resolve_source, score, select_samples)
+from mobilegan.hardware import describe_device, resolve_device
+from mobilegan.models import attention
+
+SETTINGS = ("float32", "bf16, attention float32", "bf16, attention bf16")
+
+
+@contextlib.contextmanager
+def precision(setting: str, device: torch.device) -> Iterator[None]:
+    if setting == "float32":
+        yield
+        return
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        if setting == "bf16, attention bf16":  # the code before attention kept float32
+            with mock.patch.object(attention, "full_precision",
+                                   lambda x: contextlib.nullcontext()):
+                yield
+        else:
+            yield
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run", help="run folder or .safetensors")
+    p.add_argument("dataset")
+    p.add_argument("--split", default="heldout")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=16)
+    args = p.parse_args(argv)
+    device = resolve_device(args.device)
+    source = resolve_source(args.run)
+    model, _, _, _ = load_network(source, device)
+    size = int(source.metadata.get("image_size") or 128)
+    samples = select_samples(args.dataset, args.split, source, args.limit)
+    jac: dict[str, list[float]] = {s: [] for s in SETTINGS}
+    change: dict[str, float] = {s: 0.0 for s in SETTINGS}
+    for batch in _batches(samples, args.batch_size, [], []):
+        images = [image for _, image, _ in batch]
+        maps = {}
+        for setting in SETTINGS:
+            with precision(setting, device):
+                maps[setting] = predict_probabilities(model, images, size, device)
+            for probability, (_, _, truth) in zip(maps[setting], batch):
+                jac[setting].append(score(probability, truth, 0.5)[0]["JAC"])
+            change[setting] = max(change[setting],
+                                  float(np.abs(maps[setting] - maps["float32"]).max()))
+    base = np.array(jac["float32"])
+    print(f"{source.name} on {args.dataset} ({args.split}, {len(base)} images), "
+          f"{describe_device(device)}, torch {torch.__version__}")
+    print("| precision | JAC % | minus float32 (points, 95% CI) | largest probability change |")
+    print("| --- | ---: | ---: | ---: |")
+    for setting in SETTINGS:
+        values = np.array(jac[setting])
+        diff = 100 * (values - base)
+        ci = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+        print(f"| {setting} | {100 * values.mean():.2f} | {diff.mean():+.2f} +- {ci:.2f} | "
+              f"{change[setting]:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
