@@ -234,3 +234,13 @@ def test_cli_skips_unreadable_calibration_images_and_warns_when_ids_are_unchecke
     assert "broken.jpg" in err and "make sure" in err
     record = read_quantization(out)
     assert record is not None and record.calibration_images == 2
+
+
+def test_cli_shrinks_large_calibration_images_on_reading(tmp_path: Path) -> None:
+    from mobilegan.cli.export_cmd import _readable
+    from mobilegan.data.layouts import Sample
+
+    path = tmp_path / "big.png"
+    Image.fromarray(draw_lesion((1200, 1600), seed=3)[0]).save(path)
+    images, used, problems = _readable([Sample("big", path, None)], 1, size=128)
+    assert used and not problems and images[0].shape == (384, 512, 3)  # aspect kept

@@ -120,8 +120,13 @@ def _calibration_pool(folder: str, split: str) -> list:
     return splits[split]
 
 
-def _readable(samples: list, count: int) -> tuple[list, list, list[str]]:
-    """The first ``count`` samples whose image decodes: (images, samples, problems)."""
+def _readable(samples: list, count: int, size: int) -> tuple[list, list, list[str]]:
+    """The first ``count`` samples whose image decodes: (images, samples, problems). Each
+    image is shrunk on reading to at most 4x the network's input size, so that a hundred
+    full-resolution originals (up to 6,000 px wide) never sit in memory at once."""
+    import numpy as np
+    from PIL import Image
+
     from mobilegan.inference.preprocess import read_image
 
     images, used, problems = [], [], []
@@ -129,10 +134,13 @@ def _readable(samples: list, count: int) -> tuple[list, list, list[str]]:
         if len(images) == count:
             break
         try:
-            images.append(read_image(sample.image))
-            used.append(sample)
+            picture = Image.fromarray(read_image(sample.image))
         except (OSError, ValueError) as error:
             problems.append(f"{sample.image}: {error}")
+            continue
+        picture.thumbnail((4 * size, 4 * size), Image.Resampling.BILINEAR)
+        images.append(np.asarray(picture))
+        used.append(sample)
     return images, used, problems
 
 
@@ -161,14 +169,14 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
               f"image you will test on", file=sys.stderr)
     # A seeded shuffle; unreadable files are skipped (and named), the next image taken.
     order = random.Random(0).sample(pool, len(pool))
-    images, chosen, skipped = _readable(order, args.calibration_images)
+    size = int(read_model_info(weights).get("metadata", {}).get("image_size") or 128)
+    images, chosen, skipped = _readable(order, args.calibration_images, size)
     if not images:
         raise ValueError(f"none of the {len(pool)} calibration images could be read; first: "
                          f"{skipped[0] if skipped else 'none'}")
     for problem in skipped:
         print(f"skipped calibration image {problem}", file=sys.stderr)
     rest = order[order.index(chosen[-1]) + 1:]
-    size = int(read_model_info(weights).get("metadata", {}).get("image_size") or 128)
     out = Path(args.out) if args.out else Path(f"{weights.stem}_int8.onnx")
     start = time.perf_counter()
     model, _ = load_model(weights)
@@ -184,7 +192,7 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
               f"{len(chosen)} images ({rule})")
         if not args.check:
             return 0
-        held, _, _ = _readable(rest, min(64, args.calibration_images))
+        held, _, _ = _readable(rest, min(64, args.calibration_images), size)
         if not held:
             print("no images left beside the calibration set for --check", file=sys.stderr)
             return 1
