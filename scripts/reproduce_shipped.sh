@@ -16,6 +16,9 @@ if [ "$TRAIN" = 1 ]; then
   mobilegan train --config configs/shipped_stage4.json --out runs/shipped-stage4   # + weight average
   # Stage 3's twin without the adversary (same start v1, recipe, seed): what the GAN adds.
   mobilegan train --config configs/shipped_stage3.json --set train.adversarial=false --out runs/nogan-stage3
+  # ... and stage 4's twin from it: the shipped recipe end to end, without the adversary.
+  mobilegan train --config configs/shipped_stage4.json --set train.adversarial=false \
+    --set train.init_generator=runs/nogan-stage3/best.safetensors --out runs/nogan-stage4
 fi
 
 score() {  # score RUN NAME OUT [evaluate options...]
@@ -28,6 +31,7 @@ score runs/shipped-stage2 "$V1" results/shipped-v1
 score runs/shipped-stage3 "$V2" results/shipped-v2
 score runs/shipped-stage4 "$V3" results/shipped --figures
 score runs/nogan-stage3 "Generator without GAN (CPU, stage 3 twin of v2)" results/nogan-stage3
+score runs/nogan-stage4 "Generator without GAN (CPU, stages 3-4 twin of v3)" results/nogan-stage4
 # Flip test-time augmentation (`--tta`), chosen on the held-out images (+0.8 JAC there).
 for set in "isic2017 test" "isic2018 heldout"; do
   read -r name split <<<"$set"
@@ -84,12 +88,14 @@ python scripts/package_weights.py runs/shipped-stage4 --eval results/shipped/isi
     python benchmarks/paired_difference.py results/{shipped-int8,shipped-exposure}/$set --names "v3 int8" "v3 float32 (both with exposure normalisation)"
     echo
     python benchmarks/paired_difference.py results/{nogan-stage3,shipped-v2}/$set --names "stage 3 without the GAN" "v2 (stage 3 with the GAN)"
+    echo
+    python benchmarks/paired_difference.py results/{nogan-stage4,shipped}/$set --names "stages 3-4 without the GAN" "v3 (stages 3-4 with the GAN)"
   done; } > results/paired_differences.md
 for stage in 1 2 3 4; do  # training curves of every stage
   mkdir -p results/shipped/stage$stage
   cp runs/shipped-stage$stage/{config.json,metrics.csv} results/shipped/stage$stage/
 done
-cp runs/nogan-stage3/{config.json,metrics.csv} results/nogan-stage3/
-mobilegan report results/shipped results/shipped-tta results/shipped-exposure results/shipped-int8 results/shipped-v2 results/shipped-v1 results/nogan-stage3 \
+for stage in 3 4; do cp runs/nogan-stage$stage/{config.json,metrics.csv} results/nogan-stage$stage/; done
+mobilegan report results/shipped results/shipped-tta results/shipped-exposure results/shipped-int8 results/shipped-v2 results/shipped-v1 results/nogan-stage3 results/nogan-stage4 \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   --preface results/PREFACE.md --out RESULTS.md
