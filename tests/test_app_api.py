@@ -250,6 +250,16 @@ def test_onnx_backend_serves_without_an_uncertainty_map(model_files, real_image)
     assert _png(r["mask"]).size == (256, 192)
 
 
+def test_int8_backend_names_itself(real_image):
+    from mobilegan.inference.segmenter import Segmenter
+
+    client = TestClient(create_app(Segmenter.from_pretrained(backend="int8", threads=1)))
+    assert client.get("/api/health").json()["backend"] == "int8"
+    (r,) = client.post("/api/segment", files=[
+        _part(real_image.name, real_image.read_bytes())]).json()["results"]
+    assert r["ok"] and r["uncertainty"] is None and "INT8 backend" in r["uncertainty_note"]
+
+
 def test_large_images_get_a_jpeg_overlay_and_a_full_size_mask(client):
     rgb = np.full((1500, 2000, 3), 200, dtype=np.uint8)  # 3 MP: above the PNG overlay limit
     buffer = io.BytesIO()

@@ -45,9 +45,10 @@ def uncertainty_note(backend: str, samples: int) -> str | None:
     """Why there is no uncertainty map, in words (None when there is one)."""
     if samples > 1:
         return None
-    if backend == "onnx":
-        return ("Not available with the ONNX backend: the exported network has no noise to "
-                "sample. Start the server with --backend torch for an uncertainty map.")
+    if backend in ("onnx", "int8"):
+        return (f"Not available with the {backend.upper()} backend: the exported network "
+                "has no noise to sample. Start the server with --backend torch for an "
+                "uncertainty map.")
     return ("Not available: the server runs one deterministic pass (--samples 1). Start it "
             "with --samples 8 for an uncertainty map.")
 

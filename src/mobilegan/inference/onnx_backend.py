@@ -35,6 +35,9 @@ class OnnxBackend:
             providers.insert(0, "CUDAExecutionProvider")
         self.session = ort.InferenceSession(str(path), options, providers=providers)
         self.input_name = self.session.get_inputs()[0].name
+        # An int8 file (``mobilegan export --quantize int8``) says so in its metadata.
+        if "mobilegan.quantization" in self.session.get_modelmeta().custom_metadata_map:
+            self.name = "int8"
 
     def logits(self, batch: np.ndarray, sampling: bool = False) -> np.ndarray:
         if sampling:
