@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +145,23 @@ def test_segmenter_int8_backend_matches_torch_on_a_real_image(isic2017: Path) ->
     assert fast.mask.shape == (height, width)
     union = np.logical_or(fast.mask, reference.mask).sum()
     assert union and np.logical_and(fast.mask, reference.mask).sum() / union > 0.9
+
+
+def test_int8_backend_runs_without_torch(isic2017: Path) -> None:
+    image = sorted((isic2017 / "ISIC-2017_Test_v2_Data").glob("*.jpg"))[0]
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["torch"] = None  # any `import torch` now raises ImportError
+        from mobilegan.inference.segmenter import Segmenter
+        result = Segmenter.from_pretrained(backend="int8").predict({str(image)!r})
+        assert sys.modules["torch"] is None
+        print(result.mask.shape, result.area_pixels)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    width, height = Image.open(image).size
+    assert done.stdout.startswith(f"({height}, {width})")
 
 
 def test_int8_backend_refuses_what_it_cannot_do(float_file: Path, tmp_path: Path,

@@ -134,10 +134,12 @@ def _flush_every(batches: int) -> int:
 
 
 def read_quantization(path: str | os.PathLike) -> Quantization | None:
-    """The :class:`Quantization` record of an ONNX file; None for a float file."""
-    from mobilegan.inference.export import read_onnx_metadata
+    """The :class:`Quantization` record of an ONNX file; None for a float file. Needs only
+    the ``onnx`` package (no torch): the int8 backend runs torch-free."""
+    import onnx
 
-    raw = read_onnx_metadata(path).get(QUANTIZATION_KEY)
+    props = onnx.load(str(path), load_external_data=False).metadata_props
+    raw = next((p.value for p in props if p.key == QUANTIZATION_KEY), None)
     return Quantization(**json.loads(raw)) if raw else None
 
 
