@@ -71,12 +71,12 @@ def quantize_onnx(fp32_path: str | os.PathLike, out_path: str | os.PathLike,
     """Write an int8 (QDQ) copy of the float32 ONNX file ``fp32_path``, its activation
     ranges measured on ``calibration`` (uint8 RGB images of any size; ``calibration_ids``
     name them). The float file's metadata is kept; a :class:`Quantization` record is added."""
-    from mobilegan.data.splits import ids_sha256
-
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod,
                                           QuantFormat, QuantType, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from mobilegan.data.splits import ids_sha256
 
     if len(calibration) == 0:
         raise ValueError("int8 quantisation needs at least one calibration image")
