@@ -107,19 +107,6 @@ def _allowed_ids(args: argparse.Namespace, weights: Path) -> tuple[set[str] | No
     return ids, f"the ids listed in {path.name}"
 
 
-def _calibration_pool(folder: str, split: str) -> list:
-    """The samples of ``split`` (``all``: every split; a bare image folder is all)."""
-    from mobilegan.data.layouts import discover
-
-    splits = discover(folder)
-    if split == "all" or list(splits) == ["all"]:
-        return [s for group in splits.values() for s in group]
-    if split not in splits:
-        raise ValueError(f"--calibration-split {split!r} not under {folder}; found "
-                         f"{sorted(splits)} (or use 'all')")
-    return splits[split]
-
-
 def _readable(samples: list, count: int, size: int) -> tuple[list, list, list[str]]:
     """The first ``count`` samples whose image decodes: (images, samples, problems). Each
     image is shrunk on reading to at most 4x the network's input size, so that a hundred
@@ -149,6 +136,7 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
     import sys
     import tempfile
 
+    from mobilegan.data.layouts import split_samples
     from mobilegan.inference.export import DEFAULT_OPSET, export_onnx, weights_metadata
     from mobilegan.inference.quantize import mask_agreement, quantize_onnx
     from mobilegan.models.io import load_model, read_model_info
@@ -158,7 +146,8 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
                          "the int8 ranges (never the test set)")
     if args.calibration_images < 1:
         raise ValueError(f"--calibration-images must be >= 1, got {args.calibration_images}")
-    pool = _calibration_pool(args.calibration, args.calibration_split)
+    split = None if args.calibration_split == "all" else args.calibration_split
+    pool = split_samples(args.calibration, split)
     allowed, rule = _allowed_ids(args, weights)
     if allowed is not None:
         pool = [s for s in pool if s.id in allowed]

@@ -168,6 +168,17 @@ def _nothing_found(root: Path) -> str:
     return f"no images or known ISIC layout under {root} (empty folder?)"
 
 
+def split_samples(root: str | Path, wanted: str | None) -> list[Sample]:
+    """The samples of split ``wanted``; every split when it is None or when the folder has
+    no splits at all (a bare image folder answers any split), else KeyError."""
+    splits = discover(root)
+    if wanted in splits:
+        return splits[wanted]
+    if wanted is None or list(splits) == ["all"]:
+        return [s for samples in splits.values() for s in samples]
+    raise KeyError(f"split {wanted!r} not under {root}; found {sorted(splits)}")
+
+
 def load_samples(root: str | Path, split: str | None = None) -> list[Sample]:
     """The samples of one split (or of every split, in order, when ``split`` is None)."""
     splits = discover(root)

@@ -219,8 +219,7 @@ def load_network(source: ModelSource, device: torch.device
                  ) -> tuple[nn.Module | OnnxNetwork, Any, int, str]:
     """The network to score, its model config, parameter count and runtime label
     ("torch", "onnxruntime" or "onnxruntime int8"). ONNX files run on the CPU."""
-    from mobilegan.config import ModelConfig
-    from mobilegan.models.io import load_model
+    from mobilegan.models.io import load_model, model_config
     from mobilegan.models.registry import build_model
 
     if source.weights.suffix == ".onnx":
@@ -228,14 +227,12 @@ def load_network(source: ModelSource, device: torch.device
             raise ValueError(f"an ONNX file is scored with onnxruntime on the CPU; "
                              f"got --device {device}")
         from mobilegan.inference.export import MODEL_KEY, read_onnx_metadata
-        from mobilegan.inference.quantize import read_quantization
 
-        known = {f.name for f in dataclasses.fields(ModelConfig)}
-        stored = json.loads(read_onnx_metadata(source.weights)[MODEL_KEY])
-        cfg = ModelConfig(**{k: v for k, v in stored.items() if k in known})
+        cfg = model_config(json.loads(read_onnx_metadata(source.weights)[MODEL_KEY]))
         params = sum(p.numel() for p in build_model(cfg).parameters())
-        runtime = "onnxruntime int8" if read_quantization(source.weights) else "onnxruntime"
-        return OnnxNetwork(source.weights), cfg, params, runtime
+        network = OnnxNetwork(source.weights)  # its session knows whether the file is int8
+        runtime = "onnxruntime int8" if network.backend.name == "int8" else "onnxruntime"
+        return network, cfg, params, runtime
     model, cfg = load_model(source.weights, map_location="cpu")
     model = model.to(device).eval()
     return model, cfg, sum(p.numel() for p in model.parameters()), "torch"

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from mobilegan.inference.quantize import QUANTIZATION_KEY
+
 
 class OnnxBackend:
     """Logits from a float32 (B, 3, S, S) numpy batch, deterministic."""
@@ -36,7 +38,7 @@ class OnnxBackend:
         self.session = ort.InferenceSession(str(path), options, providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         # An int8 file (``mobilegan export --quantize int8``) says so in its metadata.
-        if "mobilegan.quantization" in self.session.get_modelmeta().custom_metadata_map:
+        if QUANTIZATION_KEY in self.session.get_modelmeta().custom_metadata_map:
             self.name = "int8"
 
     def logits(self, batch: np.ndarray, sampling: bool = False) -> np.ndarray:

@@ -89,8 +89,8 @@ class Segmenter:
             raise ValueError("samples > 1 needs backend='torch': the ONNX export has no noise z "
                              "(dropout is not exported), so it cannot estimate uncertainty")
         if backend == "int8":
-            path = _require_int8(Path(weights) if weights is not None else _require_shipped_int8())
-            self.backend: Any = _onnx_backend(path, device, threads)
+            path = Path(weights) if weights is not None else _require_shipped_int8()
+            self.backend: Any = _int8_backend(path, device, threads)
         elif backend == "onnx":
             path = Path(weights) if weights is not None else _require_shipped()
             self.backend = _onnx_backend(path, device, threads)
@@ -253,17 +253,17 @@ def _require_shipped_int8() -> Path:
     return path
 
 
-def _require_int8(path: Path) -> Path:
-    """``path`` if it is an int8 ONNX file written by ``mobilegan export --quantize int8``."""
-    from mobilegan.inference.quantize import read_quantization
-
+def _int8_backend(path: Path, device: str, threads: int | None) -> Any:
+    """A session for ``path`` if it is an int8 ONNX file written by ``mobilegan export
+    --quantize int8`` (the session reads that from the file's metadata)."""
     if path.suffix.lower() != ".onnx" or not path.is_file():
         raise ValueError(f"backend='int8' needs an int8 .onnx file (from `mobilegan export "
                          f"--quantize int8`), got {path}")
-    if read_quantization(path) is None:
+    backend = _onnx_backend(path, device, threads)
+    if backend.name != "int8":
         raise ValueError(f"{path} is a float ONNX file: use backend='onnx' for it, or quantise "
                          f"it with `mobilegan export --quantize int8`")
-    return path
+    return backend
 
 
 def _onnx_backend(path: Path, device: str, threads: int | None) -> Any:

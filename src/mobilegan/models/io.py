@@ -45,6 +45,13 @@ def read_model_info(path: str | Path) -> dict[str, Any]:
     return json.loads(config_path_for(Path(path)).read_text())
 
 
+def model_config(stored: dict[str, Any]) -> ModelConfig:
+    """A stored model config (weights JSON, ONNX metadata); fields this version does not
+    know are ignored, missing ones take their defaults."""
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    return ModelConfig(**{k: v for k, v in stored.items() if k in known})
+
+
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig]:
     """Rebuild the network from its JSON config and load the tensors (as float32)."""
     from mobilegan.models.registry import build_model
@@ -52,9 +59,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tu
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no weights at {path}")
-    info = read_model_info(path)
-    known = {f.name for f in dataclasses.fields(ModelConfig)}
-    cfg = ModelConfig(**{k: v for k, v in info["model"].items() if k in known})
+    cfg = model_config(read_model_info(path)["model"])
     model = build_model(cfg)
     state = load_file(str(path), device=str(map_location))
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}

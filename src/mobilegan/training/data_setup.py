@@ -9,7 +9,7 @@ from typing import Any
 
 from mobilegan.config import RunConfig
 from mobilegan.data.cache import CachedSet, load_cached
-from mobilegan.data.layouts import Sample, discover, load_samples
+from mobilegan.data.layouts import Sample, load_samples, split_samples
 from mobilegan.data.splits import ids_sha256, seeded_split
 
 
@@ -24,15 +24,6 @@ class PreparedData:
     info: dict[str, Any]  # protocol, ids and hashes: saved as splits.json
 
 
-def _split_of(root: str, wanted: str | None) -> list[Sample]:
-    splits = discover(root)
-    if wanted in splits:
-        return splits[wanted]
-    if wanted is None or list(splits) == ["all"]:
-        return [s for samples in splits.values() for s in samples]
-    raise KeyError(f"data: split {wanted!r} not under {root}; found {sorted(splits)}")
-
-
 def evaluation_ids(cfg: RunConfig) -> set[str]:
     d = cfg.data
     if not d.eval_dir or not Path(d.eval_dir).is_dir():
@@ -43,7 +34,7 @@ def evaluation_ids(cfg: RunConfig) -> set[str]:
 def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, Any]]:
     """Choose the training and validation samples and describe the protocol."""
     d = cfg.data
-    train = _split_of(d.train_dir, d.train_split)
+    train = split_samples(d.train_dir, d.train_split)
     eval_ids = evaluation_ids(cfg)
     overlap = sorted({s.id for s in train} & eval_ids)
     if overlap and d.exclude_eval_ids:
@@ -59,7 +50,7 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         protocol, leak = ("paper (leaky)", True) if overlap else ("leak-free", False)
 
     if d.val_dir:
-        val = _split_of(d.val_dir, d.val_split)
+        val = split_samples(d.val_dir, d.val_split)
         val_overlap = {s.id for s in val} & eval_ids
         if val_overlap:
             raise OverlapError(f"{len(val_overlap)} validation ids are in the evaluation set: "
