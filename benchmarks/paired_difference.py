@@ -1,7 +1,7 @@
 """Paired per-image differences between evaluations of the same images (a Markdown table).
 
-    python benchmarks/paired_difference.py results/shipped/isic2017_test \
-        results/shipped-v2/isic2017_test results/shipped-v1/isic2017_test --names v3 v2 v1
+    python benchmarks/paired_difference.py results/v4/isic2017_test \
+        results/v3/isic2017_test results/v2/isic2017_test --names v4 v3 v2
 
 Every evaluation after the first is compared with the first: mean of (first - other) per
 image with a 95% interval, for JAC and DIC.

@@ -44,6 +44,14 @@ def augmentation(augment: dict) -> str:
     return "flips, gamma, CLAHE" + (f"; beyond the paper: {', '.join(extra)}" if extra else "")
 
 
+def training_kind(train: dict) -> str:
+    """How the packaged stage trained: the card must not call GAN-free weights a GAN's."""
+    if train.get("adversarial", True):
+        return "as a GAN"
+    return ("without the adversary in its last stage (the paper's L1 + Jaccard losses only; "
+            "the note below says which stages had one)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path)
@@ -74,7 +82,7 @@ def main() -> None:
         size_mb=out.stat().st_size / 1e6, params=sum(p.numel() for p in model.parameters()),
         config=json.dumps(run_cfg, indent=2), provenance=json.dumps(provenance, indent=2),
         metrics="\n".join(metric_rows(args.evaluations)), note=note,
-        augmentation=augmentation(run_cfg.get("augment", {})),
+        augmentation=augmentation(run_cfg.get("augment", {})), how=training_kind(run_cfg["train"]),
         kv=cfg.pam_kv_stride, best_epoch=meta.get("epoch"), epochs=epochs, val_jac=100 * meta.get("val_JAC", float("nan"))))
     (args.out_dir / "MODEL_CARD.md").write_text(card)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {args.out_dir / 'MODEL_CARD.md'}")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import torch
 from PIL import Image
 
 from mobilegan.cli.main import main
@@ -184,6 +185,23 @@ def test_evaluate_scores_an_int8_file_with_its_protocol(isic2017: Path, tmp_path
     assert summary["runtime"] == "onnxruntime int8" and summary["n"] == 4
     assert summary["protocol"] == "leak-free" and summary["overlap"]["known"]
     assert summary["leak_label"] == "" and summary["params"] == 2_322_132
+
+
+def test_an_onnx_file_runs_on_the_threads_its_summary_names(isic2017: Path,
+                                                             tmp_path: Path) -> None:
+    from mobilegan.evaluation.evaluate import OnnxNetwork
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        network = OnnxNetwork(shipped_int8())
+        session_threads = network.backend.session.get_session_options().intra_op_num_threads
+        result = evaluate(shipped_int8(), isic2017, split="test", limit=2,
+                          out_dir=tmp_path / "e", progress=False)
+    finally:
+        torch.set_num_threads(before)
+    assert session_threads == 1
+    assert result.summary["card"].endswith("(1 thread)")
 
 
 def test_shipped_weights_carry_their_ids_so_a_leak_is_named(isic2018: Path,

@@ -47,6 +47,7 @@ def test_package_writes_fp16_weights_and_a_card_with_measured_numbers(
     card = (out / "MODEL_CARD.md").read_text()
     assert "Trained for two steps only: a test." in card and "Not a medical device" in card
     assert "augmentation (flips, gamma, CLAHE)" in card  # nothing beyond the paper switched on
+    assert "trained as a GAN" in card  # the tiny run kept the adversary (the default)
     jac = f"{100 * evaluation.summary['mean']['JAC']:.2f}"
     assert jac in card and "{" not in card.split("## Provenance")[0]
     from safetensors import safe_open
@@ -56,3 +57,15 @@ def test_package_writes_fp16_weights_and_a_card_with_measured_numbers(
     assert "torch.float16" in dtypes and "torch.float32" not in dtypes
     result = Segmenter(out / "mobilegan.safetensors").predict(np.zeros((40, 50, 3), np.uint8))
     assert result.mask.shape == (40, 50)
+
+
+def test_the_card_does_not_call_gan_free_weights_a_gans() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("package_weights",
+                                                  REPO / "scripts" / "package_weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.training_kind({"adversarial": True}) == "as a GAN"
+    gan_free = module.training_kind({"adversarial": False})
+    assert "without the adversary" in gan_free and "GAN" not in gan_free

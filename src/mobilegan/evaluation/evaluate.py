@@ -204,12 +204,14 @@ def leak_label(overlap: dict[str, Any], n: int) -> str:
 
 class OnnxNetwork:
     """An exported file called like the torch network (logits tensor in and out), so that
-    an ONNX or int8 export is scored by exactly the code that scores the weights."""
+    an ONNX or int8 export is scored by exactly the code that scores the weights. It runs
+    on torch's thread count, so that the summary's device line is true for both runtimes."""
 
     def __init__(self, path: Path) -> None:
         from mobilegan.inference.onnx_backend import OnnxBackend
 
-        self.backend = OnnxBackend(path)
+        self.threads = torch.get_num_threads()
+        self.backend = OnnxBackend(path, threads=self.threads)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.backend.logits(x.cpu().numpy()))

@@ -17,7 +17,7 @@ from mobilegan import paper
 
 def full_precision(x: torch.Tensor) -> contextlib.AbstractContextManager:
     """Attention maths in float32 even under bf16 autocast. The energies are unscaled (as
-    DANet): measured on the shipped model, CAM energies reach 3.8e6 and a PAM's 835, where
+    DANet): measured on v3 (shipped then), CAM energies reach 3.8e6 and a PAM's 835, where
     bf16 (8 significant bits) moves the softmax weights by up to 0.5, that is, attends to
     another channel or position than float32 does. The matrices are small; the cost is too."""
     if x.device.type in ("cuda", "cpu") and torch.is_autocast_enabled(x.device.type):
