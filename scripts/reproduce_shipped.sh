@@ -112,3 +112,6 @@ mobilegan report results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
   results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   --preface results/PREFACE.md --out RESULTS.md
+# The shipped files run at other input sizes than they trained at (accuracy and CPU speed).
+python benchmarks/input_size.py --sizes 64 96 128 160 192 256 --name "MobileGAN v4" \
+  --heldout "$DATA/isic2018" --test "$DATA/isic2017" --out results/input-size

@@ -30,7 +30,6 @@ def test_train_speed_needs_no_data_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_infer_speed_puts_the_int8_model_under_its_float_twin(tmp_path: Path) -> None:
     from mobilegan.inference.segmenter import shipped_int8
 
@@ -60,3 +59,29 @@ def test_bf16_attention_compares_three_precisions_on_real_images(tmp_path: Path,
     for row in ("| float32 | ", "| bf16, attention float32 | ", "| bf16, attention bf16 | "):
         assert row in out
     assert "| float32 | " in out and "+0.00 +- 0.00 | 0.000 |" in out  # float32 vs itself
+
+
+@pytest.mark.slow
+def test_input_size_scores_and_times_both_files_at_each_size(tmp_path: Path, isic2017: Path,
+                                                              isic2018: Path) -> None:
+    import json
+
+    out = _run("input_size.py", "--sizes", "64", "96", "--limit", "2", "--iters", "2",
+               "--warmup", "1", "--heldout", str(isic2018), "--test", str(isic2017),
+               "--out", str(tmp_path / "out"), cwd=tmp_path)
+    rows = [line for line in out.splitlines() if line.startswith(("| 64x64 |", "| 96x96 |"))]
+    assert len(rows) == 2 and "| int8 time vs 64 |" in out and "| 1.00x |" in rows[0]
+    assert (tmp_path / "out" / "input_size.png").stat().st_size > 0
+    assert "| 96x96 |" in (tmp_path / "out" / "README.md").read_text()
+    summary = json.loads((tmp_path / "out" / f"{isic2017.resolve().name}_test_int8_96" /
+                          "summary.json").read_text())
+    assert summary["image_size"] == 96 and summary["n"] == 2
+    assert summary["runtime"] == "onnxruntime int8" and summary["exposure_normalized"]
+
+
+def test_input_size_refuses_a_size_the_network_cannot_take(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "input_size.py"),
+                           "--sizes", "128", "100", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "multiples of 8: [100]" in done.stderr
+    assert not (tmp_path / "out").exists()
