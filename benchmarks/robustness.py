@@ -6,9 +6,10 @@
 MODEL is a run folder or a .safetensors file (as for ``mobilegan evaluate``). Every model
 is scored on the clean images and under each perturbation of
 ``mobilegan.evaluation.perturb`` (low resolution, JPEG, blur, noise, white balance, exposure,
-contrast); the ground truth never changes. Each evaluation is an ordinary ``mobilegan
-evaluate`` output folder, so ``mobilegan report`` puts them in RESULTS.md (Table 6). Prints
-JAC per model and perturbation and the change from clean, in points.
+contrast, a dark round field of view, hair); the ground truth never changes. Each
+evaluation is an ordinary ``mobilegan evaluate`` output folder, so ``mobilegan report`` puts
+them in RESULTS.md (Table 6). Prints JAC per model and perturbation and the change from
+clean, in points.
 """
 
 from __future__ import annotations

@@ -38,6 +38,22 @@ def test_perturbations_do_what_they_say(image: np.ndarray) -> None:
     assert perturb("low_contrast", image, "x").std() < image.std()
 
 
+def test_vignette_darkens_the_corners_and_keeps_the_centre(image: np.ndarray) -> None:
+    out = perturb("vignette", image, "x")
+    height, width = image.shape[:2]
+    assert out[0, 0].max() == 0 and out[-1, -1].max() == 0
+    centre = np.s_[height // 2 - 10:height // 2 + 10, width // 2 - 10:width // 2 + 10]
+    assert np.array_equal(out[centre], image[centre])
+
+
+def test_hair_draws_thin_dark_strands(image: np.ndarray) -> None:
+    out = perturb("hair", image, "x").astype(int)
+    changed = np.any(out != image, axis=-1)
+    assert 0.01 < changed.mean() < 0.2  # strands, not a veil
+    assert out[changed].max() < 60  # hair-coloured: dark brown
+    assert out[changed].mean() < image[changed].mean() - 40
+
+
 def test_unknown_perturbation_is_named() -> None:
     with pytest.raises(ValueError, match="unknown perturbation 'fog'"):
         perturb("fog", np.zeros((4, 4, 3), np.uint8), "x")

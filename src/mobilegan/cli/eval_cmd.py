@@ -43,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                          "name without its seed suffix)")
     evaluate.add_argument("--perturb", metavar="NAME", default=None,
                           help="change every image first (robustness check): low_res, jpeg, "
-                               "blur, noise, warm, cool, dark, low_contrast; the ground truth "
-                               "is unchanged")
+                               "blur, noise, warm, cool, dark, low_contrast, vignette, "
+                               "hair; the ground truth is unchanged")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(func=run_evaluate)
 

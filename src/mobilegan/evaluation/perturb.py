@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from io import BytesIO
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,36 @@ def _low_contrast(image: np.ndarray, _rng: np.random.Generator) -> np.ndarray:
     return _to_uint8(mean + 0.6 * (pixels - mean))
 
 
+def _vignette(image: np.ndarray, _rng: np.random.Generator) -> np.ndarray:
+    """A dermatoscope's round field of view: black outside a centred circle whose diameter
+    is the long side (so the corners go dark), with a soft rim a tenth of the radius wide."""
+    height, width = image.shape[:2]
+    radius = max(height, width) / 2
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    distance = np.hypot(rows - (height - 1) / 2, cols - (width - 1) / 2)
+    light = np.clip((radius - distance) / (0.1 * radius), 0.0, 1.0)[..., None]
+    return _to_uint8(image.astype(np.float32) * light)
+
+
+def _hair(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Twenty dark hairs, each a random quadratic Bezier curve across part of the image,
+    about 0.5% of the short side thick: what an unshaved skin looks like through a lens."""
+    height, width = image.shape[:2]
+    short = min(height, width)
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    steps = np.linspace(0.0, 1.0, 40)[:, None]
+    for _ in range(20):
+        start = rng.uniform((0, 0), (width, height))
+        end = start + rng.normal(0, 0.4 * short, 2)
+        bend = (start + end) / 2 + rng.normal(0, 0.1 * short, 2)
+        curve = (1 - steps) ** 2 * start + 2 * (1 - steps) * steps * bend + steps ** 2 * end
+        colour = tuple(int(c) for c in rng.integers(20, 60) * np.array([1.0, 0.8, 0.7]))
+        draw.line([tuple(point) for point in curve], fill=colour,
+                  width=max(1, round(0.005 * short)), joint="curve")
+    return np.asarray(canvas)
+
+
 PERTURBATIONS: dict[str, Perturbation] = {p.name: p for p in [
     Perturbation("low_res", "a quarter of the resolution (box down, bilinear up): a phone "
                  "camera or a crop", _low_resolution),
@@ -74,6 +104,9 @@ PERTURBATIONS: dict[str, Perturbation] = {p.name: p for p in [
     Perturbation("dark", "under-exposed: every channel x0.6", _scale_channels((0.6, 0.6, 0.6))),
     Perturbation("low_contrast", "contrast x0.6 about the mean colour: a hazy lens",
                  _low_contrast),
+    Perturbation("vignette", "dark corners outside a round field of view, as many "
+                 "dermatoscopes show", _vignette),
+    Perturbation("hair", "twenty thin dark hairs drawn across the image: unshaved skin", _hair),
 ]}
 
 
