@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shipped weights and every number RESULTS.md holds for them, on a CPU (2 cores: about
-# 5 hours of training, 45 minutes of scoring). Set TRAIN=0 to score existing runs only.
+# 7.5 hours of training, 60 minutes of scoring). Set TRAIN=0 to score existing runs only.
 #   DATA=../shared/data bash scripts/reproduce_shipped.sh
 #
 # Shipped: v4 (stages 1-2 as a GAN, stages 3-4 without the adversary), chosen over v3 (the
@@ -28,6 +28,9 @@ if [ "$TRAIN" = 1 ]; then
     --set train.init_generator=runs/nogan-stage3/best.safetensors --out runs/nogan-stage4
   # Stage 3 with the adversary again, another training seed: is v2 an unlucky draw?
   mobilegan train --config configs/shipped_stage3.json --set train.seed=11 --out runs/gan-stage3-seed11
+  # ... and its GAN-free twin with that seed, so both sides of the comparison have two seeds.
+  mobilegan train --config configs/shipped_stage3.json --set train.seed=11 --set train.adversarial=false \
+    --out runs/nogan-stage3-seed11
 fi
 
 score() {  # score RUN NAME OUT [evaluate options...]
@@ -42,6 +45,7 @@ score runs/shipped-stage4 "$V3" results/v3
 score runs/nogan-stage3 "Generator without GAN (CPU, stage 3 twin of v2)" results/nogan-stage3
 score $SHIPPED "$V4" results/v4 --figures
 score runs/gan-stage3-seed11 "MobileGAN stage 3, second training seed (CPU, twin of v2)" results/gan-stage3-seed11
+score runs/nogan-stage3-seed11 "Generator without GAN, stage 3, second training seed (CPU)" results/nogan-stage3-seed11
 # Flip test-time augmentation (`--tta`), chosen on the held-out images (+0.6 JAC there), and
 # exposure normalisation (`mobilegan segment`'s default, `--normalize-exposure` here), also
 # chosen on the held-out images; both reported on the test set.
@@ -119,6 +123,9 @@ python scripts/package_weights.py $SHIPPED --eval results/v4/isic2017_test \
       --names "stage 3 without the GAN" "v2 (stage 3 with the GAN)" "stage 3 with the GAN, seed 11"
     echo
     python benchmarks/paired_difference.py results/{gan-stage3-seed11,v2}/$set --names "stage 3 with the GAN, seed 11" "v2 (seed 1)"
+    echo
+    python benchmarks/paired_difference.py results/{nogan-stage3-seed11,gan-stage3-seed11,nogan-stage3}/$set \
+      --names "stage 3 without the GAN, seed 11" "stage 3 with the GAN, seed 11" "stage 3 without the GAN, seed 1"
   done; } > results/paired_differences.md
 for stage in 1 2 3 4; do  # training curves of every stage
   mkdir -p results/v3/stage$stage
@@ -126,9 +133,11 @@ for stage in 1 2 3 4; do  # training curves of every stage
 done
 cp runs/nogan-stage3/{config.json,metrics.csv} results/nogan-stage3/
 cp runs/gan-stage3-seed11/{config.json,metrics.csv} results/gan-stage3-seed11/
+cp runs/nogan-stage3-seed11/{config.json,metrics.csv} results/nogan-stage3-seed11/
 cp $SHIPPED/{config.json,metrics.csv} results/v4/
 mobilegan report results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
   results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 results/gan-stage3-seed11 \
+  results/nogan-stage3-seed11 \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \
