@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -57,3 +59,18 @@ def test_hair_draws_thin_dark_strands(image: np.ndarray) -> None:
 def test_unknown_perturbation_is_named() -> None:
     with pytest.raises(ValueError, match="unknown perturbation 'fog'"):
         perturb("fog", np.zeros((4, 4, 3), np.uint8), "x")
+
+
+def test_evaluate_help_names_every_perturbation() -> None:
+    """The CLI lists the names by hand (importing the module would put numpy and Pillow on
+    every command's start-up), so this keeps the list from falling behind."""
+    import argparse
+
+    from mobilegan.cli.main import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    help_text = " ".join(subparsers.choices["evaluate"].format_help().split())
+    listed = re.search(r"robustness check\): (.*?); the ground truth", help_text)
+    assert listed is not None
+    assert sorted(listed.group(1).split(", ")) == sorted(PERTURBATIONS)
