@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from mobilegan.evaluation.compare import paired_difference, per_image
+from mobilegan.evaluation.compare import (OverSeeds, paired_difference, per_image, run_means,
+                                          seedwise_differences, t95)
 from mobilegan.evaluation.evaluate import write_per_image
 from mobilegan.metrics.isic import METRIC_KEYS
 
@@ -38,3 +42,50 @@ def test_refuses_disjoint_evaluations_and_unknown_metric(tmp_path: Path) -> None
         paired_difference(per_image(a, "JAC"), per_image(b, "JAC"))
     with pytest.raises(KeyError, match="HD95"):
         per_image(a, "HD95")
+
+
+def test_over_seeds_uses_student_t_not_the_normal_quantile() -> None:
+    over = OverSeeds((1.0, 2.0, 3.0))
+    assert over.mean == 2.0 and over.std == pytest.approx(1.0)
+    assert over.half_width == pytest.approx(4.303 / math.sqrt(3))  # t with 2 dof, not 1.96
+    assert over.markdown() == "2.00 ± 1.00" and over.markdown(signed=True) == "+2.00 ± 1.00"
+    single = OverSeeds((5.0,))
+    assert math.isnan(single.std) and single.markdown() == "5.00 (one seed)"
+    assert t95(1) == pytest.approx(12.706) and t95(50) == 1.96
+    with pytest.raises(ValueError):
+        t95(0)
+
+
+def test_run_means_and_seedwise_differences_pair_runs_by_position(tmp_path: Path) -> None:
+    a1 = _write(tmp_path / "a1.csv", {"x": 0.9, "y": 0.7})
+    a2 = _write(tmp_path / "a2.csv", {"x": 0.8, "y": 0.8})
+    b1 = _write(tmp_path / "b1.csv", {"x": 0.6, "y": 0.7})
+    b2 = _write(tmp_path / "b2.csv", {"x": 0.8, "y": 0.6})
+    means = run_means([a1, a2])
+    assert means.values == pytest.approx((80.0, 80.0))
+    diffs, over = seedwise_differences([a1, a2], [b1, b2])
+    assert [d.mean for d in diffs] == pytest.approx([15.0, 10.0])  # a1-b1 and a2-b2, never a1-b2
+    assert over.mean == pytest.approx(12.5)
+    with pytest.raises(ValueError, match="same number of runs"):
+        seedwise_differences([a1, a2], [b1])
+
+
+def test_seed_comparison_benchmark_prints_both_tables(tmp_path: Path) -> None:
+    for arm, shift in (("good", 0.1), ("bad", 0.0)):
+        for seed, base in (("s1", 0.6), ("s2", 0.7), ("s3", 0.65)):
+            (tmp_path / f"{arm}_{seed}" / "test").mkdir(parents=True)
+            _write(tmp_path / f"{arm}_{seed}" / "test" / "per_image.csv",
+                   {"x": base + shift, "y": base + shift / 2})
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run(
+        [sys.executable, str(repo / "benchmarks" / "seed_comparison.py"), "--set", "test",
+         "--seeds", "1", "11", "21",
+         "--arm", "good", *(str(tmp_path / f"good_{s}") for s in ("s1", "s2", "s3")),
+         "--arm", "bad", *(str(tmp_path / f"bad_{s}") for s in ("s1", "s2", "s3"))],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "| good | 67.50 | 77.50 | 72.50 | 72.50 ± 5.00 |" in done.stdout
+    assert "| bad | 60.00 | 70.00 | 65.00 | 65.00 ± 5.00 |" in done.stdout
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| bad | +"))
+    assert "+7.50 ± 0.00" in row and "+7.50 to +7.50" in row

@@ -141,6 +141,9 @@ def test_literature_rows_are_marked_quoted(results: tuple[Path, str, dict[str, P
     assert "reproduced here" in literature
     for name in ("FrCN", "SLSDeep", "SegAN"):
         assert name in literature  # named as not transcribed, never with invented numbers
+    # A number quoted from a method's own paper says so, and leaves what it lacks empty.
+    assert "| FrCN (from its own paper) | — | — | 77.11 | — | — | — | ISBI 2017 test |" in literature
+    assert "quoted from Al-masni et al. 2018, not reproduced" in literature
 
 
 def test_every_row_has_provenance_and_figure_links_resolve(

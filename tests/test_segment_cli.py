@@ -91,12 +91,27 @@ def test_samples_write_uncertainty_maps(real_jpeg: Path, weights: Path, tmp_path
     assert heat.mode == "RGB" and heat.size == Image.open(real_jpeg).size
 
 
-def test_all_failing_is_a_nonzero_exit(inputs: Path, weights: Path, tmp_path: Path) -> None:
+def test_all_failing_is_a_nonzero_exit(inputs: Path, weights: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
     code = _segment(inputs / "corrupt.jpg", tmp_path / "missing.png", "--out", tmp_path / "o",
                     "--weights", weights)
     assert code != 0
     rows = _rows(tmp_path / "o")
     assert "no such file" in rows[str(tmp_path / "missing.png")]["error"]
+    err = capsys.readouterr().err  # a typo'd path is named on the terminal, not only in the CSV
+    assert f"{tmp_path / 'missing.png'}: ImageReadError" in err and "2 failed:" in err
+
+
+def test_terminal_shows_the_first_failures_and_counts_the_rest(inputs: Path, weights: Path,
+                                                               tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from mobilegan.inference.batch import SHOWN_ERRORS
+
+    missing = [tmp_path / f"missing_{i}.png" for i in range(SHOWN_ERRORS + 2)]
+    assert _segment(*missing, "--out", tmp_path / "o", "--weights", weights) != 0
+    err = capsys.readouterr().err
+    assert sum(line.startswith("  ") for line in err.splitlines()) == SHOWN_ERRORS
+    assert f"{SHOWN_ERRORS + 2} failed (2 more not shown):" in err
 
 
 def test_missing_weights_is_a_clear_error(real_jpeg: Path, tmp_path: Path,

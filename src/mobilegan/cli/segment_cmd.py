@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"segmented {summary.succeeded} of {len(paths)} images into {args.out}; "
           f"table: {summary.csv_path}")
     if summary.failed:
-        print(f"{summary.failed} failed: see the status and error columns of {summary.csv_path}",
-              file=sys.stderr)
+        for line in summary.first_errors:
+            print(f"  {line}", file=sys.stderr)
+        more = summary.failed - len(summary.first_errors)
+        print(f"{summary.failed} failed{f' ({more} more not shown)' if more else ''}: "
+              f"see the status and error columns of {summary.csv_path}", file=sys.stderr)
     return 0 if summary.succeeded else 1

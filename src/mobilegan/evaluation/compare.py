@@ -43,3 +43,73 @@ def paired_difference(a: dict[str, float], b: dict[str, float], metric: str = "J
     mean = sum(diffs) / len(diffs)
     variance = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
     return PairedDifference(metric, len(diffs), mean, 1.96 * math.sqrt(variance / len(diffs)))
+
+
+# Two-sided 95% quantiles of Student's t for 1..10 degrees of freedom: with three training
+# seeds the interval over seeds uses 4.30, not 1.96.
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+
+
+def t95(dof: int) -> float:
+    """The two-sided 95% quantile of Student's t (normal beyond 10 degrees of freedom)."""
+    if dof < 1:
+        raise ValueError("need at least one degree of freedom")
+    return _T95[dof - 1] if dof <= len(_T95) else 1.96
+
+
+@dataclass(frozen=True)
+class OverSeeds:
+    """One number per training seed (a run's mean score, or a paired difference between
+    two same-seed runs), summarised as mean, sample std and a t interval over the seeds:
+    the spread a reader should expect from training the model again."""
+
+    values: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.values) / len(self.values)
+
+    @property
+    def std(self) -> float:
+        if len(self.values) < 2:
+            return float("nan")
+        m = self.mean
+        return math.sqrt(sum((v - m) ** 2 for v in self.values) / (len(self.values) - 1))
+
+    @property
+    def half_width(self) -> float:
+        """95% interval half-width over seeds (NaN with one seed)."""
+        if len(self.values) < 2:
+            return float("nan")
+        return t95(len(self.values) - 1) * self.std / math.sqrt(len(self.values))
+
+    def markdown(self, signed: bool = False) -> str:
+        mean = f"{self.mean:+.2f}" if signed else f"{self.mean:.2f}"
+        if len(self.values) < 2:
+            return f"{mean} (one seed)"
+        return f"{mean} ± {self.std:.2f}"
+
+
+def run_means(evaluations: list[str | Path], metric: str = "JAC", scale: float = 100.0) -> OverSeeds:
+    """Each evaluation's mean ``metric`` over its images: one value per training seed."""
+    if not evaluations:
+        raise ValueError("give at least one evaluation")
+    means = []
+    for path in evaluations:
+        scores = per_image(path, metric)
+        if not scores:
+            raise ValueError(f"{path} scored no images")
+        means.append(scale * sum(scores.values()) / len(scores))
+    return OverSeeds(tuple(means))
+
+
+def seedwise_differences(a_runs: list[str | Path], b_runs: list[str | Path], metric: str = "JAC"
+                         ) -> tuple[list[PairedDifference], OverSeeds]:
+    """A - B run by run (the i-th run of A against the i-th of B: same seed, same start),
+    each over the images both scored, then summarised over the seeds."""
+    if len(a_runs) != len(b_runs) or not a_runs:
+        raise ValueError(f"need the same number of runs on both sides (got {len(a_runs)} and "
+                         f"{len(b_runs)}), paired by seed")
+    diffs = [paired_difference(per_image(a, metric), per_image(b, metric), metric)
+             for a, b in zip(a_runs, b_runs)]
+    return diffs, OverSeeds(tuple(d.mean for d in diffs))

@@ -417,7 +417,8 @@ def build_report(paths: Iterable[str | Path], out: str | Path, preface: str = ""
         *(_literature_table(paper_protocol + leak_free)), "",
         f"Rows of the paper's comparison table not transcribed yet (no verifiable copy at "
         f"hand; add them to `mobilegan.evaluation.literature` with their source): "
-        f"{', '.join(NOT_TRANSCRIBED)}.", "",
+        f"{', '.join(NOT_TRANSCRIBED)}. A row marked \"from its own paper\" quotes that "
+        f"method's own publication, not the paper's table.", "",
     ]
     if perturbed:
         lines += ["## Table 6 — robustness: perturbed images beside clean ones", "",

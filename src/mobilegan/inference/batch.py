@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +70,16 @@ def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+#: Failures whose messages a summary keeps for the terminal (all of them are in the CSV).
+SHOWN_ERRORS = 5
+
+
 @dataclass
 class BatchSummary:
     succeeded: int
     failed: int
     csv_path: Path
+    first_errors: list[str] = field(default_factory=list)  # "source: error", at most SHOWN_ERRORS
 
 
 def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_size: int = 8,
@@ -85,6 +90,7 @@ def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_
     csv_path = out / CSV_NAME
     ids = UniqueIds()
     ok = failed = 0
+    first_errors: list[str] = []
     with csv_path.open("w", newline="") as handle, \
             tqdm(total=len(paths), unit="img", desc="segmenting", disable=not progress) as bar:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
@@ -94,9 +100,11 @@ def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_
                 writer.writerow(row)
                 ok += row["status"] == "ok"
                 failed += row["status"] != "ok"
+                if row["status"] != "ok" and len(first_errors) < SHOWN_ERRORS:
+                    first_errors.append(f"{row['source']}: {row['error']}")
             handle.flush()
             bar.update(len(chunk))
-    return BatchSummary(ok, failed, csv_path)
+    return BatchSummary(ok, failed, csv_path, first_errors)
 
 
 def _chunks(paths: list[Path], size: int) -> Iterator[list[Path]]:
