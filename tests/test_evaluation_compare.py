@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from mobilegan.evaluation.compare import (OverSeeds, paired_difference, per_imag
                                           seedwise_differences, t95)
 from mobilegan.evaluation.evaluate import write_per_image
 from mobilegan.metrics.isic import METRIC_KEYS
+from tests.test_benchmarks import _run as run_benchmark
 
 
 def _write(path: Path, rows: dict[str, float]) -> Path:
@@ -76,16 +74,11 @@ def test_seed_comparison_benchmark_prints_both_tables(tmp_path: Path) -> None:
             (tmp_path / f"{arm}_{seed}" / "test").mkdir(parents=True)
             _write(tmp_path / f"{arm}_{seed}" / "test" / "per_image.csv",
                    {"x": base + shift, "y": base + shift / 2})
-    repo = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    done = subprocess.run(
-        [sys.executable, str(repo / "benchmarks" / "seed_comparison.py"), "--set", "test",
-         "--seeds", "1", "11", "21",
-         "--arm", "good", *(str(tmp_path / f"good_{s}") for s in ("s1", "s2", "s3")),
-         "--arm", "bad", *(str(tmp_path / f"bad_{s}") for s in ("s1", "s2", "s3"))],
-        env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "| good | 67.50 | 77.50 | 72.50 | 72.50 ± 5.00 |" in done.stdout
-    assert "| bad | 60.00 | 70.00 | 65.00 | 65.00 ± 5.00 |" in done.stdout
-    row = next(line for line in done.stdout.splitlines() if line.startswith("| bad | +"))
+    out = run_benchmark(
+        "seed_comparison.py", "--set", "test", "--seeds", "1", "11", "21",
+        "--arm", "good", *(str(tmp_path / f"good_{s}") for s in ("s1", "s2", "s3")),
+        "--arm", "bad", *(str(tmp_path / f"bad_{s}") for s in ("s1", "s2", "s3")), cwd=tmp_path)
+    assert "| good | 67.50 | 77.50 | 72.50 | 72.50 ± 5.00 |" in out
+    assert "| bad | 60.00 | 70.00 | 65.00 | 65.00 ± 5.00 |" in out
+    row = next(line for line in out.splitlines() if line.startswith("| bad | +"))
     assert "+7.50 ± 0.00" in row and "+7.50 to +7.50" in row

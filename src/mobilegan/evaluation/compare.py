@@ -5,6 +5,7 @@ comparing two means whose per-image spread is 15-20 points."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +41,16 @@ def paired_difference(a: dict[str, float], b: dict[str, float], metric: str = "J
     if len(shared) < 2:
         raise ValueError(f"the two evaluations share {len(shared)} images; need at least 2")
     diffs = [scale * (a[i] - b[i]) for i in shared]
-    mean = sum(diffs) / len(diffs)
-    variance = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
-    return PairedDifference(metric, len(diffs), mean, 1.96 * math.sqrt(variance / len(diffs)))
+    mean, sd = _mean_sd(diffs)
+    return PairedDifference(metric, len(diffs), mean, 1.96 * sd / math.sqrt(len(diffs)))
+
+
+def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (NaN for fewer than two values)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, float("nan")
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 # Two-sided 95% quantiles of Student's t for 1..10 degrees of freedom: with three training
@@ -67,14 +75,11 @@ class OverSeeds:
 
     @property
     def mean(self) -> float:
-        return sum(self.values) / len(self.values)
+        return _mean_sd(self.values)[0]
 
     @property
     def std(self) -> float:
-        if len(self.values) < 2:
-            return float("nan")
-        m = self.mean
-        return math.sqrt(sum((v - m) ** 2 for v in self.values) / (len(self.values) - 1))
+        return _mean_sd(self.values)[1]
 
     @property
     def half_width(self) -> float:
