@@ -39,5 +39,8 @@ def untrained_weights(folder: Path, seed: int = 0) -> Path:
     from mobilegan.models.io import save_model
     from mobilegan.models.registry import build_model
 
+    # PyTorch's default head start, not the tied one: its untrained masks are speckled,
+    # which gives post-processing something to remove.
+    config = ModelConfig(head_init="pytorch")
     torch.manual_seed(seed)
-    return save_model(build_model(ModelConfig()), ModelConfig(), Path(folder) / "w.safetensors")
+    return save_model(build_model(config), config, Path(folder) / "w.safetensors")

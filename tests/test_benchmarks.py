@@ -85,3 +85,17 @@ def test_input_size_refuses_a_size_the_network_cannot_take(tmp_path: Path) -> No
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "multiples of 8: [100]" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_head_init_benchmark_shows_the_tied_head_starting_even(tmp_path: Path, data_root: Path) -> None:
+    """One training step with each head initialisation on real images: the tied head's four
+    sub-pixel positions still predict alike, PyTorch's default ones do not."""
+    table = tmp_path / "head_init.md"
+    out = _run("head_init.py", "--steps", "1", "--limit", "24", "--threads", "1",
+               "--data", str(data_root), "--out", str(table), cwd=tmp_path)
+    assert out.endswith(table.read_text())  # after the trainer's own epoch lines
+    rows = {line.split("|")[1].strip(): [float(v) for v in line.split("|")[2:6]]
+            for line in out.splitlines() if line.startswith("| tied") or line.startswith("| pytorch")}
+    assert set(rows) == {"tied", "pytorch"}
+    assert max(rows["tied"]) - min(rows["tied"]) < 0.1
+    assert max(rows["pytorch"]) - min(rows["pytorch"]) > 0.1

@@ -24,4 +24,6 @@ def test_shipped_config_is_leak_free_with_the_documented_changes() -> None:
     cfg = RunConfig.load(Path(__file__).resolve().parents[1] / "configs" / "shipped.json")
     assert cfg.data.exclude_eval_ids and cfg.data.eval_split == "test"
     assert cfg.model.pam_kv_stride == 4 and cfg.loss.adversarial == 0.01
+    # Stage 1 of the shipped weights ran before the tied head existed: it reproduces as run.
+    assert cfg.model.head_init == "pytorch" and RunConfig().model.head_init == "tied"
     assert (cfg.loss.l1, cfg.loss.jaccard, cfg.train.lr, cfg.train.batch_size) == (0.5, 0.1, 2e-4, 8)

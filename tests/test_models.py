@@ -110,3 +110,44 @@ def test_registry_builds_every_model_and_ablation() -> None:
     assert set(build_model(ModelConfig(pam_kv_stride=2)).state_dict()) == paper_names
     with pytest.raises(ValueError, match="unknown model"):
         build_model(ModelConfig(name="segformer"))
+
+
+def test_head_starts_as_nearest_neighbour_upsampling_unless_asked_otherwise() -> None:
+    """The tied head (default) gives every pixel of a 2x2 output cell the same logit at
+    initialisation; PyTorch's default initialisation does not (its sub-pixel positions start
+    apart, which let one of them saturate in a GAN-free run). Tying draws no random numbers:
+    everything but the head initialises identically under either choice."""
+    def build(head_init: str) -> torch.nn.Module:
+        torch.manual_seed(0)
+        return build_model(ModelConfig(head_init=head_init)).eval()
+
+    tied, default = build("tied"), build("pytorch")
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        out_tied, out_default = tied(x), default(x)
+
+    def cell_spread(out: torch.Tensor) -> float:
+        cells = out.unfold(2, 2, 2).unfold(3, 2, 2)  # (B, 1, H/2, W/2, 2, 2)
+        return float((cells.amax((-1, -2)) - cells.amin((-1, -2))).max())
+
+    assert cell_spread(out_tied) == 0.0
+    assert cell_spread(out_default) > 0.05
+    assert tied.head.bias.abs().max() == 0
+    head = {"head.weight", "head.bias"}
+    tied_state, default_state = tied.state_dict(), default.state_dict()
+    assert set(tied_state) == set(default_state)
+    for name in set(tied_state) - head:
+        assert torch.equal(tied_state[name], default_state[name]), name
+
+
+def test_tying_refuses_overlapping_kernels_and_config_checks_the_choice(tmp_path) -> None:
+    from mobilegan.config import ConfigError, RunConfig
+    from mobilegan.models.generator import tie_subpixel_kernels
+
+    with pytest.raises(ValueError, match="overlap"):
+        tie_subpixel_kernels(torch.nn.ConvTranspose2d(4, 1, 3, stride=2))
+    cfg = RunConfig()
+    cfg.model.head_init = "zeros"
+    cfg.data.train_dir = str(tmp_path)
+    with pytest.raises(ConfigError, match="model.head_init"):
+        cfg.validate()

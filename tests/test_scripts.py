@@ -13,21 +13,27 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: Tiny training runs: a few images, two steps, four images scored.
+SMOKE = "--set data.limit=8 --set data.val_limit=4 --set train.batch_size=4 --set train.max_steps=2"
+
+
+def _run_script(name: str, data_root: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run scripts/NAME on tiny settings with the package from this checkout."""
+    env = {**os.environ, "DATA": str(data_root), "BUDGET_S": "600", "OMP_NUM_THREADS": "1",
+           "MOBILEGAN": f"{sys.executable} -m mobilegan.cli.main", "PYTHON": sys.executable,
+           "EVAL_EXTRA": "--limit 4",
+           "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", **env}
+    return subprocess.run(["bash", str(REPO / "scripts" / name)], env=env,
+                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.slow
 def test_tables_script_trains_scores_and_reports_rows_in_parallel(data_root: Path,
                                                                  tmp_path: Path) -> None:
     tables = tmp_path / "tables"
-    env = {**os.environ, "DATA": str(data_root), "TABLES_DIR": str(tables), "PARALLEL": "1",
-           "ONLY": "size64 generator-nogan no-such-row", "BUDGET_S": "600",
-           "MOBILEGAN": f"{sys.executable} -m mobilegan.cli.main", "OMP_NUM_THREADS": "1",
-           "EXTRA": "--set data.limit=8 --set data.val_limit=4 --set train.batch_size=4 "
-                    "--set train.max_steps=2 --set model.pam_kv_stride=4",
-           "EVAL_EXTRA": "--limit 4",
-           "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    done = subprocess.run(["bash", str(REPO / "scripts" / "reproduce_tables.sh")], env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = _run_script("reproduce_tables.sh", data_root, TABLES_DIR=str(tables), PARALLEL="1",
+                       ONLY="size64 generator-nogan no-such-row",
+                       EXTRA=f"{SMOKE} --set model.pam_kv_stride=4")
     assert done.returncode == 1  # the unknown row fails, and says so
     assert "train_row failed for no-such-row" in done.stderr
     for row in ("size64", "generator-nogan"):
@@ -42,3 +48,33 @@ def test_tables_script_trains_scores_and_reports_rows_in_parallel(data_root: Pat
     assert "| generator-nogan (first 4 images only) |" in report
     assert "| 1.0 (best 1) |" in report  # epochs trained; max_steps stopped it, not the budget
     assert "600 s budget" not in report
+
+
+@pytest.mark.slow
+def test_cpu_budget_script_trains_gan_free_and_gan_rows_and_keeps_no_pictures_of_images(
+        data_root: Path, tmp_path: Path) -> None:
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    results.mkdir()
+    (results / "PREFACE.md").write_text("> Smoke run of the CPU budget table.\n")
+    done = _run_script("cpu_budget_table.sh", data_root, RUNS=str(runs), RESULTS=str(results),
+                       ONLY="size64 generator-nogan mobilegan-leakfree_seed0", MORE=SMOKE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    gan_free = json.loads((results / "size64" / "config.json").read_text())
+    gan = json.loads((results / "mobilegan-leakfree_seed0" / "config.json").read_text())
+    assert gan_free["train"]["adversarial"] is False and gan_free["data"]["image_size"] == 64
+    assert gan["train"]["adversarial"] is True and gan["loss"]["adversarial"] == 0.01
+    assert gan["model"]["pam_kv_stride"] == gan_free["model"]["pam_kv_stride"] == 4
+    assert gan["train"]["time_budget_s"] == 600
+    kept = {p.relative_to(results).as_posix() for p in results.rglob("*") if p.is_file()}
+    assert "size64/eval_test/per_image.csv" in kept and "size64/eval_heldout/summary.json" in kept
+    assert not [k for k in kept if k.endswith(".safetensors")]
+    assert {Path(k).name for k in kept if k.endswith(".png")} <= {"jac_histogram.png",
+                                                                "training_curves.png"}
+    assert (runs / "size64" / "eval_test").is_dir()  # the case figures stay in runs/
+    report = (results / "REPORT.md").read_text()
+    assert "\n> Smoke run of the CPU budget table.\n" in report
+    assert "| size64 (first 4 images only) |" in report
+    assert "| mobilegan-leakfree (first 4 images only) |" in report  # seeds share a row
+    paired = (results / "paired_differences.md").read_text()
+    assert paired.startswith("## test") and "## heldout" in paired
+    assert paired.count("| size64 | 4 |") == 2 and paired.count("| mobilegan-leakfree_seed0 | 4 |") == 2

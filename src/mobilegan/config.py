@@ -14,6 +14,9 @@ from typing import Any
 
 from mobilegan import paper
 
+#: Ways the generator's head can start (ModelConfig.head_init).
+HEAD_INITS = ("tied", "pytorch")
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field."""
@@ -34,6 +37,12 @@ class ModelConfig:
     #: Pool keys/values of the PAM in the first CDA by this factor (1 = exact paper PAM).
     #: At 128x128 that PAM attends over 64x64 = 4096 positions; stride 2 gives 1024 keys.
     pam_kv_stride: int = 1
+    #: How the generator's last layer (a 2x2, stride-2 transposed convolution) starts:
+    #: "tied" gives its four sub-pixel positions one kernel (nearest-neighbour upsampling of
+    #: a 1x1 convolution; ICNR, Aitken et al. 2017); "pytorch" is PyTorch's default, under
+    #: which a GAN-free run from scratch stuck at validation JAC 0.36 (docs/architecture.md,
+    #: "The head's initialisation"). Loaded weights replace either.
+    head_init: str = "tied"
     encoder_dropout: float = paper.ENCODER_DROPOUT
     decoder_dropout: float = paper.DECODER_DROPOUT
     #: U-Net base width (Ronneberger: 64).
@@ -184,6 +193,8 @@ class RunConfig:
              f"input block 8x), got {self.data.image_size}"),
             ("data.train_fraction", 0 < self.data.train_fraction < 1 or self.data.val_dir,
              f"must be in (0, 1), got {self.data.train_fraction}"),
+            ("model.head_init", self.model.head_init in HEAD_INITS,
+             f"must be one of {HEAD_INITS}, got {self.model.head_init!r}"),
             ("model.pam_kv_stride", self.model.pam_kv_stride in (1, 2, 4),
              f"must be 1, 2 or 4, got {self.model.pam_kv_stride}"),
             ("loss.l1", self.loss.l1 >= 0, "must be >= 0"),
