@@ -23,6 +23,7 @@ from mobilegan.config import HEAD_INITS, RunConfig, apply_overrides
 from mobilegan.data.tensors import normalize_images
 from mobilegan.hardware import describe_device
 from mobilegan.training.data_setup import prepare_data
+from mobilegan.training.run_log import read_csv
 from mobilegan.training.trainer import Trainer
 
 PARITIES = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -45,19 +46,21 @@ def sub_pixel_stats(generator: torch.nn.Module, images: torch.Tensor,
     return means, false_positive
 
 
+def data_overrides(args: argparse.Namespace) -> list[str]:
+    """The data both rows train on: one prepared set, shared."""
+    return [f"data.train_dir={args.data}/isic2018", f"data.eval_dir={args.data}/isic2017",
+            f"data.seed={args.seed}", *([f"data.limit={args.limit}"] if args.limit else [])]
+
+
 def run(head_init: str, args: argparse.Namespace, data, out_dir: Path) -> dict[str, object]:
     cfg = apply_overrides(RunConfig(), [
         "train.adversarial=false", f"model.head_init={head_init}", "model.pam_kv_stride=4",
-        f"train.seed={args.seed}", f"data.seed={args.seed}", f"train.max_steps={args.steps}",
-        "train.progress=false", f"train.num_threads={args.threads}",
-        f"data.train_dir={args.data}/isic2018", f"data.eval_dir={args.data}/isic2017",
-        *(["data.limit=%d" % args.limit] if args.limit else [])])
+        f"train.seed={args.seed}", f"train.max_steps={args.steps}",
+        "train.progress=false", f"train.num_threads={args.threads}", *data_overrides(args)])
     cfg.out_dir = str(out_dir / head_init)
     trainer = Trainer(cfg, data=data)
     result = trainer.fit()
-    steps = (out_dir / head_init / "steps.csv").read_text().splitlines()
-    header, rows = steps[0].split(","), [line.split(",") for line in steps[1:]]
-    l1 = [float(r[header.index("g_l1")]) for r in rows[-min(10, len(rows)):]]
+    l1 = [float(row["g_l1"]) for row in read_csv(out_dir / head_init / "steps.csv")[-10:]]
     means, false_positive = sub_pixel_stats(trainer.generator, trainer.val_set.images[:32],
                                             trainer.val_set.masks[:32])
     return {"head_init": head_init, "l1_last": sum(l1) / len(l1), "val_jac": result.best_val_jac,
@@ -75,11 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as scratch:
-        base = apply_overrides(RunConfig(), [f"data.train_dir={args.data}/isic2018",
-                                             f"data.eval_dir={args.data}/isic2017",
-                                             f"data.seed={args.seed}",
-                                             *(["data.limit=%d" % args.limit] if args.limit else [])])
-        data = prepare_data(base, progress=False)
+        data = prepare_data(apply_overrides(RunConfig(), data_overrides(args)), progress=False)
         rows = [run(head_init, args, data, Path(scratch)) for head_init in HEAD_INITS]
     lines = [f"GAN-free training from scratch, first {args.steps} steps (batch 8), seed {args.seed}, "
              f"PAM kv/4, {describe_device(torch.device('cpu'))}.",

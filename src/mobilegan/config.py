@@ -41,7 +41,7 @@ class ModelConfig:
     #: "tied" gives its four sub-pixel positions one kernel (nearest-neighbour upsampling of
     #: a 1x1 convolution; ICNR, Aitken et al. 2017); "pytorch" is PyTorch's default, under
     #: which a GAN-free run from scratch stuck at validation JAC 0.36 (docs/architecture.md,
-    #: "The head's initialisation"). Loaded weights replace either.
+    #: "Early training was fragile"). Loaded weights replace either.
     head_init: str = "tied"
     encoder_dropout: float = paper.ENCODER_DROPOUT
     decoder_dropout: float = paper.DECODER_DROPOUT
