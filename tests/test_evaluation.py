@@ -155,6 +155,7 @@ def test_corrupt_and_mismatched_files_are_skipped_and_listed(tiny_run: Path, isi
     assert "ISIC_9999998" in markdown and "ISIC_9999999" in markdown
     assert summary["leak"] is False and summary["overlap"] == {
         "known": True, "train": 0, "val": 0, "train_examples": []}
+    assert summary["by_seen_in"] == {} and "By where the model saw" not in markdown
     assert "mobilegan evaluate" in summary["command"]
 
 
@@ -176,6 +177,15 @@ def test_training_ids_put_a_leak_label_on_every_output(tiny_run: Path, isic2018:
     seen = {row["id"]: row["seen_in"] for row in result.rows}
     assert seen == {ids[0]: "train", ids[1]: "train", ids[2]: "val"}
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["leak"] is True
+    # The leaky score taken apart: each group's mean is over its own images only.
+    groups = summary["by_seen_in"]
+    assert {g: v["n"] for g, v in groups.items()} == {"train": 2, "val": 1}
+    jac = {row["id"]: row["JAC"] for row in result.rows}
+    assert groups["train"]["mean"]["JAC"] == pytest.approx((jac[ids[0]] + jac[ids[1]]) / 2)
+    assert groups["val"]["mean"]["JAC"] == pytest.approx(jac[ids[2]])
+    markdown = (tmp_path / "out" / "summary.md").read_text()
+    assert "| in its training set (LEAK) | 2 |" in markdown
+    assert "| in its validation set | 1 |" in markdown and "never seen" not in markdown
 
 
 def test_bare_weights_cannot_vouch_for_their_training_ids(tiny_run: Path, isic2017: Path,

@@ -7,17 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from mobilegan.evaluation.compare import (OverSeeds, paired_difference, per_image, run_means,
-                                          seedwise_differences, t95)
+from mobilegan.evaluation.compare import (OverSeeds, compare_by_group, paired_difference,
+                                          per_image, run_means, seedwise_differences, seen_in,
+                                          t95)
 from mobilegan.evaluation.evaluate import write_per_image
 from mobilegan.metrics.isic import METRIC_KEYS
 from tests.test_benchmarks import _run as run_benchmark
 
 
-def _write(path: Path, rows: dict[str, float]) -> Path:
+def _write(path: Path, rows: dict[str, float], seen: dict[str, str] | None = None) -> Path:
     """A per_image.csv as ``mobilegan evaluate`` writes it, every metric set to the value."""
+    seen = seen or {}
     return write_per_image([{"id": k, **dict.fromkeys(METRIC_KEYS, v), "width": 4, "height": 3,
-                             "seen_in": ""} for k, v in rows.items()], path)
+                             "seen_in": seen.get(k, "")} for k, v in rows.items()], path)
 
 
 def test_difference_and_interval_over_shared_images(tmp_path: Path) -> None:
@@ -82,3 +84,41 @@ def test_seed_comparison_benchmark_prints_both_tables(tmp_path: Path) -> None:
     assert "| bad | 60.00 | 70.00 | 65.00 | 65.00 ± 5.00 |" in out
     row = next(line for line in out.splitlines() if line.startswith("| bad | +"))
     assert "+7.50 ± 0.00" in row and "+7.50 to +7.50" in row
+
+
+def test_a_leaky_score_is_compared_group_by_group(tmp_path: Path) -> None:
+    scores = {"t1": 0.9, "t2": 0.7, "v1": 0.6, "u1": 0.5, "u2": 0.3, "u3": 0.4}
+    leaky = _write(tmp_path / "leaky.csv", scores,
+                   {"t1": "train", "t2": "train", "v1": "val"})
+    clean = _write(tmp_path / "clean.csv", {k: v - (0.2 if k.startswith("t") else 0.05)
+                                            for k, v in scores.items()})
+    groups = seen_in(leaky)
+    assert groups == {"t1": "train", "t2": "train", "v1": "val", "u1": "unseen", "u2": "unseen",
+                      "u3": "unseen"}
+
+    rows = compare_by_group(per_image(leaky, "JAC"), per_image(clean, "JAC"), groups)
+
+    # "val" has one image: no interval, so it is left out; "all" comes last.
+    assert [r.group for r in rows] == ["train", "unseen", "all"]
+    by = {r.group: r for r in rows}
+    assert by["train"].difference.n == 2 and by["train"].difference.mean == pytest.approx(20.0)
+    assert by["train"].mean_a == pytest.approx(80.0) and by["train"].mean_b == pytest.approx(60.0)
+    assert by["unseen"].difference.mean == pytest.approx(5.0)
+    assert by["all"].difference.n == 6
+    assert by["all"].difference.mean == pytest.approx((2 * 20 + 4 * 5) / 6)
+
+
+def test_leak_breakdown_benchmark_prints_each_group(tmp_path: Path) -> None:
+    leaky = tmp_path / "leaky"
+    clean = tmp_path / "clean"
+    leaky.mkdir(), clean.mkdir()
+    _write(leaky / "per_image.csv", {"a": 0.9, "b": 0.8, "c": 0.5, "d": 0.4},
+           {"a": "train", "b": "train"})
+    _write(clean / "per_image.csv", {"a": 0.6, "b": 0.5, "c": 0.5, "d": 0.4})
+
+    out = run_benchmark("leak_breakdown.py", str(leaky), str(clean), "--metrics", "JAC",
+                        cwd=tmp_path)
+
+    assert "| in the leaky run's training set | 2 | JAC | 85.00 | 55.00 | +30.00 +- 0.00 |" in out
+    assert "| seen by neither run | 2 | JAC | 45.00 | 45.00 | +0.00 +- 0.00 |" in out
+    assert "| all test images | 4 | JAC |" in out

@@ -151,3 +151,12 @@ def test_tying_refuses_overlapping_kernels_and_config_checks_the_choice(tmp_path
     cfg.data.train_dir = str(tmp_path)
     with pytest.raises(ConfigError, match="model.head_init"):
         cfg.validate()
+
+
+@pytest.mark.parametrize("field, value", [("head_init", "zeros"), ("pam_kv_stride", 3),
+                                          ("decoder_dropout", 1.0), ("encoder_dropout", -0.1)])
+def test_a_model_built_without_a_run_config_refuses_bad_switches(field: str, value) -> None:
+    from mobilegan.config import ConfigError
+
+    with pytest.raises(ConfigError, match=f"model.{field}"):
+        build_model(ModelConfig(**{field: value}))

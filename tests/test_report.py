@@ -78,6 +78,18 @@ def results(tiny_run: Path, paper_run: Path, isic2017: Path, isic2018: Path,
                               "ISIC2018_Task1_Training_GroundTruth"))
     evaluate(tiny_run, leaky_data, split="all", out_dir=evals["leaky"], progress=False)
     evaluate(paper_run, isic2017, split="test", limit=3, progress=False, figures=True)
+    # The paper-protocol run on images it trained on, chose its epoch on, and never saw.
+    paper_splits = json.loads((paper_run / "splits.json").read_text())
+    used = set(paper_splits["train"]) | set(paper_splits["val"])
+    never = sorted(p.name.split("_segmentation")[0] for p in
+                   (isic2018 / "ISIC2018_Task1_Training_GroundTruth").glob("*.png"))
+    never = [i for i in never if i not in used][:2]
+    paper_data = pair_folder(tmp / "paper_seen_data", isic2018,
+                             paper_splits["train"][:2] + paper_splits["val"][:1] + never,
+                             ("ISIC2018_Task1-2_Training_Input",
+                              "ISIC2018_Task1_Training_GroundTruth"))
+    evals["paper_seen"] = tmp / "paper_seen"
+    evaluate(paper_run, paper_data, split="all", out_dir=evals["paper_seen"], progress=False)
     out = tmp / "results" / "RESULTS.md"
     preface = tmp / "preface.md"
     preface.write_text("> State: tiny test runs only.\n")
@@ -104,6 +116,26 @@ def test_report_has_the_tables_and_protocol_labels(results: tuple[Path, str, dic
     assert "78.40" in heldout and "| tiny_run | leak-free | 4 |" in heldout
     side = _section(sections, "Table 4")
     assert side.count("| tiny_run") == 5 and "| paper (first 3 images only) |" in side
+
+
+def test_a_leaky_row_is_taken_apart_by_where_its_images_were_seen(
+        results: tuple[Path, str, dict[str, Path]]) -> None:
+    _, text, evals = results
+    summary = json.loads((evals["paper_seen"] / "summary.json").read_text())
+    groups = summary["by_seen_in"]
+    assert {g: v["n"] for g, v in groups.items()} == {"train": 2, "val": 1, "unseen": 2}
+    paper_table = _section(_sections(text), "Table 1")
+    assert "| Model | in training (LEAK) | in validation | never seen | all |" in paper_table
+    [row] = [line for line in paper_table.splitlines()
+             if line.startswith("| paper **(LEAK)** | ") and "(2)" in line]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == f"{100 * groups['train']['mean']['JAC']:.2f} (2)"
+    assert cells[2] == f"{100 * groups['val']['mean']['JAC']:.2f} (1)"
+    assert cells[3] == f"{100 * groups['unseen']['mean']['JAC']:.2f} (2)"
+    assert cells[4] == f"{100 * summary['mean']['JAC']:.2f}"
+    # A paper-protocol row scored on test images it never met has nothing to take apart.
+    assert not [line for line in paper_table.splitlines()
+                if line.startswith("| paper (first 3 images only) | —")]
 
 
 def test_perturbed_evaluations_sit_beside_their_clean_ones(
@@ -150,8 +182,8 @@ def test_every_row_has_provenance_and_figure_links_resolve(
         results: tuple[Path, str, dict[str, Path]]) -> None:
     out, text, _ = results
     provenance = _section(_sections(text), "Provenance")
-    assert provenance.count("command (in `") == 7
-    assert provenance.count("`mobilegan evaluate ") == 7  # library calls record theirs too
+    assert provenance.count("command (in `") == 8
+    assert provenance.count("`mobilegan evaluate ") == 8  # library calls record theirs too
     assert provenance.count(" --tta") == 1 and provenance.count(" --normalize-exposure") == 1
     assert provenance.count("images perturbed by `low_res`") == 1
     assert "--split heldout" in provenance and "--limit 3 --figures" in provenance

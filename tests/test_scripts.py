@@ -78,3 +78,25 @@ def test_cpu_budget_script_trains_gan_free_and_gan_rows_and_keeps_no_pictures_of
     paired = (results / "paired_differences.md").read_text()
     assert paired.startswith("## test") and "## heldout" in paired
     assert paired.count("| size64 | 4 |") == 2 and paired.count("| mobilegan-leakfree_seed0 | 4 |") == 2
+
+
+@pytest.mark.slow
+def test_leak_effect_script_trains_both_protocols_and_takes_the_score_apart(
+        data_root: Path, tmp_path: Path) -> None:
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    done = _run_script("leak_effect.sh", data_root, RUNS=str(runs), RESULTS=str(results),
+                       EPOCHS="1", EXTRA=SMOKE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    leaky = json.loads((results / "paper" / "config.json").read_text())
+    clean = json.loads((results / "leak-free" / "config.json").read_text())
+    assert leaky["data"]["exclude_eval_ids"] is False and leaky["data"]["allow_overlap"] is True
+    assert clean["data"]["exclude_eval_ids"] is True
+    for cfg in (leaky, clean):  # the same recipe on both sides
+        assert cfg["train"]["adversarial"] is False and cfg["train"]["lr_schedule"] == "cosine"
+        assert cfg["train"]["num_threads"] == 1 and cfg["model"]["pam_kv_stride"] == 4
+    kept = {p.relative_to(results).as_posix() for p in results.rglob("*") if p.is_file()}
+    assert {"paper/eval_test/per_image.csv", "leak-free/eval_heldout/summary.json",
+            "paper/splits.json", "breakdown.md", "REPORT.md"} <= kept
+    assert not [k for k in kept if k.endswith(".safetensors") or k.endswith("cases.png")]
+    breakdown = (results / "breakdown.md").read_text()
+    assert "| all test images | 4 | JAC |" in breakdown

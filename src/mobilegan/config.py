@@ -48,6 +48,24 @@ class ModelConfig:
     #: U-Net base width (Ronneberger: 64).
     unet_base: int = 64
 
+    def validate(self) -> "ModelConfig":
+        """The switches a network is built from; ``build_model`` calls this, so a model made
+        without a RunConfig cannot fall back silently to another start or PAM."""
+        checks = [
+            ("model.head_init", self.head_init in HEAD_INITS,
+             f"must be one of {HEAD_INITS}, got {self.head_init!r}"),
+            ("model.pam_kv_stride", self.pam_kv_stride in (1, 2, 4),
+             f"must be 1, 2 or 4, got {self.pam_kv_stride}"),
+            ("model.encoder_dropout", 0 <= self.encoder_dropout < 1,
+             f"must be in [0, 1), got {self.encoder_dropout}"),
+            ("model.decoder_dropout", 0 <= self.decoder_dropout < 1,
+             f"must be in [0, 1), got {self.decoder_dropout}"),
+        ]
+        for name, ok, message in checks:
+            if not ok:
+                raise ConfigError(f"{name}: {message}")
+        return self
+
 
 @dataclass
 class LossConfig:
@@ -193,10 +211,6 @@ class RunConfig:
              f"input block 8x), got {self.data.image_size}"),
             ("data.train_fraction", 0 < self.data.train_fraction < 1 or self.data.val_dir,
              f"must be in (0, 1), got {self.data.train_fraction}"),
-            ("model.head_init", self.model.head_init in HEAD_INITS,
-             f"must be one of {HEAD_INITS}, got {self.model.head_init!r}"),
-            ("model.pam_kv_stride", self.model.pam_kv_stride in (1, 2, 4),
-             f"must be 1, 2 or 4, got {self.model.pam_kv_stride}"),
             ("loss.l1", self.loss.l1 >= 0, "must be >= 0"),
             ("loss.jaccard", self.loss.jaccard >= 0, "must be >= 0"),
             ("loss.adversarial", self.loss.adversarial >= 0, "must be >= 0"),
@@ -206,6 +220,7 @@ class RunConfig:
         for name, ok, message in checks:
             if not ok:
                 raise ConfigError(f"{name}: {message}")
+        self.model.validate()
         return self
 
 

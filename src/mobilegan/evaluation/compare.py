@@ -118,3 +118,47 @@ def seedwise_differences(a_runs: list[str | Path], b_runs: list[str | Path], met
     diffs = [paired_difference(per_image(a, metric), per_image(b, metric), metric)
              for a, b in zip(a_runs, b_runs)]
     return diffs, OverSeeds(tuple(d.mean for d in diffs))
+
+
+def seen_in(path: str | Path) -> dict[str, str]:
+    """Where the evaluated model met each image ("train", "val" or "unseen"), from the
+    ``seen_in`` column of an evaluation's ``per_image.csv`` (or its folder)."""
+    from mobilegan.evaluation.evaluate import SEEN_GROUPS, read_per_image
+
+    path = Path(path)
+    rows = read_per_image(path / "per_image.csv" if path.is_dir() else path)
+    return {row["id"]: SEEN_GROUPS.get(row.get("seen_in") or "", row["seen_in"]) for row in rows}
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """A against B within one group of images: both means and the paired difference."""
+
+    group: str
+    mean_a: float
+    mean_b: float
+    difference: PairedDifference
+
+
+def compare_by_group(a: dict[str, float], b: dict[str, float], group_of: dict[str, str],
+                     metric: str = "JAC", scale: float = 100.0) -> list[GroupComparison]:
+    """A - B within each group of ``group_of`` (groups of fewer than two shared images are
+    left out), then over all shared images as the group "all". Taking a leaky score apart
+    this way shows what training on test images bought, and what the extra data did for
+    the images no model saw."""
+    shared = sorted(set(a) & set(b))
+    groups: dict[str, list[str]] = {}
+    for image_id in shared:
+        groups.setdefault(group_of.get(image_id, "unknown"), []).append(image_id)
+    order = {"train": 0, "val": 1, "unseen": 2}
+    groups = {g: groups[g] for g in sorted(groups, key=lambda g: (order.get(g, 3), g))}
+    groups["all"] = shared
+    comparisons = []
+    for group, ids in groups.items():
+        if len(ids) < 2:
+            continue
+        a_part, b_part = {i: a[i] for i in ids}, {i: b[i] for i in ids}
+        comparisons.append(GroupComparison(
+            group, scale * sum(a_part.values()) / len(ids), scale * sum(b_part.values()) / len(ids),
+            paired_difference(a_part, b_part, metric, scale)))
+    return comparisons

@@ -496,6 +496,8 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
         "n": len(rows),
         "mean": {k: means[k] for k in METRIC_KEYS},
         "std": {k: float(values[k].std(ddof=1)) if len(rows) > 1 else 0.0 for k in METRIC_KEYS},
+        "by_seen_in": by_seen_in(rows) if overlap["known"] and (overlap["train"] or
+                                                                 overlap["val"]) else {},
         "pooled": {k: means[f"pooled_{k}"] for k in POOLED_KEYS},
         "skipped": skipped,
         "warnings": warnings,
@@ -507,6 +509,22 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
         "cwd": os.getcwd(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+#: Where the evaluated model met an image: its training set, its validation set, or never.
+SEEN_GROUPS = {"train": "train", "val": "val", "": "unseen"}
+
+
+def by_seen_in(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mean metrics within each group of ``seen_in``: a leaky score taken apart, so the
+    images the model trained on are not averaged in silence with those it never saw."""
+    groups: dict[str, dict[str, Any]] = {}
+    for seen, group in SEEN_GROUPS.items():
+        members = [row for row in rows if row.get("seen_in", "") == seen]
+        if members:
+            groups[group] = {"n": len(members), "mean": {
+                k: float(np.mean([row[k] for row in members])) for k in METRIC_KEYS}}
+    return groups
 
 
 def write_per_image(rows: list[dict[str, Any]], path: Path) -> Path:

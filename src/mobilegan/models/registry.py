@@ -36,7 +36,7 @@ def build_model(cfg: ModelConfig | None = None) -> nn.Module:
     cfg = cfg or ModelConfig()
     if cfg.name not in _REGISTRY:
         raise ValueError(f"model.name: unknown model {cfg.name!r}; choose one of {available_models()}")
-    return _REGISTRY[cfg.name](cfg)
+    return _REGISTRY[cfg.name](cfg.validate())
 
 
 def build_discriminator(cfg: ModelConfig | None = None) -> nn.Module:
