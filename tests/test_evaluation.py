@@ -222,6 +222,7 @@ def test_heldout_split_scores_the_runs_validation_ids(tiny_run: Path, isic2018: 
     assert sorted(row["id"] for row in result.rows) == sorted(splits["val"])
     assert result.summary["dataset"]["kind"] == "heldout"
     assert result.summary["leak"] is False and result.summary["selection_note"]
+    assert result.summary["by_seen_in"] == {}  # all of them chose the epoch: one group
 
 
 @pytest.mark.parametrize("args, message", [

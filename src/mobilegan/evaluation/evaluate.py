@@ -496,8 +496,7 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
         "n": len(rows),
         "mean": {k: means[k] for k in METRIC_KEYS},
         "std": {k: float(values[k].std(ddof=1)) if len(rows) > 1 else 0.0 for k in METRIC_KEYS},
-        "by_seen_in": by_seen_in(rows) if overlap["known"] and (overlap["train"] or
-                                                                 overlap["val"]) else {},
+        "by_seen_in": by_seen_in(rows) if overlap["known"] else {},
         "pooled": {k: means[f"pooled_{k}"] for k in POOLED_KEYS},
         "skipped": skipped,
         "warnings": warnings,
@@ -517,14 +516,16 @@ SEEN_GROUPS = {"train": "train", "val": "val", "": "unseen"}
 
 def by_seen_in(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Mean metrics within each group of ``seen_in``: a leaky score taken apart, so the
-    images the model trained on are not averaged in silence with those it never saw."""
+    images the model trained on are not averaged in silence with those it never saw. Empty
+    when every image falls in one group (a clean test set, or a run's own held-out images):
+    the overall mean and the labels say it all then."""
     groups: dict[str, dict[str, Any]] = {}
     for seen, group in SEEN_GROUPS.items():
         members = [row for row in rows if row.get("seen_in", "") == seen]
         if members:
             groups[group] = {"n": len(members), "mean": {
                 k: float(np.mean([row[k] for row in members])) for k in METRIC_KEYS}}
-    return groups
+    return groups if len(groups) > 1 else {}
 
 
 def write_per_image(rows: list[dict[str, Any]], path: Path) -> Path:
