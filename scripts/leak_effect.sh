@@ -7,7 +7,10 @@
 # the two models image by image within each group.
 #   DATA=../shared/data EPOCHS=18 bash scripts/leak_effect.sh
 # The two runs train at once, THREADS cores each (default 1: a 2-core CPU), so both see the
-# same machine; a run that finished (train_result.json) is not trained again.
+# same machine; a run that finished (train_result.json) is not trained again, and one that
+# was interrupted resumes from its last checkpoint (so the pair can span sessions). Copy
+# this script elsewhere before a long run if you may edit it meanwhile: bash reads it as
+# it goes.
 # EXTRA / EVAL_EXTRA add train / evaluate options (smoke runs); MOBILEGAN, PYTHON name the
 # commands. Results (no weights, no pictures of images) go to RESULTS, with REPORT.md and
 # breakdown.md.
@@ -32,8 +35,13 @@ pids=()
 for protocol in leak-free paper; do
   run=$RUNS/$protocol
   [ -f "$run/train_result.json" ] && continue
-  $MOBILEGAN train "${common[@]}" "${extra[@]}" --protocol "$protocol" --out "$run" \
-    > "$RUNS/logs/$protocol.train.log" 2>&1 &
+  if [ -f "$run/checkpoints/last.pt" ]; then  # interrupted (a session ended): carry on
+    $MOBILEGAN train --resume --out "$run" --set "train.num_threads=$THREADS" \
+      --set train.progress=false >> "$RUNS/logs/$protocol.train.log" 2>&1 &
+  else
+    $MOBILEGAN train "${common[@]}" "${extra[@]}" --protocol "$protocol" --out "$run" \
+      > "$RUNS/logs/$protocol.train.log" 2>&1 &
+  fi
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done

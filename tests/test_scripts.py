@@ -100,3 +100,12 @@ def test_leak_effect_script_trains_both_protocols_and_takes_the_score_apart(
     assert not [k for k in kept if k.endswith(".safetensors") or k.endswith("cases.png")]
     breakdown = (results / "breakdown.md").read_text()
     assert "| all test images | 4 | JAC |" in breakdown
+    # An interrupted run (checkpoint, no train_result.json) resumes instead of starting over.
+    (runs / "paper" / "train_result.json").unlink()
+    again = _run_script("leak_effect.sh", data_root, RUNS=str(runs), RESULTS=str(results),
+                        EPOCHS="1", EXTRA=SMOKE)
+    assert again.returncode == 0, again.stderr[-2000:]
+    log = (runs / "logs" / "paper.train.log").read_text()
+    assert "resumed from" in log and log.count("done:") == 2
+    assert "resumed from" not in (runs / "logs" / "leak-free.train.log").read_text()
+    assert json.loads((runs / "paper" / "train_result.json").read_text())["steps_done"] == 2
