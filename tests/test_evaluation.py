@@ -188,6 +188,23 @@ def test_training_ids_put_a_leak_label_on_every_output(tiny_run: Path, isic2018:
     assert "| in its validation set | 1 |" in markdown and "never seen" not in markdown
 
 
+def test_the_terminal_gives_a_leaky_score_by_group(tiny_run: Path, isic2018: Path,
+                                                   tmp_path: Path, capsys) -> None:
+    splits = json.loads((tiny_run / "splits.json").read_text())
+    data = pair_folder(tmp_path / "data", isic2018, splits["train"][:1] + splits["val"][:2],
+                       ("ISIC2018_Task1-2_Training_Input", "ISIC2018_Task1_Training_GroundTruth"))
+
+    assert main(["evaluate", str(tiny_run), str(data), "--split", "all", "--out",
+                 str(tmp_path / "out"), "--no-progress"]) == 0
+
+    printed = capsys.readouterr().out
+    groups = json.loads((tmp_path / "out" / "summary.json").read_text())["by_seen_in"]
+    assert printed.startswith("LEAK: 1 of the 3")
+    assert (f"JAC by where the model met the image: in training "
+            f"{100 * groups['train']['mean']['JAC']:.2f} (1), in validation "
+            f"{100 * groups['val']['mean']['JAC']:.2f} (2)") in printed
+
+
 def test_bare_weights_cannot_vouch_for_their_training_ids(tiny_run: Path, isic2017: Path,
                                                           tmp_path: Path) -> None:
     shutil.copy(tiny_run / "best.safetensors", tmp_path / "model.safetensors")

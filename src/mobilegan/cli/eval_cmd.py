@@ -88,6 +88,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"{s['n']} images scored ({len(s['skipped'])} skipped): JAC {100 * mean['JAC']:.2f}, "
           f"DIC {100 * mean['DIC']:.2f}, ACC {100 * mean['ACC']:.2f}, "
           f"JAC_th {100 * mean['JAC_th']:.2f} (%)")
+    if s.get("by_seen_in"):
+        labels = {"train": "in training", "val": "in validation", "unseen": "never seen"}
+        print("  JAC by where the model met the image: " + ", ".join(
+            f"{labels.get(group, group)} {100 * g['mean']['JAC']:.2f} ({g['n']})"
+            for group, g in s["by_seen_in"].items()))
     for entry in s["skipped"]:
         print(f"  skipped {entry['path'] or entry['id']}: {entry['reason']}")
     print(f"wrote {result.out_dir}")
