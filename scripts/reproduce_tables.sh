@@ -22,7 +22,7 @@ common=(--set "data.train_dir=$DATA/isic2018" --set "data.eval_dir=$DATA/isic201
 [ -n "${BUDGET_S:-}" ] && common+=(--set "train.time_budget_s=$BUDGET_S")
 
 ALL=(mobilegan-leakfree_seed0 mobilegan-leakfree_seed1 mobilegan-leakfree_seed2 mobilegan-paper
-     generator-nogan unet noattention singlescale size64 size256)
+     generator-nogan generator-nogan-paper unet noattention singlescale size64 size256)
 read -ra NAMES <<< "${ONLY:-${ALL[*]}}"
 
 options_of() {  # the train options that make each row what it is
@@ -31,6 +31,8 @@ options_of() {  # the train options that make each row what it is
                               echo "--protocol leak-free --set train.seed=$s --set data.seed=$s" ;;
     mobilegan-paper) echo "--protocol paper" ;;                     # Table 1, labelled LEAKY
     generator-nogan) echo "--protocol leak-free --no-adversary" ;;
+    # its twin on the paper's protocol: what the leak is worth (benchmarks/leak_breakdown.py)
+    generator-nogan-paper) echo "--protocol paper --no-adversary" ;;
     unet)            echo "--protocol leak-free --no-adversary --set model.name=unet" ;;
     noattention)     echo "--protocol leak-free --set model.attention=false" ;;
     singlescale)     echo "--protocol leak-free --set model.multiscale=false" ;;

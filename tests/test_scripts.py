@@ -32,7 +32,7 @@ def test_tables_script_trains_scores_and_reports_rows_in_parallel(data_root: Pat
                                                                  tmp_path: Path) -> None:
     tables = tmp_path / "tables"
     done = _run_script("reproduce_tables.sh", data_root, TABLES_DIR=str(tables), PARALLEL="1",
-                       ONLY="size64 generator-nogan no-such-row",
+                       ONLY="size64 generator-nogan generator-nogan-paper no-such-row",
                        EXTRA=f"{SMOKE} --set model.pam_kv_stride=4")
     assert done.returncode == 1  # the unknown row fails, and says so
     assert "train_row failed for no-such-row" in done.stderr
@@ -43,6 +43,9 @@ def test_tables_script_trains_scores_and_reports_rows_in_parallel(data_root: Pat
             summary = json.loads((tables / row / f"eval_{split}" / "summary.json").read_text())
             assert summary["n"] == 4 and summary["training"]["steps_done"] == 2
     assert json.loads((tables / "size64" / "config.json").read_text())["data"]["image_size"] == 64
+    twin = json.loads((tables / "generator-nogan-paper" / "config.json").read_text())
+    assert twin["train"]["adversarial"] is False and twin["data"]["allow_overlap"] is True
+    assert twin["data"]["exclude_eval_ids"] is False
     report = (tables / "RESULTS_tables.md").read_text()
     assert "| size64 (first 4 images only) |" in report
     assert "| generator-nogan (first 4 images only) |" in report
