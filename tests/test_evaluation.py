@@ -184,8 +184,8 @@ def test_training_ids_put_a_leak_label_on_every_output(tiny_run: Path, isic2018:
     assert groups["train"]["mean"]["JAC"] == pytest.approx((jac[ids[0]] + jac[ids[1]]) / 2)
     assert groups["val"]["mean"]["JAC"] == pytest.approx(jac[ids[2]])
     markdown = (tmp_path / "out" / "summary.md").read_text()
-    assert "| in its training set (LEAK) | 2 |" in markdown
-    assert "| in its validation set | 1 |" in markdown and "never seen" not in markdown
+    assert "| in training (LEAK) | 2 |" in markdown
+    assert "| in validation | 1 |" in markdown and "never seen" not in markdown
 
 
 def test_the_terminal_gives_a_leaky_score_by_group(tiny_run: Path, isic2018: Path,

@@ -89,9 +89,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
           f"DIC {100 * mean['DIC']:.2f}, ACC {100 * mean['ACC']:.2f}, "
           f"JAC_th {100 * mean['JAC_th']:.2f} (%)")
     if s.get("by_seen_in"):
-        labels = {"train": "in training", "val": "in validation", "unseen": "never seen"}
+        from mobilegan.evaluation.report import SEEN_LABELS
+
         print("  JAC by where the model met the image: " + ", ".join(
-            f"{labels.get(group, group)} {100 * g['mean']['JAC']:.2f} ({g['n']})"
+            f"{SEEN_LABELS.get(group, group)} {100 * g['mean']['JAC']:.2f} ({g['n']})"
             for group, g in s["by_seen_in"].items()))
     for entry in s["skipped"]:
         print(f"  skipped {entry['path'] or entry['id']}: {entry['reason']}")

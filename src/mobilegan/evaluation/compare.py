@@ -123,7 +123,8 @@ def seedwise_differences(a_runs: list[str | Path], b_runs: list[str | Path], met
 def seen_in(path: str | Path) -> dict[str, str]:
     """Where the evaluated model met each image ("train", "val" or "unseen"), from the
     ``seen_in`` column of an evaluation's ``per_image.csv`` (or its folder)."""
-    from mobilegan.evaluation.evaluate import SEEN_GROUPS, read_per_image
+    from mobilegan.evaluation.evaluate import read_per_image
+    from mobilegan.evaluation.report import SEEN_GROUPS
 
     path = Path(path)
     rows = read_per_image(path / "per_image.csv" if path.is_dir() else path)

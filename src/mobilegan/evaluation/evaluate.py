@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from mobilegan.data.layouts import Sample, discover
 from mobilegan.data.splits import ids_sha256
 from mobilegan.data.validate import check_pair
+from mobilegan.evaluation.report import SEEN_GROUPS
 from mobilegan.hardware import describe_device, resolve_device
 from mobilegan.metrics.isic import (METRIC_KEYS, POOLED_KEYS, confusion, metrics_from_confusion,
                                     resize_to, summarize)
@@ -510,8 +511,6 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
     }
 
 
-#: Where the evaluated model met an image: its training set, its validation set, or never.
-SEEN_GROUPS = {"train": "train", "val": "val", "": "unseen"}
 
 
 def by_seen_in(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -29,6 +29,13 @@ PAPER_TEST_LABEL = "Sarker et al. 2019 (published, Table 1)"
 
 # ---- one evaluation --------------------------------------------------------------------
 
+#: Where the evaluated model met an image (the ``seen_in`` column of per_image.csv: "train",
+#: "val" or empty) and the group each gives in summaries.
+SEEN_GROUPS = {"train": "train", "val": "val", "": "unseen"}
+#: How each group is named in summaries, on the terminal and in the report.
+SEEN_LABELS = {"train": "in training", "val": "in validation", "unseen": "never seen"}
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100.0 * value:.2f}"
 
@@ -68,8 +75,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                   "| images | n | " + " | ".join(f"{k} (%)" for k in TEST_KEYS) + " |",
                   "| --- | ---: |" + " ---: |" * len(TEST_KEYS)]
         for group, scores in summary["by_seen_in"].items():
-            label = {"train": "in its training set (LEAK)", "val": "in its validation set",
-                     "unseen": "never seen"}.get(group, group)
+            label = SEEN_LABELS.get(group, group) + (" (LEAK)" if group == "train" else "")
             lines.append(f"| {label} | {scores['n']} | "
                          + " | ".join(_pct(scores["mean"].get(k)) for k in TEST_KEYS) + " |")
     if summary["skipped"]:
@@ -264,14 +270,14 @@ def _leak_breakdown(groups: Sequence[Group]) -> list[str]:
     rows = [g for g in groups if all(s.get("by_seen_in") for s in g.summaries)]
     if not rows:
         return []
-    names = (("train", "in training (LEAK)"), ("val", "in validation"), ("unseen", "never seen"))
     lines = ["Each row taken apart (JAC, %; images in brackets): the part of the score on "
              "images the model trained on is not a test.", "",
-             "| Model | " + " | ".join(label for _, label in names) + " | all |",
-             "| --- |" + " ---: |" * (len(names) + 1)]
+             "| Model | " + " | ".join(SEEN_LABELS[key] + (" (LEAK)" if key == "train" else "")
+                                     for key in SEEN_LABELS) + " | all |",
+             "| --- |" + " ---: |" * (len(SEEN_LABELS) + 1)]
     for g in rows:
         cells = []
-        for key, _ in names:
+        for key in SEEN_LABELS:
             parts = [s["by_seen_in"].get(key) for s in g.summaries]
             if any(p is None for p in parts):
                 cells.append("—")
