@@ -42,16 +42,7 @@ cp "$RUNS"/logs/*.log "$RESULTS/logs/" 2>/dev/null
 for run in "$RUNS"/*/; do
   row=$(basename "$run")
   [ -f "$run/train_result.json" ] || continue
-  mkdir -p "$RESULTS/$row"
-  cp "$run"/{train_result.json,config.json,metrics.csv,best.json} "$RESULTS/$row/"
-  [ -f "$run/train.log" ] && cp "$run/train.log" "$RESULTS/$row/"
-  for split in eval_test eval_heldout; do
-    [ -d "$run/$split" ] || continue
-    mkdir -p "$RESULTS/$row/$split"
-    # Summaries, per-image scores and plots of numbers; the case figures show ISIC images.
-    cp "$run/$split"/{summary.json,summary.md,per_image.csv} "$RESULTS/$row/$split/"
-    cp "$run/$split"/{jac_histogram.png,training_curves.png} "$RESULTS/$row/$split/" 2>/dev/null
-  done
+  bash "$(dirname "$0")/keep_results.sh" "$run" "$RESULTS/$row" train.log
 done
 # Each row against the full generator without the GAN, image by image (95% intervals).
 ref=generator-nogan

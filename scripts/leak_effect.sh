@@ -61,15 +61,8 @@ mkdir -p "$RESULTS"
 for protocol in leak-free paper; do
   run=$RUNS/$protocol
   score "$run" || { status=1; continue; }
-  mkdir -p "$RESULTS/$protocol"
-  cp "$run"/{train_result.json,config.json,splits.json,metrics.csv,best.json} "$RESULTS/$protocol/"
+  bash "$(dirname "$0")/keep_results.sh" "$run" "$RESULTS/$protocol" splits.json
   cp "$RUNS/logs/$protocol.train.log" "$RESULTS/$protocol/" 2>/dev/null
-  for split in eval_test eval_heldout; do
-    mkdir -p "$RESULTS/$protocol/$split"
-    # Summaries, per-image scores and plots of numbers; the case figures show ISIC images.
-    cp "$run/$split"/{summary.json,summary.md,per_image.csv} "$RESULTS/$protocol/$split/"
-    cp "$run/$split"/{jac_histogram.png,training_curves.png} "$RESULTS/$protocol/$split/" 2>/dev/null
-  done
 done
 if [ -f "$RESULTS/paper/eval_test/per_image.csv" ] && [ -f "$RESULTS/leak-free/eval_test/per_image.csv" ]; then
   "$PYTHON" "$(dirname "$0")/../benchmarks/leak_breakdown.py" "$RESULTS/paper/eval_test" \
