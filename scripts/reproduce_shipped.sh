@@ -167,10 +167,25 @@ cp $SHIPPED/{config.json,metrics.csv} results/v4/
 # Table 1's row of ours: the paper's protocol beside its leak-free twin, trained from scratch
 # side by side (2 hours); it trains, scores and takes the leaky score apart.
 [ "$TRAIN" = 1 ] && DATA=$DATA EPOCHS=18 bash scripts/leak_effect.sh
+# ... and again with training seed 1 (same data split), then both seeds side by side.
+[ "$TRAIN" = 1 ] && DATA=$DATA EPOCHS=18 RUNS=runs/leak-effect-seed1 RESULTS=results/leak-effect-seed1 \
+  NAME="Generator without GAN, 18 epochs from scratch, seed 1" EXTRA="--set train.seed=1" \
+  bash scripts/leak_effect.sh
+{ echo "ISIC 2017 test (600 images): the pair of scripts/leak_effect.sh trained with seeds 0 and 1" \
+       "(2-core AMD EPYC, 2026-11-27). The first arm is compared with the second seed by seed:"
+  echo
+  for metric in JAC DIC; do
+    python benchmarks/seed_comparison.py --set eval_test --seeds 0 1 --metric $metric \
+      --arm "paper protocol" results/leak-effect/paper results/leak-effect-seed1/paper \
+      --arm "leak-free" results/leak-effect/leak-free results/leak-effect-seed1/leak-free
+    echo
+  done
+  echo "Seed 1, by group:"; echo
+  cat results/leak-effect-seed1/breakdown.md; } > results/leak-effect/seeds.md
 mobilegan report results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
   results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 results/gan-stage3-seed11 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
-  results/leak-effect \
+  results/leak-effect results/leak-effect-seed1 \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \

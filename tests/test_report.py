@@ -246,3 +246,13 @@ def test_exposure_normalisation_is_recorded_and_repeatable(
     assert summary["exposure_normalized"] is True and plain["exposure_normalized"] is False
     assert "--normalize-exposure" in summary["command"] and "--normalize-exposure" not in plain["command"]
     assert "exposure normalisation on" in (evals["exposure"] / "summary.md").read_text()
+
+
+def test_provenance_says_when_a_run_was_resumed() -> None:
+    from mobilegan.evaluation.report import _trained
+
+    straight = {"epochs_trained": 2.0, "card": "cpu", "wall_s": 10.0, "best_epoch": 2}
+    assert "resumed" not in _trained(straight)
+    resumed = {**straight, "resumed_at_step": 40, "wall_s_note": "counts this invocation only"}
+    line = _trained(resumed)
+    assert "in 10.0 s, resumed at step 40 (counts this invocation only), best epoch 2" in line

@@ -19,7 +19,7 @@ from mobilegan.cli.main import main as cli_main
 from mobilegan.config import ConfigError, RunConfig, apply_overrides
 from mobilegan.hardware import describe_device
 from mobilegan.training import trainer as trainer_module
-from mobilegan.training.checkpoint import load_checkpoint
+from mobilegan.training.checkpoint import atomic_save, load_checkpoint
 from mobilegan.training.data_setup import OverlapError, plan_splits
 from mobilegan.training.run_log import read_csv
 
@@ -190,6 +190,32 @@ def test_resume_refuses_to_change_what_the_run_computes(data_root: Path, tmp_pat
     assert code == 0
     assert [int(r["step"]) for r in read_csv(out / "steps.csv")] == [1, 2, 3]
     assert [int(r["epoch"]) for r in read_csv(out / "metrics.csv")] == [1]
+
+
+def test_resumed_run_reports_the_wall_time_of_every_invocation(data_root: Path, tmp_path: Path) -> None:
+    """A run that spans sessions reports its whole training time, not the last piece."""
+    out = tmp_path / "run"
+    trainer_module.train(tiny_config(data_root, out, steps=2))
+    first = json.loads((out / "train_result.json").read_text())
+    assert "resumed_at_step" not in first and first["wall_s"] > 0
+    before = load_checkpoint(out / "checkpoints" / "last.pt")["wall_s"]
+    assert 0 < before <= first["wall_s"] + 0.1
+    assert cli_main(["train", "--out", str(out), "--resume", "--set", "train.max_steps=3",
+                     "--set", "train.progress=false"]) == 0
+    second = json.loads((out / "train_result.json").read_text())
+    assert second["resumed_at_step"] == 2
+    assert second["wall_s"] == pytest.approx(before + second["wall_s_this_invocation"], abs=0.2)
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["wall_s"] > before
+
+    # A checkpoint written before wall time was recorded: said, not guessed.
+    state = load_checkpoint(out / "checkpoints" / "last.pt")
+    del state["wall_s"]
+    atomic_save(state, out / "checkpoints" / "last.pt")
+    assert cli_main(["train", "--out", str(out), "--resume", "--set", "train.max_steps=4",
+                     "--set", "train.progress=false"]) == 0
+    third = json.loads((out / "train_result.json").read_text())
+    assert third["wall_s"] == pytest.approx(third["wall_s_this_invocation"], abs=0.2)
+    assert "predates" in third["wall_s_note"]
 
 
 def test_same_seed_same_weights_and_epochs_do_not_depend_on_how_many_follow(

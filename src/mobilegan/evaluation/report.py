@@ -370,6 +370,10 @@ def _trained(training: dict[str, Any] | None) -> str:
         return ""
     budget = (f" (stopped by its {training['time_budget_s']:g} s budget)"
               if training.get("stop_reason") == "time budget" else "")
+    if training.get("resumed_at_step") is not None:
+        budget += f", resumed at step {training['resumed_at_step']}"
+    if training.get("wall_s_note"):
+        budget += f" ({training['wall_s_note']})"
     return (f"trained {training.get('epochs_trained')} epochs on {training.get('card')} in "
             f"{training.get('wall_s')} s{budget}, best epoch {training.get('best_epoch')}; ")
 

@@ -48,7 +48,10 @@ class TrainResult:
     best_epoch: int
     epochs_done: int
     steps_done: int
+    #: Seconds of training over the whole run, earlier (resumed) invocations included.
     wall_s: float
+    #: Seconds of this invocation alone (equal to wall_s unless the run was resumed).
+    wall_s_this_invocation: float | None = None
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -123,6 +126,12 @@ class Trainer:
         self.lr = t.lr
         self.bad_steps = 0
         self.events: list[str] = []
+        # Training seconds spent by earlier invocations of this run (resume), so that the
+        # reported wall time and a time budget cover the whole run; None when a checkpoint
+        # written before this was recorded leaves it unknown.
+        self.wall_before: float | None = 0.0
+        self.resumed_at_step: int | None = None
+        self._fit_start: float | None = None
         if resume:
             self._load(self.out / "checkpoints" / "last.pt")
         elif self.main:
@@ -157,6 +166,7 @@ class Trainer:
             "global_step": self.global_step, "best_jac": self.best_jac,
             "best_epoch": self.best_epoch, "collapsed_epochs": self.collapsed_epochs,
             "lr": self.lr, "torch_rng": torch.get_rng_state(),
+            "wall_s": self._elapsed(),
         }
         if self.discriminator is not None:
             state["discriminator"] = _unwrap(self.discriminator).state_dict()
@@ -182,6 +192,7 @@ class Trainer:
             for key in ("epoch", "step_in_epoch", "global_step", "best_jac", "best_epoch",
                         "collapsed_epochs", "lr"):
                 setattr(self, key, state[key])
+            self.wall_before = state.get("wall_s")
             torch.set_rng_state(state["torch_rng"])
             if "cuda_rng" in state and self.device.type == "cuda":
                 torch.cuda.set_rng_state(state["cuda_rng"], self.device)
@@ -191,7 +202,14 @@ class Trainer:
         if not path.exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {path}")
         self._restore(load_checkpoint(path, self.device))
+        self.resumed_at_step = self.global_step
         self._log_event(f"resumed from {path} at epoch {self.epoch}, step {self.global_step}")
+
+    def _elapsed(self) -> float:
+        """Seconds of training in this run so far, earlier invocations included (as far as
+        they are known)."""
+        now = time.time() - self._fit_start if self._fit_start is not None else 0.0
+        return (self.wall_before or 0.0) + now
 
     def _save_checkpoint(self) -> None:
         if self.main:
@@ -292,7 +310,7 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         t = self.cfg.train
-        start_wall = time.time()
+        start_wall = self._fit_start = time.time()
         steps_per_epoch = max(len(self._epoch_order(0)) // t.batch_size, 1)
         stop, stop_reason = False, "epochs"
         try:
@@ -331,7 +349,7 @@ class Trainer:
                     if t.max_steps and self.global_step >= t.max_steps:
                         stop, stop_reason = True, "max_steps"
                         break
-                    if t.time_budget_s and time.time() - start_wall >= t.time_budget_s:
+                    if t.time_budget_s and self._elapsed() >= t.time_budget_s:
                         stop, stop_reason = True, "time budget"
                         self._log_event(f"time budget of {t.time_budget_s:g} s spent at epoch "
                                         f"{self.epoch + 1}, step {self.global_step}: stopping")
@@ -348,7 +366,7 @@ class Trainer:
             barrier(self.dist)
             shutdown(self.dist)
         result = TrainResult(self.out, self.best_jac, self.best_epoch, self.epoch, self.global_step,
-                             time.time() - start_wall)
+                             self._elapsed(), time.time() - start_wall)
         if self.main:
             self._write_result(result, stop_reason, steps_per_epoch)
         return result
@@ -363,6 +381,13 @@ class Trainer:
                 "time_budget_s": self.cfg.train.time_budget_s, "wall_s": round(result.wall_s, 1),
                 "device": str(self.device), "card": describe_device(self.device),
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if self.resumed_at_step is not None:
+            # The card and thread count above are this invocation's; earlier ones may differ.
+            info["resumed_at_step"] = self.resumed_at_step
+            info["wall_s_this_invocation"] = round(result.wall_s_this_invocation or 0.0, 1)
+            if self.wall_before is None:
+                info["wall_s_note"] = ("the checkpoint resumed from predates wall-time "
+                                       "tracking: wall_s counts this invocation only")
         (self.out / "train_result.json").write_text(json.dumps(info, indent=2) + "\n")
 
     def _end_epoch(self, sums: dict[str, float], count: int, seen: int, seconds: float,
