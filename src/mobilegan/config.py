@@ -148,7 +148,8 @@ class TrainConfig:
     #: (e.g. 0.999); 0 = off, the live weights as in the paper. See training/ema.py.
     ema_decay: float = 0.0
     max_steps: int | None = None  # stop after this many steps (tests, smoke runs)
-    #: Stop after this many seconds of training in this process (data loading not counted),
+    #: Stop after this many seconds of training in this run, resumed invocations summed
+    #: (data loading not counted),
     #: finishing with a validated, exported partial epoch: a fixed compute budget for runs
     #: compared side by side. The epochs reached are in ``train_result.json``.
     time_budget_s: float | None = None
