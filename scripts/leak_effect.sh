@@ -48,14 +48,7 @@ for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 
 NAME=${NAME:-Generator without GAN, $EPOCHS epochs from scratch}  # the report's row name
 score() {  # score RUN: ISIC 2017 test and the run's own held-out ISIC 2018 images
-  local run=$1
-  [ -f "$run/best.safetensors" ] || { echo "$run: no weights to score" >&2; return 1; }
-  [ -f "$run/eval_test/summary.json" ] || $MOBILEGAN evaluate "$run" "$DATA/isic2017" \
-    --split test --out "$run/eval_test" --figures --no-progress --name "$NAME" \
-    "${eval_extra[@]}" || return 1
-  [ -f "$run/eval_heldout/summary.json" ] || $MOBILEGAN evaluate "$run" "$DATA/isic2018" \
-    --split heldout --out "$run/eval_heldout" --no-progress --name "$NAME" \
-    "${eval_extra[@]}"
+  MOBILEGAN=$MOBILEGAN bash "$(dirname "$0")/score_run.sh" "$1" "$DATA" --name "$NAME" "${eval_extra[@]}"
 }
 mkdir -p "$RESULTS"
 for protocol in leak-free paper; do

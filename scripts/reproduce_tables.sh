@@ -8,7 +8,9 @@
 # Other knobs: TABLES_DIR (runs/tables), REPORT (TABLES_DIR/RESULTS_tables.md), ONLY="unet
 # size64" (a subset of the rows), MOBILEGAN (the command), EXTRA / EVAL_EXTRA (more options
 # for every train / evaluate call, e.g. EXTRA="--set data.limit=16" for a smoke run).
-# A run that already finished (train_result.json) is not trained again, nor a finished score.
+# A run that already finished (train_result.json) is not trained again, nor a finished score;
+# one that was interrupted resumes from its last checkpoint (its time budget, if any, counts
+# the time it trained before).
 set -uo pipefail
 DATA=${DATA:-../shared/data}
 EPOCHS=${EPOCHS:-100}
@@ -45,18 +47,17 @@ options_of() {  # the train options that make each row what it is
 train_row() {
   local name=$1 options
   [ -f "$TABLES_DIR/$name/train_result.json" ] && return 0
+  if [ -f "$TABLES_DIR/$name/checkpoints/last.pt" ]; then  # interrupted: carry on from there
+    $MOBILEGAN train --resume --out "$TABLES_DIR/$name" --set train.progress=false
+    return
+  fi
   options=$(options_of "$name") || return 1
   # shellcheck disable=SC2086  # options are single words by construction
   $MOBILEGAN train "${common[@]}" "${extra[@]}" $options --out "$TABLES_DIR/$name"
 }
 
 score_row() {
-  local name=$1 run=$TABLES_DIR/$1
-  [ -f "$run/best.safetensors" ] || { echo "$name: no weights to score" >&2; return 1; }
-  [ -f "$run/eval_test/summary.json" ] || $MOBILEGAN evaluate "$run" "$DATA/isic2017" --split test \
-    --out "$run/eval_test" --figures --no-progress "${eval_extra[@]}" || return 1
-  [ -f "$run/eval_heldout/summary.json" ] || $MOBILEGAN evaluate "$run" "$DATA/isic2018" \
-    --split heldout --out "$run/eval_heldout" --no-progress "${eval_extra[@]}"
+  MOBILEGAN=$MOBILEGAN bash "$(dirname "$0")/score_run.sh" "$TABLES_DIR/$1" "$DATA" "${eval_extra[@]}"
 }
 
 for_each_row() {  # for_each_row STEP: one row after another, or all at once with PARALLEL=1

@@ -51,6 +51,16 @@ def test_tables_script_trains_scores_and_reports_rows_in_parallel(data_root: Pat
     assert "| generator-nogan (first 4 images only) |" in report
     assert "| 1.0 (best 1) |" in report  # epochs trained; max_steps stopped it, not the budget
     assert "600 s budget" not in report
+    # An interrupted row (checkpoint, no train_result.json) resumes instead of starting over,
+    # and stops at once when its step limit was already reached.
+    (tables / "size64" / "train_result.json").unlink()
+    again = _run_script("reproduce_tables.sh", data_root, TABLES_DIR=str(tables), ONLY="size64",
+                        EXTRA=SMOKE)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resumed from" in (tables / "logs" / "size64.train_row.log").read_text()
+    result = json.loads((tables / "size64" / "train_result.json").read_text())
+    assert result["resumed_at_step"] == 2 and result["steps_done"] == 2
+    assert result["stop_reason"] == "max_steps"
 
 
 @pytest.mark.slow

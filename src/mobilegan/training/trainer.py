@@ -313,6 +313,12 @@ class Trainer:
         start_wall = self._fit_start = time.time()
         steps_per_epoch = max(len(self._epoch_order(0)) // t.batch_size, 1)
         stop, stop_reason = False, "epochs"
+        resumed = self.resumed_at_step is not None
+        # A resumed run whose step limit or budget was already spent stops without a step.
+        if resumed and t.max_steps and self.global_step >= t.max_steps:
+            stop, stop_reason = True, "max_steps"
+        elif resumed and t.time_budget_s and self._elapsed() >= t.time_budget_s:
+            stop, stop_reason = True, "time budget"
         try:
             while self.epoch < t.epochs and not stop:
                 order = self._epoch_order(self.epoch)
