@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -57,7 +58,7 @@ def results(tiny_run: Path, paper_run: Path, isic2017: Path, isic2018: Path,
             tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, Path]]:
     tmp = tmp_path_factory.mktemp("report")
     evals = {
-        "leak_free": tmp / "leak_free",
+        "leak_free": tmp / "tiny model (leak-free)",  # a name like the robustness folders
         "heldout": tmp / "heldout",
         "leaky": tmp / "leaky",
         "low_res": tmp / "low_res",
@@ -192,8 +193,11 @@ def test_every_row_has_provenance_and_figure_links_resolve(
     assert "trained 1.0 epochs on cpu: " in provenance and "best epoch 1" in provenance
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(links) >= 5 and all(not Path(link).is_absolute() for link in links)
-    for link in links:
-        assert (out.parent / link).is_file(), link
+    summaries = re.findall(r"summary \[[^\]]*\]\(([^)]+)\)", provenance)
+    assert len(summaries) == 8
+    for link in links + summaries:  # targets hold no bare spaces or parentheses
+        assert not set(" ()") & set(link), link
+        assert (out.parent / unquote(link)).is_file(), link
 
 
 def test_seeds_of_one_experiment_are_mean_and_std(results: tuple[Path, str, dict[str, Path]],

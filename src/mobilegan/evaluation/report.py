@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines += [f"- `{s['path'] or s['id']}`: {s['reason']}" for s in summary["skipped"]]
     if summary.get("figures"):
         lines += ["", "## Figures", ""]
-        lines += [f"![{name}]({path})" for name, path in summary["figures"].items()]
+        lines += [f"![{name}]({link_target(path)})" for name, path in summary["figures"].items()]
     if summary.get("command"):
         lines += ["", "Produced by:", "", f"    {summary['command']}"]
     return "\n".join(lines) + "\n"
@@ -392,11 +393,17 @@ def _provenance(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> lis
             f"protocol {s.get('protocol')}; train ids sha256 `{s.get('train_ids_sha256')}`; "
             f"seed {s.get('seed')}; scored on {s.get('card')} in {s.get('wall_s', 0.0):.1f} s; "
             f"{_trained(s.get('training'))}"
-            f"summary [{os.path.relpath(path, base)}]({os.path.relpath(path, base)})  ",
+            f"summary [{os.path.relpath(path, base)}]({link_target(os.path.relpath(path, base))})  ",
             f"command (in `{s.get('cwd', '?')}`): `{s.get('command') or 'not recorded'}`",
             "",
         ]
     return lines
+
+
+def link_target(path: str | Path) -> str:
+    """A relative path as a Markdown link target: run names hold spaces and parentheses
+    (robustness folders are named after models), which end a bare target early."""
+    return urllib.parse.quote(Path(path).as_posix(), safe="/")
 
 
 def _figures(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> list[str]:
@@ -412,7 +419,7 @@ def _figures(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> list[s
                 lines.append(f"*E{number} {name}: written by the command, not kept here*")
                 continue
             target = os.path.relpath(path.parent / relative, base)
-            lines.append(f"![E{number} {name}]({target})")
+            lines.append(f"![E{number} {name}]({link_target(target)})")
         lines.append("")
     return lines
 
