@@ -46,6 +46,8 @@ if [ "$TRAIN" = 1 ]; then
     --set train.init_generator=runs/nogan-stage3-seed21/best.safetensors --out runs/nogan-stage4-seed22
   # A candidate that lost to v4 on the held-out images: 32 epochs from scratch, more augmentation.
   mobilegan train --config configs/candidate_long_nogan.json
+  # ... and one level with v4: the 18-epoch recipe of leak_effect.sh for 30 epochs.
+  mobilegan train --config configs/candidate_30ep_nogan.json
 fi
 
 score() {  # score RUN NAME OUT [evaluate options...]
@@ -195,10 +197,21 @@ bash scripts/keep_results.sh runs/candidate-long-nogan results/candidate-long-no
       --names "32 epochs, more augmentation" "v4 (shipped)" "18 epochs, paper's augmentation (leak-effect, seed 0)"
     echo
   done; } > results/candidate-long-nogan/paired.md
+bash scripts/score_run.sh runs/candidate-30ep-nogan "$DATA" \
+  --name "Generator without GAN, 30 epochs from scratch (the paper's augmentation)"
+bash scripts/keep_results.sh runs/candidate-30ep-nogan results/candidate-30ep-nogan splits.json
+{ echo "ISIC 2018 held-out (where models are chosen) and ISIC 2017 test (reported), paired per image (95% CI); 2-core AMD EPYC, 2026-11-27:"; echo
+  for s in heldout test; do
+    v=results/v4/isic2018_heldout; [ $s = test ] && v=results/v4/isic2017_test
+    echo "$s:"; echo
+    python benchmarks/paired_difference.py results/candidate-30ep-nogan/eval_$s $v results/leak-effect/leak-free/eval_$s \
+      --names "30 epochs" "v4 (shipped)" "18 epochs (leak-effect, seed 0)"
+    echo
+  done; } > results/candidate-30ep-nogan/paired.md
 mobilegan report results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
   results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 results/gan-stage3-seed11 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
-  results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan \
+  results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \
