@@ -186,28 +186,24 @@ cp $SHIPPED/{config.json,metrics.csv} results/v4/
   done
   echo "Seed 1, by group:"; echo
   cat results/leak-effect-seed1/breakdown.md; } > results/leak-effect/seeds.md
-bash scripts/score_run.sh runs/candidate-long-nogan "$DATA" \
-  --name "Generator without GAN, 32 epochs from scratch (augmentation beyond the paper, weight average)"
-bash scripts/keep_results.sh runs/candidate-long-nogan results/candidate-long-nogan splits.json
-{ echo "ISIC 2018 held-out (where models are chosen) and ISIC 2017 test (reported), paired per image (95% CI); 2-core AMD EPYC, 2026-11-27:"; echo
-  for s in heldout test; do
-    v=results/v4/isic2018_heldout; [ $s = test ] && v=results/v4/isic2017_test
-    echo "$s:"; echo
-    python benchmarks/paired_difference.py results/candidate-long-nogan/eval_$s $v results/leak-effect/leak-free/eval_$s \
-      --names "32 epochs, more augmentation" "v4 (shipped)" "18 epochs, paper's augmentation (leak-effect, seed 0)"
-    echo
-  done; } > results/candidate-long-nogan/paired.md
-bash scripts/score_run.sh runs/candidate-30ep-nogan "$DATA" \
-  --name "Generator without GAN, 30 epochs from scratch (the paper's augmentation)"
-bash scripts/keep_results.sh runs/candidate-30ep-nogan results/candidate-30ep-nogan splits.json
-{ echo "ISIC 2018 held-out (where models are chosen) and ISIC 2017 test (reported), paired per image (95% CI); 2-core AMD EPYC, 2026-11-27:"; echo
-  for s in heldout test; do
-    v=results/v4/isic2018_heldout; [ $s = test ] && v=results/v4/isic2017_test
-    echo "$s:"; echo
-    python benchmarks/paired_difference.py results/candidate-30ep-nogan/eval_$s $v results/leak-effect/leak-free/eval_$s \
-      --names "30 epochs" "v4 (shipped)" "18 epochs (leak-effect, seed 0)"
-    echo
-  done; } > results/candidate-30ep-nogan/paired.md
+candidate() {  # candidate RUN NAME SHORT [REFERENCE-NAME]: score a run not shipped, keep it, pair it with v4
+  local run=runs/$1 out=results/$1 name=$2 short=$3 s v
+  bash scripts/score_run.sh "$run" "$DATA" --name "$name"
+  bash scripts/keep_results.sh "$run" "$out" splits.json
+  { echo "ISIC 2018 held-out (where models are chosen) and ISIC 2017 test (reported), paired per image (95% CI); 2-core AMD EPYC, 2026-11-27:"; echo
+    for s in heldout test; do
+      v=results/v4/isic2018_heldout; [ $s = test ] && v=results/v4/isic2017_test
+      echo "$s:"; echo
+      python benchmarks/paired_difference.py "$out/eval_$s" $v results/leak-effect/leak-free/eval_$s \
+        --names "$short" "v4 (shipped)" "${4:-18 epochs (leak-effect, seed 0)}"
+      echo
+    done; } > "$out/paired.md"
+}
+candidate candidate-long-nogan \
+  "Generator without GAN, 32 epochs from scratch (augmentation beyond the paper, weight average)" \
+  "32 epochs, more augmentation" "18 epochs, paper's augmentation (leak-effect, seed 0)"
+candidate candidate-30ep-nogan "Generator without GAN, 30 epochs from scratch (the paper's augmentation)" \
+  "30 epochs"
 mobilegan report results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
   results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 results/gan-stage3-seed11 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \

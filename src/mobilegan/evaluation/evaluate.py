@@ -511,8 +511,6 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
     }
 
 
-
-
 def by_seen_in(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Mean metrics within each group of ``seen_in``: a leaky score taken apart, so the
     images the model trained on are not averaged in silence with those it never saw. Empty

@@ -37,6 +37,11 @@ SEEN_GROUPS = {"train": "train", "val": "val", "": "unseen"}
 SEEN_LABELS = {"train": "in training", "val": "in validation", "unseen": "never seen"}
 
 
+def _seen_heading(group: str) -> str:
+    """A group's name as a table heading: the trained-on group carries the LEAK label."""
+    return SEEN_LABELS.get(group, group) + (" (LEAK)" if group == "train" else "")
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100.0 * value:.2f}"
 
@@ -76,8 +81,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                   "| images | n | " + " | ".join(f"{k} (%)" for k in TEST_KEYS) + " |",
                   "| --- | ---: |" + " ---: |" * len(TEST_KEYS)]
         for group, scores in summary["by_seen_in"].items():
-            label = SEEN_LABELS.get(group, group) + (" (LEAK)" if group == "train" else "")
-            lines.append(f"| {label} | {scores['n']} | "
+            lines.append(f"| {_seen_heading(group)} | {scores['n']} | "
                          + " | ".join(_pct(scores["mean"].get(k)) for k in TEST_KEYS) + " |")
     if summary["skipped"]:
         lines += ["", "## Skipped files", ""]
@@ -273,8 +277,7 @@ def _leak_breakdown(groups: Sequence[Group]) -> list[str]:
         return []
     lines = ["Each row taken apart (JAC, %; images in brackets): the part of the score on "
              "images the model trained on is not a test.", "",
-             "| Model | " + " | ".join(SEEN_LABELS[key] + (" (LEAK)" if key == "train" else "")
-                                     for key in SEEN_LABELS) + " | all |",
+             "| Model | " + " | ".join(map(_seen_heading, SEEN_LABELS)) + " | all |",
              "| --- |" + " ---: |" * (len(SEEN_LABELS) + 1)]
     for g in rows:
         cells = []

@@ -51,7 +51,7 @@ class TrainResult:
     #: Seconds of training over the whole run, earlier (resumed) invocations included.
     wall_s: float
     #: Seconds of this invocation alone (equal to wall_s unless the run was resumed).
-    wall_s_this_invocation: float | None = None
+    wall_s_this_invocation: float
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -310,7 +310,7 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         t = self.cfg.train
-        start_wall = self._fit_start = time.time()
+        self._fit_start = time.time()
         steps_per_epoch = max(len(self._epoch_order(0)) // t.batch_size, 1)
         stop, stop_reason = False, "epochs"
         resumed = self.resumed_at_step is not None
@@ -372,7 +372,7 @@ class Trainer:
             barrier(self.dist)
             shutdown(self.dist)
         result = TrainResult(self.out, self.best_jac, self.best_epoch, self.epoch, self.global_step,
-                             self._elapsed(), time.time() - start_wall)
+                             self._elapsed(), time.time() - self._fit_start)
         if self.main:
             self._write_result(result, stop_reason, steps_per_epoch)
         return result
@@ -390,7 +390,7 @@ class Trainer:
         if self.resumed_at_step is not None:
             # The card and thread count above are this invocation's; earlier ones may differ.
             info["resumed_at_step"] = self.resumed_at_step
-            info["wall_s_this_invocation"] = round(result.wall_s_this_invocation or 0.0, 1)
+            info["wall_s_this_invocation"] = round(result.wall_s_this_invocation, 1)
             if self.wall_before is None:
                 info["wall_s_note"] = ("the checkpoint resumed from predates wall-time "
                                        "tracking: wall_s counts this invocation only")
