@@ -33,15 +33,9 @@ mkdir -p "$RUNS/logs"
 status=0
 pids=()
 for protocol in leak-free paper; do
-  run=$RUNS/$protocol
-  [ -f "$run/train_result.json" ] && continue
-  if [ -f "$run/checkpoints/last.pt" ]; then  # interrupted (a session ended): carry on
-    $MOBILEGAN train --resume --out "$run" --set "train.num_threads=$THREADS" \
-      --set train.progress=false >> "$RUNS/logs/$protocol.train.log" 2>&1 &
-  else
-    $MOBILEGAN train "${common[@]}" "${extra[@]}" --protocol "$protocol" --out "$run" \
-      > "$RUNS/logs/$protocol.train.log" 2>&1 &
-  fi
+  # Starts the run, continues it if a session ended it, or leaves it if it finished.
+  $MOBILEGAN train "${common[@]}" "${extra[@]}" --protocol "$protocol" \
+    --out "$RUNS/$protocol" --resume-if-interrupted >> "$RUNS/logs/$protocol.train.log" 2>&1 &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done

@@ -46,14 +46,11 @@ options_of() {  # the train options that make each row what it is
 
 train_row() {
   local name=$1 options
-  [ -f "$TABLES_DIR/$name/train_result.json" ] && return 0
-  if [ -f "$TABLES_DIR/$name/checkpoints/last.pt" ]; then  # interrupted: carry on from there
-    $MOBILEGAN train --resume --out "$TABLES_DIR/$name" --set train.progress=false
-    return
-  fi
   options=$(options_of "$name") || return 1
+  # Starts the row, continues it if it was interrupted, or leaves it if it finished.
   # shellcheck disable=SC2086  # options are single words by construction
-  $MOBILEGAN train "${common[@]}" "${extra[@]}" $options --out "$TABLES_DIR/$name"
+  $MOBILEGAN train "${common[@]}" "${extra[@]}" $options --out "$TABLES_DIR/$name" \
+    --resume-if-interrupted
 }
 
 score_row() {

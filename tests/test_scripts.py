@@ -55,7 +55,7 @@ def test_tables_script_trains_scores_and_reports_rows_in_parallel(data_root: Pat
     # and stops at once when its step limit was already reached.
     (tables / "size64" / "train_result.json").unlink()
     again = _run_script("reproduce_tables.sh", data_root, TABLES_DIR=str(tables), ONLY="size64",
-                        EXTRA=SMOKE)
+                        EXTRA=f"{SMOKE} --set model.pam_kv_stride=4")
     assert again.returncode == 0, again.stderr[-2000:]
     assert "resumed from" in (tables / "logs" / "size64.train_row.log").read_text()
     result = json.loads((tables / "size64" / "train_result.json").read_text())

@@ -147,6 +147,36 @@ def test_overlap_guard_refuses_then_labels(data_root: Path, tmp_path: Path) -> N
     assert not ({s.id for s in train} | {s.id for s in val}) & test_ids
 
 
+def test_extra_training_folder_joins_training_only(data_root: Path, tmp_path: Path) -> None:
+    """ISIC 2017's training and validation images that ISIC 2018 lacks (229) join the
+    training split; validation stays the same; test ids and listed ids never train."""
+    from mobilegan.data.layouts import load_samples
+    base = tiny_config(data_root, tmp_path / "a")
+    base.data.limit = base.data.val_limit = None
+    train0, val0, _ = plan_splits(base)
+    both = tiny_config(data_root, tmp_path / "b")
+    both.data.limit = both.data.val_limit = None
+    both.data.extra_train_dir = str(data_root / "isic2017")
+    both.data.exclude_train_ids = ("ISIC_0012175", train0[0].id)
+    train, val, info = plan_splits(both)
+    assert [s.id for s in val] == [s.id for s in val0]
+    assert info["train_ids_dropped"] == sorted(["ISIC_0012175", train0[0].id])
+    assert info["extra_train_added"] == 229 - 1  # ISIC_0012175 is an extra, listed above
+    assert len(train) == len(train0) + 228 - 1
+    ids = [s.id for s in train]
+    assert len(set(ids)) == len(ids)
+    test_ids = {s.id for s in load_samples(data_root / "isic2017", "test")}
+    assert not set(ids) & test_ids and not set(ids) & {s.id for s in val}
+    assert info["train_ids_sha256"] != plan_splits(base)[2]["train_ids_sha256"]
+    both.data.extra_train_splits = ("test",)  # the paper's guard applies to extras too
+    both.data.exclude_eval_ids = False
+    with pytest.raises(OverlapError, match="600 training ids"):
+        plan_splits(both)
+    both.data.extra_train_dir = str(tmp_path / "missing")
+    with pytest.raises(ConfigError, match="data.extra_train_dir"):
+        both.validate()
+
+
 def test_cli_refuses_overlap_with_a_message(data_root: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     sets = [a for o in tiny_overrides(data_root, tmp_path, 2) for a in ("--set", o)]
@@ -190,6 +220,34 @@ def test_resume_refuses_to_change_what_the_run_computes(data_root: Path, tmp_pat
     assert code == 0
     assert [int(r["step"]) for r in read_csv(out / "steps.csv")] == [1, 2, 3]
     assert [int(r["epoch"]) for r in read_csv(out / "metrics.csv")] == [1]
+
+
+def test_resume_if_interrupted_starts_continues_or_skips(data_root: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """One command for scripts that span sessions: a new run starts, an interrupted one
+    continues only if started with the same settings, a finished one is left alone."""
+    out = tmp_path / "run"
+    sets = [a for o in tiny_overrides(data_root, out, 2) for a in ("--set", o)]
+    command = ["train", *sets, "--set", "train.progress=false", "--out", str(out),
+               "--resume-if-interrupted"]
+    assert cli_main(command) == 0
+    first = json.loads((out / "train_result.json").read_text())
+    assert first["steps_done"] == 2 and "resumed_at_step" not in first
+    assert cli_main(command) == 0  # finished: nothing trains, nothing changes
+    assert "already finished" in capsys.readouterr().out
+    assert json.loads((out / "train_result.json").read_text()) == first
+
+    (out / "train_result.json").unlink()  # as if a session had ended the run after step 2
+    other = [*command, "--set", "train.lr=0.1"]
+    assert cli_main(other) == 2
+    assert "train.lr" in capsys.readouterr().err
+    assert not (out / "train_result.json").exists()
+    assert cli_main([*command, "--set", "train.max_steps=3"]) == 0  # a runtime field may change
+    again = json.loads((out / "train_result.json").read_text())
+    assert again["resumed_at_step"] == 2 and again["steps_done"] == 3
+    assert [int(r["step"]) for r in read_csv(out / "steps.csv")] == [1, 2, 3]
+    assert cli_main(["train", "--resume-if-interrupted"]) == 2  # needs --out
+    assert "--out" in capsys.readouterr().err
 
 
 def test_resumed_run_reports_the_wall_time_of_every_invocation(data_root: Path, tmp_path: Path) -> None:

@@ -84,6 +84,17 @@ class DataConfig:
     eval_split: str | None = "test"
     #: Which split of train_dir to train on ("train"; a bare image folder is "all").
     train_split: str | None = "train"
+    #: Optional second training root (e.g. ISIC 2017, whose training and validation sets hold
+    #: 229 images ISIC 2018 lacks). Its images join the training split only, so validation
+    #: stays the seeded split of train_dir; ids already in train_dir or val_dir are dropped, and
+    #: evaluation ids are handled as train_dir's are (excluded, refused or labelled leaky).
+    extra_train_dir: str | None = None
+    #: Which splits of extra_train_dir to add (never its test split by default).
+    extra_train_splits: tuple[str, ...] = ("train", "val")
+    #: Ids never trained on, dropped after the seeded split (so the split of the others and
+    #: the validation set stay as they were): e.g. the near-identical copies of test images
+    #: under other ids that ``mobilegan data overlap --phash`` finds.
+    exclude_train_ids: tuple[str, ...] = ()
     #: Optional separate validation root; else a seeded split of train_dir.
     val_dir: str | None = None
     val_split: str | None = None
@@ -217,6 +228,9 @@ class RunConfig:
             ("loss.adversarial", self.loss.adversarial >= 0, "must be >= 0"),
             ("data.train_dir", Path(self.data.train_dir).is_dir(),
              f"not a folder: {self.data.train_dir}"),
+            ("data.extra_train_dir",
+             self.data.extra_train_dir is None or Path(self.data.extra_train_dir).is_dir(),
+             f"not a folder: {self.data.extra_train_dir}"),
         ]
         for name, ok, message in checks:
             if not ok:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mobilegan.config import RunConfig, apply_overrides
 
@@ -27,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--allow-overlap", action="store_true",
                         help="train even if training ids are in the evaluation set (labelled leaky)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--resume-if-interrupted", action="store_true",
+                        help="for scripts that may span sessions: start the run in --out, or "
+                             "continue it from its last checkpoint if it was interrupted (its "
+                             "saved config must match these options), or leave it if finished")
     parser.add_argument("--no-adversary", action="store_true", help="train the generator alone (no GAN)")
     parser.set_defaults(func=run)
 
@@ -55,8 +60,6 @@ def build_config(args: argparse.Namespace) -> RunConfig:
 
 def resume_config(args: argparse.Namespace) -> RunConfig:
     """The run's own saved config, with only runtime fields overridable."""
-    from pathlib import Path
-
     if not args.out:
         raise ValueError("--resume needs --out RUN_FOLDER")
     saved = Path(args.out) / "config.json"
@@ -72,10 +75,63 @@ def resume_config(args: argparse.Namespace) -> RunConfig:
     return cfg
 
 
+def _flatten(raw: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def settings_that_differ(wanted: RunConfig, saved: RunConfig) -> list[str]:
+    """Fields (other than the runtime ones a resume may change) where two configs differ."""
+    a, b = _flatten(wanted.to_dict()), _flatten(saved.to_dict())
+    ignored = RESUMABLE_FIELDS | {"out_dir"}
+    return sorted(k for k in a.keys() | b.keys() if k not in ignored and a.get(k) != b.get(k))
+
+
+def run_state(out: Path) -> str:
+    """"finished" (train_result.json), "interrupted" (a checkpoint but no result) or "new"."""
+    if (out / "train_result.json").is_file():
+        return "finished"
+    return "interrupted" if (out / "checkpoints" / "last.pt").is_file() else "new"
+
+
+def interrupted_run_config(args: argparse.Namespace) -> RunConfig | None:
+    """``--resume-if-interrupted``: None when the run in --out already finished; else the
+    config to train with, after checking that an interrupted run was started with it."""
+    if args.resume or not args.out:
+        raise ValueError("--resume-if-interrupted needs --out RUN_FOLDER and no --resume")
+    cfg = build_config(args)
+    state = run_state(Path(args.out))
+    if state == "finished":
+        return None
+    args.resume = state == "interrupted"
+    if args.resume:
+        saved = Path(args.out) / "config.json"
+        if not saved.is_file():
+            raise FileNotFoundError(f"{args.out} has a checkpoint but no config.json to check")
+        differ = settings_that_differ(cfg, RunConfig.load(saved))
+        if differ:
+            raise ValueError(f"the interrupted run in {args.out} was started with other "
+                             f"settings ({', '.join(differ)}); resume it with --resume, or "
+                             "choose another --out")
+    return cfg
+
+
 def run(args: argparse.Namespace) -> int:
     from mobilegan.training.trainer import TrainingDiverged, train
 
-    cfg = build_config(args)
+    if args.resume_if_interrupted:
+        cfg = interrupted_run_config(args)
+        if cfg is None:
+            print(f"mobilegan train: {args.out} already finished (train_result.json); "
+                  "nothing to do")
+            return 0
+    else:
+        cfg = build_config(args)
     if not args.resume:
         cfg.validate()
     try:

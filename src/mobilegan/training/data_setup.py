@@ -31,14 +31,31 @@ def evaluation_ids(cfg: RunConfig) -> set[str]:
     return {s.id for s in load_samples(d.eval_dir, d.eval_split)}
 
 
+def extra_training_samples(cfg: RunConfig, known_ids: set[str]) -> list[Sample]:
+    """The samples of ``data.extra_train_dir`` (its ``extra_train_splits``) whose ids the main
+    training and validation folders do not already hold, each id once."""
+    d = cfg.data
+    if not d.extra_train_dir:
+        return []
+    extra: dict[str, Sample] = {}
+    for split in d.extra_train_splits:
+        for sample in split_samples(d.extra_train_dir, split):
+            if sample.id not in known_ids:
+                extra.setdefault(sample.id, sample)
+    return list(extra.values())
+
+
 def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, Any]]:
     """Choose the training and validation samples and describe the protocol."""
     d = cfg.data
     train = split_samples(d.train_dir, d.train_split)
+    fixed_val = split_samples(d.val_dir, d.val_split) if d.val_dir else []
+    extra = extra_training_samples(cfg, {s.id for s in [*train, *fixed_val]})
     eval_ids = evaluation_ids(cfg)
-    overlap = sorted({s.id for s in train} & eval_ids)
+    overlap = sorted({s.id for s in [*train, *extra]} & eval_ids)
     if overlap and d.exclude_eval_ids:
         train = [s for s in train if s.id not in eval_ids]
+        extra = [s for s in extra if s.id not in eval_ids]
         protocol, leak = "leak-free", False
     elif overlap and not d.allow_overlap:
         raise OverlapError(
@@ -50,7 +67,7 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         protocol, leak = ("paper (leaky)", True) if overlap else ("leak-free", False)
 
     if d.val_dir:
-        val = split_samples(d.val_dir, d.val_split)
+        val = fixed_val
         val_overlap = {s.id for s in val} & eval_ids
         if val_overlap:
             raise OverlapError(f"{len(val_overlap)} validation ids are in the evaluation set: "
@@ -59,6 +76,10 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         by_id = {s.id: s for s in train}
         train_ids, val_ids = seeded_split(sorted(by_id), d.train_fraction, d.seed)
         train, val = [by_id[i] for i in train_ids], [by_id[i] for i in val_ids]
+    train = train + extra  # after the split: validation is the same with or without extras
+    excluded = set(d.exclude_train_ids)
+    dropped = sorted(s.id for s in train if s.id in excluded)
+    train = [s for s in train if s.id not in excluded]
     if d.limit:
         train = train[: d.limit]
     if d.val_limit:
@@ -69,6 +90,9 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         "leak": leak,
         "leak_label": (f"LEAKY: {len(overlap)} training ids are in the test set" if leak else ""),
         "train_dir": d.train_dir,
+        "extra_train_dir": d.extra_train_dir,
+        "extra_train_added": len([s for s in extra if s.id not in excluded]),
+        "train_ids_dropped": dropped,
         "eval_dir": d.eval_dir,
         "eval_split": d.eval_split,
         "eval_ids_excluded": len(overlap) if (overlap and d.exclude_eval_ids) else 0,
