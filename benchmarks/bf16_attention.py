@@ -20,8 +20,8 @@ from unittest import mock
 import numpy as np
 import torch
 
-from mobilegan.evaluation.evaluate import (_batches, load_network, predict_probabilities,
-                                           resolve_source, score, select_samples)
+from mobilegan.evaluation.evaluate import _batches, predict_probabilities, score, select_samples
+from mobilegan.evaluation.source import load_network, resolve_source
 from mobilegan.hardware import describe_device, resolve_device
 from mobilegan.models import attention
 

@@ -15,8 +15,8 @@ from PIL import Image
 
 from mobilegan.cli.main import main
 from mobilegan.data.io import read_mask
-from mobilegan.evaluation.evaluate import (evaluate, experiment_name, predict_probabilities,
-                                           resolve_source)
+from mobilegan.evaluation.evaluate import evaluate, predict_probabilities
+from mobilegan.evaluation.source import experiment_name, resolve_source
 from mobilegan.metrics.isic import image_metrics, resize_to
 
 #: ISIC 2017 test ids: never in a leak-free run's training set.

@@ -189,7 +189,7 @@ def test_evaluate_scores_an_int8_file_with_its_protocol(isic2017: Path, tmp_path
 
 def test_an_onnx_file_runs_on_the_threads_its_summary_names(isic2017: Path,
                                                              tmp_path: Path) -> None:
-    from mobilegan.evaluation.evaluate import OnnxNetwork
+    from mobilegan.evaluation.source import OnnxNetwork
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 import os
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +35,9 @@ from mobilegan.evaluation.report import SEEN_GROUPS
 from mobilegan.hardware import describe_device, resolve_device
 from mobilegan.metrics.isic import (METRIC_KEYS, POOLED_KEYS, confusion, metrics_from_confusion,
                                     resize_to, summarize)
-from mobilegan.models.io import splits_path_for
+from mobilegan.evaluation.source import (ModelSource, OnnxNetwork, config_fingerprint,
+                                         experiment_name, load_network, read_json,
+                                         resolve_source)
 
 SUMMARY_FORMAT = 1
 #: The pseudo split that selects the run's own validation ids (the held-out 20% of the
@@ -46,25 +46,6 @@ HELDOUT_SPLIT = "heldout"
 #: Every split of the folder.
 ALL_SPLIT = "all"
 CSV_FIELDS = ["id", *METRIC_KEYS, "width", "height", "seen_in"]
-#: Run-config fields that differ between seeds of one experiment (or do not change results).
-_NOT_CONFIG = {("train", "seed"), ("data", "seed"), ("train", "progress"),
-               ("train", "num_threads"), ("train", "device"), ("", "out_dir")}
-_SEED_SUFFIX = re.compile(r"(?:[-_.]s|[-_.]?seed)[-_]?\d+$", re.IGNORECASE)
-
-
-@dataclass
-class ModelSource:
-    """Where the weights come from, and what the run says about its training data."""
-
-    weights: Path
-    run_dir: Path | None
-    metadata: dict[str, Any]
-    splits: dict[str, Any] | None  # splits.json, when known
-    run_config: dict[str, Any] | None  # config.json, when known
-
-    @property
-    def name(self) -> str:
-        return self.run_dir.name if self.run_dir is not None else self.weights.stem
 
 
 @dataclass
@@ -75,82 +56,6 @@ class Evaluation:
     rows: list[dict[str, Any]]
     summary: dict[str, Any]
     files: dict[str, Path] = field(default_factory=dict)
-
-
-# ---- where the model comes from ---------------------------------------------------------
-
-def resolve_source(path: str | Path) -> ModelSource:
-    """A run folder (its ``best.safetensors`` and ``splits.json``) or a ``.safetensors`` file
-    (its run folder's ``splits.json`` is used when the file sits in one)."""
-    path = Path(path)
-    if path.is_dir():
-        weights = path / "best.safetensors"
-        if not weights.is_file():
-            raise FileNotFoundError(
-                f"{path} is a folder without best.safetensors: not a finished run folder "
-                f"(pass a run folder written by `mobilegan train`, or a .safetensors file)")
-        run_dir: Path | None = path
-    elif path.is_file():
-        if path.suffix not in (".safetensors", ".onnx"):
-            raise ValueError(f"{path}: expected a run folder, a .safetensors or an .onnx file")
-        weights = path
-        run_dir = path.parent if (path.parent / "splits.json").is_file() else None
-    else:
-        raise FileNotFoundError(f"no run folder or weights file at {path}")
-    source_name = None
-    if weights.suffix == ".onnx":
-        metadata, source_name = onnx_source_metadata(weights)
-    else:
-        info_path = weights.with_suffix(".json")
-        if not info_path.is_file():
-            raise FileNotFoundError(f"{weights} has no {info_path.name} beside it (model config)")
-        metadata = json.loads(info_path.read_text()).get("metadata", {}) or {}
-    splits_path = splits_path_for(weights, source_name)
-    splits = _read_json(splits_path) if splits_path is not None else None
-    config = _read_json(run_dir / "config.json") if run_dir is not None else None
-    return ModelSource(weights, run_dir, metadata, splits, config)
-
-
-def onnx_source_metadata(path: Path) -> tuple[dict[str, Any], str | None]:
-    """The training metadata an export carries (``mobilegan export`` stores the weights'
-    metadata in the file) and the name of the weights it came from."""
-    from mobilegan.inference.export import MODEL_KEY, read_onnx_metadata, source_metadata
-
-    props = read_onnx_metadata(path)
-    if MODEL_KEY not in props:
-        raise ValueError(f"{path} has no mobilegan model config in its metadata: export it "
-                         f"with `mobilegan export` to score it")
-    return source_metadata(props), props.get("mobilegan.source")
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
-
-
-def config_fingerprint(run_config: dict[str, Any] | None) -> str | None:
-    """sha256 (12 hex) of a run's config without its seeds and machine settings: runs that
-    differ only by seed share it, so the report can average them."""
-    if run_config is None:
-        return None
-    trimmed = {}
-    for section, value in run_config.items():
-        if ("", section) in _NOT_CONFIG:
-            continue
-        if isinstance(value, dict):
-            value = {k: v for k, v in value.items() if (section, k) not in _NOT_CONFIG}
-        trimmed[section] = value
-    text = json.dumps(trimmed, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def experiment_name(run_name: str) -> str:
-    """``unet_seed2`` -> ``unet``: seeds of one experiment are grouped under one name."""
-    return _SEED_SUFFIX.sub("", run_name) or run_name
 
 
 # ---- which images ------------------------------------------------------------------------
@@ -202,44 +107,6 @@ def leak_label(overlap: dict[str, Any], n: int) -> str:
 
 
 # ---- prediction --------------------------------------------------------------------------
-
-class OnnxNetwork:
-    """An exported file called like the torch network (logits tensor in and out), so that
-    an ONNX or int8 export is scored by exactly the code that scores the weights. It runs
-    on torch's thread count, so that the summary's device line is true for both runtimes."""
-
-    def __init__(self, path: Path) -> None:
-        from mobilegan.inference.onnx_backend import OnnxBackend
-
-        self.threads = torch.get_num_threads()
-        self.backend = OnnxBackend(path, threads=self.threads)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.backend.logits(x.cpu().numpy()))
-
-
-def load_network(source: ModelSource, device: torch.device
-                 ) -> tuple[nn.Module | OnnxNetwork, Any, int, str]:
-    """The network to score, its model config, parameter count and runtime label
-    ("torch", "onnxruntime" or "onnxruntime int8"). ONNX files run on the CPU."""
-    from mobilegan.models.io import load_model, model_config
-    from mobilegan.models.registry import build_model
-
-    if source.weights.suffix == ".onnx":
-        if device.type != "cpu":
-            raise ValueError(f"an ONNX file is scored with onnxruntime on the CPU; "
-                             f"got --device {device}")
-        from mobilegan.inference.export import MODEL_KEY, read_onnx_metadata
-
-        cfg = model_config(json.loads(read_onnx_metadata(source.weights)[MODEL_KEY]))
-        params = sum(p.numel() for p in build_model(cfg).parameters())
-        network = OnnxNetwork(source.weights)  # its session knows whether the file is int8
-        runtime = "onnxruntime int8" if network.backend.name == "int8" else "onnxruntime"
-        return network, cfg, params, runtime
-    model, cfg = load_model(source.weights, map_location="cpu")
-    model = model.to(device).eval()
-    return model, cfg, sum(p.numel() for p in model.parameters()), "torch"
-
 
 @torch.inference_mode()
 def predict_probabilities(model: nn.Module | OnnxNetwork, images: Sequence[np.ndarray], size: int,
@@ -471,7 +338,7 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
         "model": dataclasses.asdict(model_cfg),
         "params": int(params),
         "epoch": meta.get("epoch"),
-        "training": (_read_json(source.run_dir / "train_result.json")
+        "training": (read_json(source.run_dir / "train_result.json")
                      if source.run_dir is not None else None),
         "dataset": {"dir": str(dataset), "name": dataset.resolve().name, "split": split,
                     "kind": kind, "n_samples": len(samples),
