@@ -48,6 +48,9 @@ if [ "$TRAIN" = 1 ]; then
   mobilegan train --config configs/candidate_long_nogan.json
   # ... and one level with v4: the 18-epoch recipe of leak_effect.sh for 30 epochs.
   mobilegan train --config configs/candidate_30ep_nogan.json
+  # ... and that recipe with ISIC 2017's 228 training images that ISIC 2018 lacks (and without
+  # the six near-identical copies of test images under other ids): it lost.
+  mobilegan train --config configs/candidate_30ep_union.json
 fi
 
 score() {  # score RUN NAME OUT [evaluate options...]
@@ -186,15 +189,16 @@ cp $SHIPPED/{config.json,metrics.csv} results/v4/
   done
   echo "Seed 1, by group:"; echo
   cat results/leak-effect-seed1/breakdown.md; } > results/leak-effect/seeds.md
-candidate() {  # candidate RUN NAME SHORT [REFERENCE-NAME]: score a run not shipped, keep it, pair it with v4
-  local run=runs/$1 out=results/$1 name=$2 short=$3 s v
+candidate() {  # candidate RUN NAME SHORT [REFERENCE-NAME [REFERENCE-RESULTS]]: score a run not
+  # shipped, keep it, pair it with v4 and a reference (default: the 18-epoch leak-free run)
+  local run=runs/$1 out=results/$1 name=$2 short=$3 ref=${5:-results/leak-effect/leak-free} s v
   bash scripts/score_run.sh "$run" "$DATA" --name "$name"
   bash scripts/keep_results.sh "$run" "$out" splits.json
   { echo "ISIC 2018 held-out (where models are chosen) and ISIC 2017 test (reported), paired per image (95% CI); 2-core AMD EPYC, 2026-11-27:"; echo
     for s in heldout test; do
       v=results/v4/isic2018_heldout; [ $s = test ] && v=results/v4/isic2017_test
       echo "$s:"; echo
-      python benchmarks/paired_difference.py "$out/eval_$s" $v results/leak-effect/leak-free/eval_$s \
+      python benchmarks/paired_difference.py "$out/eval_$s" $v "$ref/eval_$s" \
         --names "$short" "v4 (shipped)" "${4:-18 epochs (leak-effect, seed 0)}"
       echo
     done; } > "$out/paired.md"
@@ -204,10 +208,13 @@ candidate candidate-long-nogan \
   "32 epochs, more augmentation" "18 epochs, paper's augmentation (leak-effect, seed 0)"
 candidate candidate-30ep-nogan "Generator without GAN, 30 epochs from scratch (the paper's augmentation)" \
   "30 epochs"
+candidate candidate-30ep-union \
+  "Generator without GAN, 30 epochs, ISIC 2018 + ISIC 2017's 228 extra images" \
+  "30 epochs + ISIC 2017" "30 epochs, ISIC 2018 only" results/candidate-30ep-nogan
 mobilegan report results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
   results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 results/gan-stage3-seed11 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
-  results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan \
+  results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-union \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \
