@@ -86,6 +86,28 @@ def test_perceptual_duplicates_under_other_ids(tmp_path: Path) -> None:
     assert pairs[0].difference < 3.0
 
 
+def test_overlap_command_lists_copies_that_leak_free_training_keeps(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A renamed copy of a test image survives the removal of shared ids; the command names it
+    in the form data.exclude_train_ids takes. A copy under the test image's own id does not."""
+    train_dir, test_dir = tmp_path / "train", tmp_path / "test"
+    train_dir.mkdir(), test_dir.mkdir()
+    for seed in range(5):
+        Image.fromarray(blob_image(seed)).save(train_dir / f"ISIC_100000{seed}.png")
+    Image.fromarray(blob_image(2)).resize((320, 240)).save(test_dir / "ISIC_2000000.jpg", quality=90)
+    Image.fromarray(blob_image(4)).save(test_dir / "ISIC_1000004.png")  # shared id
+    Image.fromarray(blob_image(77)).save(test_dir / "ISIC_2000001.png")
+    assert main(["data", "overlap", str(train_dir), str(test_dir), "--phash", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["shared_ids"] == ["ISIC_1000004"]
+    assert report["perceptual"]["copies_kept_by_leak_free"] == ["ISIC_1000002"]
+    assert main(["data", "overlap", str(train_dir), str(test_dir), "--phash"]) == 0
+    text = capsys.readouterr().out
+    option = text.split("--set ", 1)[1].splitlines()[0].strip("'")
+    from mobilegan.config import RunConfig, apply_overrides
+    assert apply_overrides(RunConfig(), [option]).data.exclude_train_ids == ("ISIC_1000002",)
+
+
 def test_perceptual_duplicates_on_real_copies(isic2017: Path, isic2018: Path) -> None:
     """2017 test images and their re-encoded 2018 copies are found; other lesions are not."""
     test = load_samples(isic2017, "test")[:40]

@@ -159,6 +159,10 @@ def run_overlap(args: argparse.Namespace) -> int:
                        "test_path": str(p.test_path), "train_path": str(p.train_path)}
                       for p in pairs],
             "unreadable": [str(p) for p in train_h.problems + test_h.problems],
+            # Copies under other ids that are not test ids themselves: dropping the shared
+            # ids (the leak-free protocol) keeps them; data.exclude_train_ids takes them out.
+            "copies_kept_by_leak_free": sorted(
+                {p.train_id for p in pairs if not p.same_id} - {s.id for s in test}),
         }
     if args.json:
         _print_json(report)
@@ -187,6 +191,12 @@ def _format_overlap(report: dict[str, Any]) -> str:
         for p in other[:20]:
             lines.append(f"  {p['test_id']} ~ {p['train_id']} "
                          f"(distance {p['distance']}, difference {p['difference']:.2f})")
+        kept = perceptual["copies_kept_by_leak_free"]
+        if kept:
+            listed = ",".join(f'"{i}"' for i in kept)
+            lines.append(f"{len(kept)} of these training images are not test ids, so leak-free "
+                         f"training keeps them; to leave them out: "
+                         f"--set 'data.exclude_train_ids=[{listed}]'")
         for problem in perceptual["unreadable"]:
             lines.append(f"  unreadable, not hashed: {problem}")
     if n:
