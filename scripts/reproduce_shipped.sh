@@ -51,6 +51,9 @@ if [ "$TRAIN" = 1 ]; then
   # ... and that recipe with ISIC 2017's 228 training images that ISIC 2018 lacks (and without
   # the six near-identical copies of test images under other ids): it lost.
   mobilegan train --config configs/candidate_30ep_union.json
+  # The 30-epoch recipe again with training seed 1 (same data split): two seeds of it.
+  mobilegan train --config configs/candidate_30ep_nogan.json --set train.seed=1 \
+    --out runs/candidate-30ep-nogan-seed1
 fi
 
 score() {  # score RUN NAME OUT [evaluate options...]
@@ -211,10 +214,20 @@ candidate candidate-30ep-nogan "Generator without GAN, 30 epochs from scratch (t
 candidate candidate-30ep-union \
   "Generator without GAN, 30 epochs, ISIC 2018 + ISIC 2017's 228 extra images" \
   "30 epochs + ISIC 2017" "30 epochs, ISIC 2018 only" results/candidate-30ep-nogan
+bash scripts/score_run.sh runs/candidate-30ep-nogan-seed1 "$DATA" \
+  --name "Generator without GAN, 30 epochs from scratch (the paper's augmentation)"
+bash scripts/keep_results.sh runs/candidate-30ep-nogan-seed1 results/candidate-30ep-nogan-seed1 splits.json
+for s in test heldout; do  # 30 vs 18 epochs, seeds 0 and 1 of each, same split
+  echo "ISIC 2017 test / ISIC 2018 held-out: eval_$s (2-core AMD EPYC, 2026-11-27)"; echo
+  python benchmarks/seed_comparison.py --set eval_$s --seeds 0 1 \
+    --arm "30 epochs" results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 \
+    --arm "18 epochs (leak-effect)" results/leak-effect/leak-free results/leak-effect-seed1/leak-free
+  echo
+done > results/candidate-30ep-nogan-seed1/seeds.md
 mobilegan report results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
   results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 results/gan-stage3-seed11 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
-  results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-union \
+  results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 results/candidate-30ep-union \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \
