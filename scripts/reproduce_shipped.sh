@@ -214,9 +214,8 @@ candidate candidate-30ep-nogan "Generator without GAN, 30 epochs from scratch (t
 candidate candidate-30ep-union \
   "Generator without GAN, 30 epochs, ISIC 2018 + ISIC 2017's 228 extra images" \
   "30 epochs + ISIC 2017" "30 epochs, ISIC 2018 only" results/candidate-30ep-nogan
-bash scripts/score_run.sh runs/candidate-30ep-nogan-seed1 "$DATA" \
-  --name "Generator without GAN, 30 epochs from scratch (the paper's augmentation)"
-bash scripts/keep_results.sh runs/candidate-30ep-nogan-seed1 results/candidate-30ep-nogan-seed1 splits.json
+candidate candidate-30ep-nogan-seed1 "Generator without GAN, 30 epochs from scratch (the paper's augmentation)" \
+  "30 epochs, seed 1" "30 epochs, seed 0" results/candidate-30ep-nogan
 for s in test heldout; do  # 30 vs 18 epochs, seeds 0 and 1 of each, same split
   echo "ISIC 2017 test / ISIC 2018 held-out: eval_$s (2-core AMD EPYC, 2026-11-27)"; echo
   python benchmarks/seed_comparison.py --set eval_$s --seeds 0 1 \
