@@ -260,3 +260,25 @@ def test_provenance_says_when_a_run_was_resumed() -> None:
     resumed = {**straight, "resumed_at_step": 40, "wall_s_note": "counts this invocation only"}
     line = _trained(resumed)
     assert "in 10.0 s, resumed at step 40 (counts this invocation only), best epoch 2" in line
+
+
+def test_seeds_saved_before_a_config_field_existed_share_a_fingerprint() -> None:
+    """A run saved by an older version lacks later fields (they then behaved as their
+    default): it must group with a new seed of the same recipe, and nothing else."""
+    from mobilegan.config import RunConfig
+    from mobilegan.evaluation.source import config_fingerprint
+
+    new = RunConfig().to_dict()
+    old = json.loads(json.dumps(new))
+    del old["loss"]["bce"], old["data"]["exclude_train_ids"]
+    old["train"]["seed"], old["data"]["seed"], old["out_dir"] = 1, 3, "runs/elsewhere"
+    assert config_fingerprint(old) == config_fingerprint(new)
+    changed = json.loads(json.dumps(new))
+    changed["loss"]["bce"] = 0.5
+    assert config_fingerprint(changed) != config_fingerprint(new)
+    changed_old = json.loads(json.dumps(old))
+    changed_old["train"]["epochs"] = 30
+    assert config_fingerprint(changed_old) != config_fingerprint(old)
+    # A newer version's field this one does not know: hashed as saved, not an error.
+    future = {**new, "loss": {**new["loss"], "focal": 1.0}}
+    assert config_fingerprint(future) not in (None, config_fingerprint(new))

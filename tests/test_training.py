@@ -195,6 +195,7 @@ def test_cli_refuses_overlap_with_a_message(data_root: Path, tmp_path: Path,
     ("train.lr_schedule=step", "train.lr_schedule"),
     ("train.lr_decay_start=500", "train.lr_decay_start"),
     ("augment.zoom=[1.5,1.2]", "augment.zoom"),
+    ("loss.bce=-0.5", "loss.bce"),
 ])
 def test_bad_config_fails_at_start_naming_the_field(override: str, field: str, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:

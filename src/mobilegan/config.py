@@ -72,6 +72,10 @@ class LossConfig:
     adversarial: float = paper.LAMBDA_ADV
     l1: float = paper.LAMBDA_L1
     jaccard: float = paper.LAMBDA_JACCARD
+    #: Pixel-wise BCE on the logits (beyond the paper, which has none; 0 = off). L1 and soft
+    #: Jaccard act on sigmoid probabilities, so their gradient fades on confidently wrong
+    #: pixels; BCE on logits keeps a gradient of (p - y) there.
+    bce: float = 0.0
 
 
 @dataclass
@@ -225,6 +229,7 @@ class RunConfig:
              f"must be in (0, 1), got {self.data.train_fraction}"),
             ("loss.l1", self.loss.l1 >= 0, "must be >= 0"),
             ("loss.jaccard", self.loss.jaccard >= 0, "must be >= 0"),
+            ("loss.bce", self.loss.bce >= 0, "must be >= 0"),
             ("loss.adversarial", self.loss.adversarial >= 0, "must be >= 0"),
             ("data.train_dir", Path(self.data.train_dir).is_dir(),
              f"not a folder: {self.data.train_dir}"),

@@ -99,17 +99,17 @@ def run_state(out: Path) -> str:
     return "interrupted" if (out / "checkpoints" / "last.pt").is_file() else "new"
 
 
-def interrupted_run_config(args: argparse.Namespace) -> RunConfig | None:
+def interrupted_run_config(args: argparse.Namespace) -> tuple[RunConfig, bool] | None:
     """``--resume-if-interrupted``: None when the run in --out already finished; else the
-    config to train with, after checking that an interrupted run was started with it."""
+    config to train with and whether to resume, after checking that an interrupted run was
+    started with that config."""
     if args.resume or not args.out:
         raise ValueError("--resume-if-interrupted needs --out RUN_FOLDER and no --resume")
     cfg = build_config(args)
     state = run_state(Path(args.out))
     if state == "finished":
         return None
-    args.resume = state == "interrupted"
-    if args.resume:
+    if state == "interrupted":
         saved = Path(args.out) / "config.json"
         if not saved.is_file():
             raise FileNotFoundError(f"{args.out} has a checkpoint but no config.json to check")
@@ -118,24 +118,25 @@ def interrupted_run_config(args: argparse.Namespace) -> RunConfig | None:
             raise ValueError(f"the interrupted run in {args.out} was started with other "
                              f"settings ({', '.join(differ)}); resume it with --resume, or "
                              "choose another --out")
-    return cfg
+    return cfg, state == "interrupted"
 
 
 def run(args: argparse.Namespace) -> int:
     from mobilegan.training.trainer import TrainingDiverged, train
 
     if args.resume_if_interrupted:
-        cfg = interrupted_run_config(args)
-        if cfg is None:
+        planned = interrupted_run_config(args)
+        if planned is None:
             print(f"mobilegan train: {args.out} already finished (train_result.json); "
                   "nothing to do")
             return 0
+        cfg, resume = planned
     else:
-        cfg = build_config(args)
-    if not args.resume:
+        cfg, resume = build_config(args), bool(args.resume)
+    if not resume:
         cfg.validate()
     try:
-        result = train(cfg, resume=args.resume)
+        result = train(cfg, resume=resume)
     except TrainingDiverged as error:
         print(f"mobilegan train: stopped: {error}")
         return 3

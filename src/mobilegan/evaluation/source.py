@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mobilegan.config import ConfigError, RunConfig
 from mobilegan.models.io import splits_path_for
 
 #: Run-config fields that differ between seeds of one experiment (or do not change results).
@@ -93,11 +94,14 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def config_fingerprint(run_config: dict[str, Any] | None) -> str | None:
     """sha256 (12 hex) of a run's config without its seeds and machine settings: runs that
-    differ only by seed share it, so the report can average them."""
+    differ only by seed share it, so the report can average them. Fields at their default
+    value are left out, so a config saved before a field existed (the field then had its
+    default's behaviour) matches one saved after it; a config this version cannot read
+    (a newer one's fields) is hashed as saved."""
     if run_config is None:
         return None
     trimmed = {}
-    for section, value in run_config.items():
+    for section, value in _without_defaults(run_config).items():
         if ("", section) in _NOT_CONFIG:
             continue
         if isinstance(value, dict):
@@ -105,6 +109,21 @@ def config_fingerprint(run_config: dict[str, Any] | None) -> str | None:
         trimmed[section] = value
     text = json.dumps(trimmed, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _without_defaults(run_config: dict[str, Any]) -> dict[str, Any]:
+    try:
+        full = RunConfig.from_dict(run_config).to_dict()
+    except (ConfigError, TypeError, ValueError):
+        return run_config
+    defaults = RunConfig().to_dict()
+    kept: dict[str, Any] = {}
+    for section, value in full.items():
+        if isinstance(value, dict):
+            kept[section] = {k: v for k, v in value.items() if defaults[section].get(k) != v}
+        elif value != defaults.get(section):
+            kept[section] = value
+    return kept
 
 
 def experiment_name(run_name: str) -> str:

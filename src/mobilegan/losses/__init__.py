@@ -6,10 +6,10 @@ import torch
 
 from mobilegan.config import LossConfig
 from mobilegan.losses.gan import discriminator_loss, generator_adversarial_loss
-from mobilegan.losses.segmentation import l1_loss, soft_jaccard_loss
+from mobilegan.losses.segmentation import l1_loss, pixel_bce_loss, soft_jaccard_loss
 
-__all__ = ["discriminator_loss", "generator_adversarial_loss", "l1_loss", "soft_jaccard_loss",
-           "generator_loss"]
+__all__ = ["discriminator_loss", "generator_adversarial_loss", "l1_loss", "pixel_bce_loss",
+           "soft_jaccard_loss", "generator_loss"]
 
 
 def generator_loss(logits: torch.Tensor, target: torch.Tensor, cfg: LossConfig,
@@ -22,6 +22,8 @@ def generator_loss(logits: torch.Tensor, target: torch.Tensor, cfg: LossConfig,
         "l1": cfg.l1 * l1_loss(probabilities, target),
         "jaccard": cfg.jaccard * soft_jaccard_loss(probabilities, target),
     }
+    if cfg.bce:
+        parts["bce"] = cfg.bce * pixel_bce_loss(logits.float(), target)
     if fake_logits is not None:
         parts["adversarial"] = cfg.adversarial * generator_adversarial_loss(fake_logits.float())
     parts["total"] = sum(parts.values())

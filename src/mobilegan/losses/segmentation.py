@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def soft_jaccard_loss(probabilities: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
@@ -16,3 +17,9 @@ def soft_jaccard_loss(probabilities: torch.Tensor, target: torch.Tensor, eps: fl
 
 def l1_loss(probabilities: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (probabilities - target).abs().mean()
+
+
+def pixel_bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy per pixel, from logits (numerically stable, and its gradient
+    does not vanish where the sigmoid saturates on the wrong side)."""
+    return F.binary_cross_entropy_with_logits(logits, target)
