@@ -56,6 +56,8 @@ if [ "$TRAIN" = 1 ]; then
     --out runs/candidate-30ep-nogan-seed1
   # The 30-epoch recipe with a pixel BCE term (loss.bce = 0.5) beside the paper's L1 and Jaccard.
   mobilegan train --config configs/candidate_30ep_bce.json
+  # ... and with the loss weights as the paper's equation reads (L1 0.1, Jaccard 0.5).
+  mobilegan train --config configs/candidate_30ep_equation.json
 fi
 
 score() {  # score RUN NAME OUT [evaluate options...]
@@ -220,6 +222,8 @@ candidate candidate-30ep-nogan-seed1 "Generator without GAN, 30 epochs from scra
   "30 epochs, seed 1" "30 epochs, seed 0" results/candidate-30ep-nogan
 candidate candidate-30ep-bce "Generator without GAN, 30 epochs, pixel BCE added (loss.bce 0.5)" \
   "30 epochs + BCE" "30 epochs, seed 0" results/candidate-30ep-nogan
+candidate candidate-30ep-equation "Generator without GAN, 30 epochs, the equation's loss weights (L1 0.1, Jaccard 0.5)" \
+  "equation's weights" "text's weights (30 epochs, seed 0)" results/candidate-30ep-nogan
 for s in test heldout; do  # 30 vs 18 epochs, seeds 0 and 1 of each, same split
   echo "ISIC 2017 test / ISIC 2018 held-out: eval_$s (2-core AMD EPYC, 2026-11-27)"; echo
   python benchmarks/seed_comparison.py --set eval_$s --seeds 0 1 \
@@ -230,7 +234,7 @@ done > results/candidate-30ep-nogan-seed1/seeds.md
 mobilegan report results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
   results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 results/gan-stage3-seed11 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
-  results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 results/candidate-30ep-union results/candidate-30ep-bce \
+  results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 results/candidate-30ep-union results/candidate-30ep-bce results/candidate-30ep-equation \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \

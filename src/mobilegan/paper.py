@@ -34,7 +34,8 @@ DECODER_DROPOUT = 0.3
 #: DANet's reduction of query/key channels in PAM.
 PAM_QK_REDUCTION = 8
 #: Paper's loss weights. The text says "Jaccard and L1 weights 0.1 and 0.5 respectively";
-#: the equation's letters are swapped. We follow the text: Jaccard 0.1, L1 0.5.
+#: the equation's letters are swapped. We follow the text: Jaccard 0.1, L1 0.5. The equation's
+#: reading is configs/candidate_30ep_equation.json (measured in docs/architecture.md).
 LAMBDA_JACCARD = 0.1
 LAMBDA_L1 = 0.5
 #: Weight of the adversarial BCE term in the generator loss (paper: 1).
