@@ -17,13 +17,14 @@ def generator_loss(logits: torch.Tensor, target: torch.Tensor, cfg: LossConfig,
     """Weighted parts and their sum under "total". Without ``fake_logits`` (no adversary:
     the baselines and the "no GAN" ablation) the adversarial term is simply absent, so the
     ablation differs from MobileGAN in that one term."""
-    probabilities = torch.sigmoid(logits.float())
+    logits = logits.float()
+    probabilities = torch.sigmoid(logits)
     parts = {
         "l1": cfg.l1 * l1_loss(probabilities, target),
         "jaccard": cfg.jaccard * soft_jaccard_loss(probabilities, target),
     }
     if cfg.bce:
-        parts["bce"] = cfg.bce * pixel_bce_loss(logits.float(), target)
+        parts["bce"] = cfg.bce * pixel_bce_loss(logits, target)
     if fake_logits is not None:
         parts["adversarial"] = cfg.adversarial * generator_adversarial_loss(fake_logits.float())
     parts["total"] = sum(parts.values())
