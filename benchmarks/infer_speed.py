@@ -3,6 +3,7 @@
     python benchmarks/infer_speed.py                       # CPU, 128x128, batch 1, 2 threads
     python benchmarks/infer_speed.py --batch 64 --device cuda --bf16   # GPU throughput
     python benchmarks/infer_speed.py --compile                # + torch.compile rows
+    python benchmarks/infer_speed.py --models shipped U-Net   # a subset of the networks
 
 Every configuration is timed in the same process, in turns of blocks of calls, so that
 load from other processes on a shared machine hits all of them alike. Networks are
@@ -48,12 +49,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also time each network in NHWC memory layout (checked equal first)")
     p.add_argument("--compile-mode", default="default",
                    help="torch.compile mode, e.g. reduce-overhead (CUDA graphs) on a GPU")
+    p.add_argument("--models", nargs="+", default=None, metavar="WORD",
+                   help="time only the networks whose name holds one of these words "
+                        "(case-insensitive), e.g. shipped U-Net")
     return p.parse_args(argv)
 
 
-def networks(weights: str | None) -> dict[str, torch.nn.Module]:
+def networks(weights: str | None, words: list[str] | None = None) -> dict[str, torch.nn.Module]:
     """MobileGAN as shipped (its weights when present; the shipped config uses the PAM
-    key/value stride 2), MobileGAN with the paper's full PAM, and the U-Net."""
+    key/value stride 2), MobileGAN with the paper's full PAM, and the U-Net; with ``words``,
+    those whose name holds one of them."""
     from mobilegan.inference.segmenter import shipped_weights
     from mobilegan.models.io import load_model
 
@@ -66,18 +71,29 @@ def networks(weights: str | None) -> dict[str, torch.nn.Module]:
     nets = {"MobileGAN shipped": shipped,
             "MobileGAN paper PAM": build_model(ModelConfig(pam_kv_stride=1)),
             "U-Net": build_model(ModelConfig(name="unet"))}
+    if words:
+        nets = {name: net for name, net in nets.items()
+                if any(word.lower() in name.lower() for word in words)}
+        if not nets:
+            raise SystemExit(f"--models {' '.join(words)} matches none of MobileGAN shipped, "
+                             "MobileGAN paper PAM, U-Net")
     return {name: net.eval() for name, net in nets.items()}
 
 
-def torch_runner(model: torch.nn.Module, x: np.ndarray, device: str,
-                 bf16: bool, channels_last: bool = False) -> Callable[[], None]:
+def torch_runner(model: torch.nn.Module, x: np.ndarray, device: str, bf16: bool,
+                 channels_last: bool = False, compile_mode: str | None = None,
+                 label: str = "") -> Callable[[], None]:
     """One timed call of ``model``; ``channels_last`` times an NHWC copy of it (the layout
-    GPU tensor cores prefer) after checking that it computes the same logits."""
+    GPU tensor cores prefer) after checking that it computes the same logits;
+    ``compile_mode`` times it through torch.compile, compiled here by a first call whose
+    time is reported (compilation is a one-off cost, not latency)."""
     model = model.to(device)
     tensor = torch.from_numpy(x).to(device)
     if channels_last:
         model = _channels_last_twin(model, tensor)
         tensor = tensor.contiguous(memory_format=torch.channels_last)
+    if compile_mode is not None:
+        model = torch.compile(model, mode=compile_mode)
     cuda = device.startswith("cuda")
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cuda and bf16
                 else contextlib.nullcontext())
@@ -87,6 +103,12 @@ def torch_runner(model: torch.nn.Module, x: np.ndarray, device: str,
             model(tensor)
         if cuda:
             torch.cuda.synchronize()
+    if compile_mode is not None:
+        start = time.perf_counter()
+        for _ in range(3):  # CUDA graphs are recorded on a later call than the compiling one
+            run()
+        print(f"compiled {label} in {time.perf_counter() - start:.0f} s",
+              file=sys.stderr, flush=True)
     return run
 
 
@@ -204,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         from mobilegan.inference.export import export_onnx
 
-        for name, net in networks(args.weights).items():
+        for name, net in networks(args.weights, args.models).items():
             params = sum(p.numel() for p in net.parameters()) / 1e6
             label = f"{name} ({params:.2f}M)"
             if not args.no_onnx:
@@ -216,9 +238,13 @@ def main(argv: list[str] | None = None) -> int:
                 runners[f"{label} / PyTorch eager {precision} channels-last"] = torch_runner(
                     net, x, args.device, args.bf16, channels_last=True)
             if args.compile:
-                compiled = torch.compile(net.to(args.device), mode=args.compile_mode)
-                runners[f"{label} / PyTorch compiled ({args.compile_mode}) {precision}"] = \
-                    torch_runner(compiled, x, args.device, args.bf16)
+                compiled = f"{label} / PyTorch compiled ({args.compile_mode}) {precision}"
+                runners[compiled] = torch_runner(net, x, args.device, args.bf16,
+                                                 compile_mode=args.compile_mode, label=compiled)
+            if args.compile and args.channels_last:
+                compiled = f"{label} / PyTorch compiled ({args.compile_mode}) {precision} channels-last"
+                runners[compiled] = torch_runner(net, x, args.device, args.bf16, channels_last=True,
+                                                 compile_mode=args.compile_mode, label=compiled)
         int8 = int8_model(args)
         if int8 is not None and onnx_paths:  # second, right under its float32 twin
             first, *rest = onnx_paths.items()

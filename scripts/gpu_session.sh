@@ -33,9 +33,7 @@ pack() {
 }
 trap pack EXIT
 
-echo "== $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null)"
-python3 -c "import torch, mobilegan; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" || exit 1
-ls "$DATA"/isic2018 "$DATA"/isic2017 || exit 1
+bash "$(dirname "$0")/gpu_check.sh" "$DATA" || exit 1
 
 if [ "${SMOKE:-0}" = 1 ]; then
   BENCH=(--steps 1 --warmup 0 --models "U-Net" --batches 2)

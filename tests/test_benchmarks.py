@@ -48,6 +48,12 @@ def test_infer_speed_times_every_network(tmp_path: Path) -> None:
     assert out.count("PyTorch eager fp32 channels-last |") == 3  # and checked equal first
 
 
+def test_infer_speed_times_only_the_networks_named(tmp_path: Path) -> None:
+    out = _run("infer_speed.py", "--no-onnx", "--iters", "2", "--warmup", "1", "--size", "32",
+               "--models", "u-net", cwd=tmp_path)
+    assert out.count("| U-Net") == 1 and "| MobileGAN" not in out
+
+
 @pytest.mark.slow
 def test_bf16_attention_compares_three_precisions_on_real_images(tmp_path: Path,
                                                                  isic2018: Path) -> None:

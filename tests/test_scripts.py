@@ -122,3 +122,32 @@ def test_leak_effect_script_trains_both_protocols_and_takes_the_score_apart(
     assert "resumed from" in log and log.count("done:") == 2
     assert "resumed from" not in (runs / "logs" / "leak-free.train.log").read_text()
     assert json.loads((runs / "paper" / "train_result.json").read_text())["steps_done"] == 2
+
+
+@pytest.mark.slow
+def test_gpu_budget_pair_script_times_inference_then_trains_both_rows_and_packs_them(
+        data_root: Path, tmp_path: Path) -> None:
+    """scripts/gpu_budget_pair.sh, the prepared call of a lent GPU, run on the CPU on tiny
+    settings: the eager inference table, then the GAN-free and GAN rows side by side under
+    one budget with the decay following it, packed under OUT within the tool's file limits."""
+    import tarfile
+
+    out = tmp_path / "out"
+    done = _run_script("gpu_budget_pair.sh", data_root, OUT=str(out), SMOKE="1", DEVICE="cpu",
+                       WORK=str(tmp_path / "work"), BUDGET_S="6", INFER_TIMEOUT="1")
+    assert done.returncode == 0, done.stdout[-2000:]
+    eager = (out / "infer_speed_eager.md").read_text()
+    assert "| MobileGAN shipped" in eager and "| U-Net" in eager and "paper PAM" not in eager
+    assert len(list(out.iterdir())) <= 8
+    for run, adversarial in (("nogan", False), ("gan", True)):
+        with tarfile.open(out / f"{run}.tar.gz") as tar:
+            names = set(tar.getnames())
+            assert {f"{run}/best.safetensors", f"{run}.log"} <= names
+            assert not any("last." in name or "checkpoints" in name for name in names)
+            config = json.load(tar.extractfile(f"{run}/config.json"))
+            result = json.load(tar.extractfile(f"{run}/train_result.json"))
+        assert config["train"]["adversarial"] is adversarial
+        assert config["train"]["schedule_over_budget"] is True and config["train"]["lr"] == 5e-4
+        assert config["data"]["exclude_eval_ids"] is True  # the leak-free protocol
+        assert result["stop_reason"] == "time budget" and result["time_budget_s"] == 6
+        assert (out / f"{run}.tar.gz").stat().st_size < 16 * 2**20

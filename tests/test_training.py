@@ -367,6 +367,27 @@ def test_time_budget_stops_with_a_scored_partial_epoch(data_root: Path, tmp_path
     assert info["stop_reason"] == "max_steps" and info["time_budget_s"] is None
 
 
+def test_schedule_over_budget_decays_with_the_budget(data_root: Path, tmp_path: Path) -> None:
+    """With train.schedule_over_budget the decay follows the budget when it binds first: a
+    budget spent before the first step gives that step the schedule's end (lr 0), where
+    the epoch-driven schedule would still be at its start."""
+    from mobilegan.training.schedule import budget_progress
+
+    assert budget_progress(1.0, 10, elapsed_s=50, budget_s=100) == 5.0  # the budget leads
+    assert budget_progress(8.0, 10, elapsed_s=50, budget_s=100) == 8.0  # the epochs lead
+    lrs = {}
+    for over_budget in (False, True):
+        out = tmp_path / f"over{over_budget}"
+        cfg = apply_overrides(tiny_config(data_root, out, steps=1000),
+                              ["train.lr_schedule=cosine", "train.time_budget_s=1e-6",
+                               f"train.schedule_over_budget={str(over_budget).lower()}"])
+        cfg.train.max_steps = None
+        cfg.out_dir = str(out)
+        trainer_module.train(cfg)
+        lrs[over_budget] = float(read_csv(out / "steps.csv")[0]["lr"])
+    assert lrs[False] == pytest.approx(cfg.train.lr) and lrs[True] == 0.0
+
+
 def test_time_budget_must_be_positive() -> None:
     cfg = apply_overrides(RunConfig(), ["train.time_budget_s=0"])
     with pytest.raises(ConfigError, match="train.time_budget_s"):

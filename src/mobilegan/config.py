@@ -168,6 +168,10 @@ class TrainConfig:
     #: finishing with a validated, exported partial epoch: a fixed compute budget for runs
     #: compared side by side. The epochs reached are in ``train_result.json``.
     time_budget_s: float | None = None
+    #: With a time budget, run the lr schedule's decay over whichever ends first, the epochs
+    #: or the budget (progress = the larger of the two fractions), so a budget that binds
+    #: still ends at the schedule's end instead of mid-decay. Off: epochs alone (as before).
+    schedule_over_budget: bool = False
     checkpoint_every: int = 100  # steps between resumable checkpoints (and at epoch ends)
     snapshot_every: int = 25  # steps between in-memory good states for the NaN guard
     max_bad_steps: int = 3  # non-finite losses in a row that end the run

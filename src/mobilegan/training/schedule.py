@@ -26,3 +26,9 @@ def lr_factor(schedule: str, progress: float, epochs: int, decay_start: int = 0)
     if schedule == "linear":
         return 1.0 - done
     return 0.5 * (1.0 + math.cos(math.pi * done))
+
+
+def budget_progress(progress: float, epochs: int, elapsed_s: float, budget_s: float) -> float:
+    """Progress in epochs when the decay should also end with a time budget: the larger of
+    the epochs done and the budget's spent fraction of ``epochs`` (``train.schedule_over_budget``)."""
+    return max(progress, epochs * elapsed_s / budget_s)

@@ -33,7 +33,7 @@ from mobilegan.training.data_setup import PreparedData, prepare_data
 from mobilegan.training.distributed import (DistInfo, barrier, broadcast_buffers, init_distributed,
                                             shutdown)
 from mobilegan.training.run_log import CsvLog, TensorBoard
-from mobilegan.training.schedule import lr_factor
+from mobilegan.training.schedule import budget_progress, lr_factor
 from mobilegan.training.visualize import overlay_grid
 
 
@@ -222,6 +222,8 @@ class Trainer:
     def _apply_schedule(self, progress: float) -> None:
         """``self.lr`` is the base lr (which the NaN guard lowers); the schedule scales it."""
         t = self.cfg.train
+        if t.schedule_over_budget and t.time_budget_s:
+            progress = budget_progress(progress, t.epochs, self._elapsed(), t.time_budget_s)
         self._set_lr(self.lr * lr_factor(t.lr_schedule, progress, t.epochs, t.lr_decay_start))
 
     def _set_lr(self, lr: float) -> None:

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# One call of a lent GPU (DEADLINE seconds, 9 minutes), two measurements:
+#   1. inference throughput at batch 64 in bf16 (issue 6's GPU check): MobileGAN as shipped
+#      and the U-Net, eager and through torch.compile with CUDA graphs, NCHW and NHWC;
+#   2. two training runs side by side on the card under one time budget: the generator
+#      without the GAN and MobileGAN with its adversary, leak-free protocol, the settings of
+#      configs/candidate_30ep_equation.json but batch BATCH (64) at lr LR (5e-4, about
+#      sqrt(8) x the paper's 2e-4 for 8x the batch), EPOCHS epochs or the budget, whichever
+#      ends first, with the cosine decay ending with it (train.schedule_over_budget).
+# Scoring is left to the CPU at home (scripts/score_run.sh on the weights that come back).
+# The data travel in devdata/ (git-ignored): isic2018 and the ISIC 2017 test set, e.g.
+#   mkdir -p devdata/isic2017 && cp -r ../shared/data/isic2018 devdata/ &&
+#   cp -r ../shared/data/isic2017/ISIC-2017_Test_v2_* devdata/isic2017/
+# Smoke test on a CPU: SMOKE=1 DEVICE=cpu DATA=../shared/data OUT=/tmp/out bash scripts/gpu_budget_pair.sh
+set -uo pipefail
+: "${OUT:?OUT must name the folder whose files come back}"
+DATA=${DATA:-devdata}
+DEADLINE=${DEADLINE:-540}  # seconds from the start by which everything is packed
+DEVICE=${DEVICE:-cuda}
+BATCH=${BATCH:-64} LR=${LR:-0.0005} EPOCHS=${EPOCHS:-100}
+WORK=${WORK:-gpu_work}
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+MOBILEGAN="python3 -m mobilegan.cli.main"
+RUNS=(nogan gan)
+mkdir -p "$OUT" "$WORK"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+
+pack() {
+  echo "== packing at ${SECONDS}s"
+  cp "$WORK"/infer_speed*.md "$OUT/" 2>/dev/null
+  for run in "${RUNS[@]}"; do
+    [ -d "$WORK/$run" ] && tar czf "$OUT/$run.tar.gz" -C "$WORK" --exclude=checkpoints \
+      --exclude=events --exclude=overlays --exclude="last.*" "$run" "$run.log"
+  done
+  ls -la "$OUT"
+}
+trap pack EXIT
+
+bash "$(dirname "$0")/gpu_check.sh" "$DATA" || exit 1
+
+if [ "${SMOKE:-0}" = 1 ]; then
+  INFER=(--iters 2 --warmup 1 --batch 2 --size 32)
+  TRAIN_EXTRA=(--set data.limit=16 --set data.val_limit=8 --set train.batch_size=4)
+  BUDGET_S=${BUDGET_S:-20}
+else
+  INFER=(--iters 50 --warmup 5 --batch 64 --bf16)
+  TRAIN_EXTRA=(--set "train.batch_size=$BATCH")
+fi
+INFER+=(--device "$DEVICE" --no-onnx --threads 4 --models shipped U-Net --channels-last)
+
+echo "== inference at ${SECONDS}s"
+# Eager first, alone: if compiling runs past its limit, this table still comes back.
+timeout 90 python3 benchmarks/infer_speed.py "${INFER[@]}" | tee "$WORK/infer_speed_eager.md"
+timeout "${INFER_TIMEOUT:-210}" python3 benchmarks/infer_speed.py "${INFER[@]}" --compile \
+  --compile-mode "${COMPILE_MODE:-reduce-overhead}" | tee "$WORK/infer_speed_compiled.md"
+
+# What is left, less RESERVE_S for loading the data, the last validation and packing.
+BUDGET_S=${BUDGET_S:-$((DEADLINE - SECONDS - ${RESERVE_S:-70}))}
+echo "== training at ${SECONDS}s: ${RUNS[*]} side by side, ${BUDGET_S}s each"
+train() {
+  local name=$1; shift
+  timeout $((DEADLINE - SECONDS - 15)) $MOBILEGAN train --config configs/candidate_30ep_equation.json \
+    --set "data.train_dir=$DATA/isic2018" --set "data.eval_dir=$DATA/isic2017" \
+    --set "train.device=$DEVICE" --set "train.lr=$LR" --set "train.epochs=$EPOCHS" \
+    --set "train.time_budget_s=$BUDGET_S" --set train.schedule_over_budget=true \
+    --set train.num_threads=4 --set train.overlay_every=1000 "${TRAIN_EXTRA[@]}" "$@" \
+    --out "$WORK/$name" > "$WORK/$name.log" 2>&1
+  echo "$name: exit $? at ${SECONDS}s; $(tr -d '\n ' < "$WORK/$name/train_result.json" 2>/dev/null)"
+}
+train nogan & pids=($!)
+train gan --set train.adversarial=true & pids+=($!)
+wait "${pids[@]}"  # by pid: a bare wait would also wait for the log's tee
+nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null
+for run in "${RUNS[@]}"; do echo "== $run"; tail -3 "$WORK/$run/metrics.csv" 2>/dev/null; done
