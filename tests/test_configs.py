@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mobilegan.config import RunConfig
+from mobilegan.config import ConfigError, RunConfig
 from mobilegan.models.registry import build_model
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.json"))
@@ -27,3 +27,29 @@ def test_shipped_config_is_leak_free_with_the_documented_changes() -> None:
     # Stage 1 of the shipped weights ran before the tied head existed: it reproduces as run.
     assert cfg.model.head_init == "pytorch" and RunConfig().model.head_init == "tied"
     assert (cfg.loss.l1, cfg.loss.jaccard, cfg.train.lr, cfg.train.batch_size) == (0.5, 0.1, 2e-4, 8)
+
+
+def test_a_config_with_a_base_holds_only_what_differs(tmp_path: Path) -> None:
+    """configs/candidate_30ep_equation.json names its recipe as "base" and changes the loss
+    weights alone; a chain of bases resolves field by field, and a loop is refused."""
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    recipe = RunConfig.load(configs / "candidate_30ep_nogan.json")
+    child = RunConfig.load(configs / "candidate_30ep_equation.json")
+    assert (child.loss.l1, child.loss.jaccard) == (0.1, 0.5) != (recipe.loss.l1, recipe.loss.jaccard)
+    child.loss, child.out_dir = recipe.loss, recipe.out_dir
+    assert child == recipe
+
+    (tmp_path / "a.json").write_text('{"train": {"epochs": 7, "seed": 3}, "out_dir": "runs/a"}')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.json").write_text('{"base": "../a.json", "train": {"seed": 4}}')
+    (tmp_path / "c.json").write_text('{"base": "sub/b.json", "model": {"attention": false}}')
+    cfg = RunConfig.load(tmp_path / "c.json")
+    assert (cfg.train.epochs, cfg.train.seed, cfg.model.attention, cfg.out_dir) == (7, 4, False, "runs/a")
+    assert cfg.train.lr == RunConfig().train.lr  # untouched fields keep their defaults
+
+    (tmp_path / "a.json").write_text('{"base": "c.json"}')
+    with pytest.raises(ConfigError, match="comes back"):
+        RunConfig.load(tmp_path / "c.json")
+    (tmp_path / "d.json").write_text('{"base": "missing.json"}')
+    with pytest.raises(ConfigError, match="not a file"):
+        RunConfig.load(tmp_path / "d.json")

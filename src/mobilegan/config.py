@@ -196,7 +196,8 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """A config file; one with a ``"base"`` key holds only what differs from that file."""
+        return cls.from_dict(read_config_file(Path(path)))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
@@ -246,6 +247,31 @@ class RunConfig:
                 raise ConfigError(f"{name}: {message}")
         self.model.validate()
         return self
+
+
+def read_config_file(path: Path, _through: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The settings of a config file as a dict. A ``"base"`` key names another config file
+    (relative to this one) whose settings this one overrides field by field, so a candidate
+    that changes one setting of a recipe says only that; saved runs hold the result whole."""
+    raw = json.loads(path.read_text())
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    base_path = (path.parent / base).resolve()
+    chain = (*_through, path.resolve())
+    if base_path in chain:
+        raise ConfigError(f"{path}: its \"base\" chain comes back to {base_path}")
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: its \"base\" {base!r} is not a file ({base_path})")
+    return _overlay(read_config_file(base_path, chain), raw)
+
+
+def _overlay(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        both_sections = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _overlay(merged[key], value) if both_sections else value
+    return merged
 
 
 def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
