@@ -33,6 +33,5 @@ def test_bce_keeps_a_gradient_where_the_sigmoid_saturates_on_the_wrong_side() ->
     assert abs(paper[0, 0, 0, 0].item()) < 1e-3
     # mean over 2 pixels, weight 0.5: d/dlogit = 0.5 * (sigmoid(-8) - 1) / 2
     assert with_bce[0, 0, 0, 0].item() == pytest.approx(-0.25, abs=1e-3)
-    assert with_bce[0, 0, 0, 0].item() < 100 * paper[0, 0, 0, 0].item()
     parts = generator_loss(logits, target, LossConfig(bce=0.5))
     assert parts["bce"].item() == pytest.approx(0.5 * 8.0003 / 2, abs=1e-3)
