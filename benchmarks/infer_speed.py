@@ -113,13 +113,25 @@ def torch_runner(model: torch.nn.Module, x: np.ndarray, device: str, bf16: bool,
 
 
 def _channels_last_twin(model: torch.nn.Module, x: torch.Tensor) -> torch.nn.Module:
+    """An NHWC copy of ``model``, checked equal in true float32: TF32, a GPU's default for
+    convolutions, would round the two layouts' sums differently by about 1e-3 relative."""
     twin = copy.deepcopy(model).to(memory_format=torch.channels_last)
-    with torch.inference_mode():
+    with torch.inference_mode(), _no_tf32():
         reference = model(x[:2])
         got = twin(x[:2].contiguous(memory_format=torch.channels_last))
     if not torch.allclose(got, reference, rtol=1e-3, atol=1e-3):
         raise AssertionError(f"channels-last logits differ by {(got - reference).abs().max():.2e}")
     return twin
+
+
+@contextlib.contextmanager
+def _no_tf32():
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def measure(runners: dict[str, Callable[[], None]], iters: int, warmup: int,
