@@ -58,6 +58,11 @@ if [ "$TRAIN" = 1 ]; then
   mobilegan train --config configs/candidate_30ep_bce.json
   # ... and with the loss weights as the paper's equation reads (L1 0.1, Jaccard 0.5).
   mobilegan train --config configs/candidate_30ep_equation.json
+  # ... and another training seed of it (same split).
+  for seed in 1; do
+    mobilegan train --config configs/candidate_30ep_equation.json --set train.seed=$seed \
+      --out runs/candidate-30ep-equation-seed$seed
+  done
 fi
 
 score() {  # score RUN NAME OUT [evaluate options...]
@@ -201,7 +206,7 @@ candidate() {  # candidate RUN NAME SHORT [REFERENCE-NAME [REFERENCE-RESULTS]]: 
   local run=runs/$1 out=results/$1 name=$2 short=$3 ref=${5:-results/leak-effect/leak-free} s v
   bash scripts/score_run.sh "$run" "$DATA" --name "$name"
   bash scripts/keep_results.sh "$run" "$out" splits.json
-  { echo "ISIC 2018 held-out (where models are chosen) and ISIC 2017 test (reported), paired per image (95% CI); 2-core AMD EPYC, 2026-11-27:"; echo
+  { echo "ISIC 2018 held-out (where models are chosen) and ISIC 2017 test (reported), paired per image (95% CI); 2-core AMD EPYC, $(date -u +%F):"; echo
     for s in heldout test; do
       v=results/v4/isic2018_heldout; [ $s = test ] && v=results/v4/isic2017_test
       echo "$s:"; echo
@@ -224,6 +229,18 @@ candidate candidate-30ep-bce "Generator without GAN, 30 epochs, pixel BCE added 
   "30 epochs + BCE" "30 epochs, seed 0" results/candidate-30ep-nogan
 candidate candidate-30ep-equation "Generator without GAN, 30 epochs, the equation's loss weights (L1 0.1, Jaccard 0.5)" \
   "equation's weights" "text's weights (30 epochs, seed 0)" results/candidate-30ep-nogan
+for seed in 1; do
+  candidate candidate-30ep-equation-seed$seed \
+    "Generator without GAN, 30 epochs, the equation's loss weights (L1 0.1, Jaccard 0.5)" \
+    "equation's weights, seed $seed" "equation's weights, seed 0" results/candidate-30ep-equation
+done
+for s in test heldout; do  # the loss weights both ways, training seeds 0 and 1 of each, same split
+  echo "ISIC 2017 test / ISIC 2018 held-out: eval_$s (2-core AMD EPYC, 2026-11-28)"; echo
+  python benchmarks/seed_comparison.py --set eval_$s --seeds 0 1 \
+    --arm "equation's weights (L1 0.1, Jaccard 0.5)" results/candidate-30ep-equation results/candidate-30ep-equation-seed1 \
+    --arm "text's weights (L1 0.5, Jaccard 0.1)" results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1
+  echo
+done > results/candidate-30ep-equation-seed1/seeds.md
 for s in test heldout; do  # 30 vs 18 epochs, seeds 0 and 1 of each, same split
   echo "ISIC 2017 test / ISIC 2018 held-out: eval_$s (2-core AMD EPYC, 2026-11-27)"; echo
   python benchmarks/seed_comparison.py --set eval_$s --seeds 0 1 \
@@ -235,6 +252,7 @@ mobilegan report results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
   results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 results/gan-stage3-seed11 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
   results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 results/candidate-30ep-union results/candidate-30ep-bce results/candidate-30ep-equation \
+  results/candidate-30ep-equation-seed1 \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \
