@@ -56,9 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def networks(weights: str | None, words: list[str] | None = None) -> dict[str, torch.nn.Module]:
-    """MobileGAN as shipped (its weights when present; the shipped config uses the PAM
-    key/value stride 2), MobileGAN with the paper's full PAM, and the U-Net; with ``words``,
-    those whose name holds one of them."""
+    """MobileGAN as shipped (its weights and config; without them an untrained config with
+    PAM key/value stride 2), MobileGAN with the paper's full PAM, and the U-Net; with
+    ``words``, those whose name holds one of them."""
     from mobilegan.inference.segmenter import shipped_weights
     from mobilegan.models.io import load_model
 
