@@ -20,7 +20,8 @@ DEVICE=${DEVICE:-cuda}
 BATCH=${BATCH:-64} LR=${LR:-0.0005} EPOCHS=${EPOCHS:-100}
 WORK=${WORK:-gpu_work}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-MOBILEGAN="python3 -m mobilegan.cli.main"
+export PYTHON=${PYTHON:-python3}  # the device's python3 holds torch
+MOBILEGAN="$PYTHON -m mobilegan.cli.main"
 RUNS=(nogan gan)
 mkdir -p "$OUT" "$WORK"
 exec > >(tee -a "$OUT/log.txt") 2>&1
@@ -50,8 +51,8 @@ INFER+=(--device "$DEVICE" --no-onnx --threads 4 --models shipped U-Net --channe
 
 echo "== inference at ${SECONDS}s"
 # Eager first, alone: if compiling runs past its limit, this table still comes back.
-timeout 90 python3 benchmarks/infer_speed.py "${INFER[@]}" | tee "$WORK/infer_speed_eager.md"
-timeout "${INFER_TIMEOUT:-210}" python3 benchmarks/infer_speed.py "${INFER[@]}" --compile \
+timeout 90 "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" | tee "$WORK/infer_speed_eager.md"
+timeout "${INFER_TIMEOUT:-210}" "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" --compile \
   --compile-mode "${COMPILE_MODE:-reduce-overhead}" | tee "$WORK/infer_speed_compiled.md"
 
 # What is left, less RESERVE_S for loading the data, the last validation and packing.

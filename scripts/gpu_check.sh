@@ -4,5 +4,5 @@
 #   bash scripts/gpu_check.sh DATA
 set -uo pipefail
 echo "== $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null)"
-python3 -c "import torch, mobilegan; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" || exit 1
+"${PYTHON:-python3}" -c "import torch, mobilegan; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" || exit 1
 ls "$1"/isic2018 "$1"/isic2017 || exit 1
