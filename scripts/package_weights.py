@@ -48,8 +48,24 @@ def training_kind(train: dict) -> str:
     """How the packaged stage trained: the card must not call GAN-free weights a GAN's."""
     if train.get("adversarial", True):
         return "as a GAN"
+    if not train.get("init_generator"):
+        return ("without the adversary from start to end (the paper's L1 + Jaccard losses only; "
+                "no discriminator took part)")
     return ("without the adversary in its last stage (the paper's L1 + Jaccard losses only; "
             "the note below says which stages had one)")
+
+
+def used_losses(run_cfg: dict) -> dict:
+    """The loss weights that trained the weights: no adversarial weight where no adversary ran."""
+    adversarial = run_cfg["train"].get("adversarial", True)
+    return {k: v for k, v in run_cfg["loss"].items() if k != "adversarial" or adversarial}
+
+
+def loss_weights(loss: dict) -> str:
+    """The loss weights in words, with which reading of the paper they follow."""
+    l1, jaccard = loss.get("l1"), loss.get("jaccard")
+    reading = {(0.5, 0.1): "the paper's text", (0.1, 0.5): "the paper's equation"}.get((l1, jaccard))
+    return f"L1 {l1}, Jaccard {jaccard}" + (f" ({reading})" if reading else "")
 
 
 def main() -> None:
@@ -73,7 +89,7 @@ def main() -> None:
     epochs = sum(1 for _ in (args.run / "metrics.csv").open()) - 1
     provenance = {**meta, "protocol": splits["protocol"], "train_ids_sha256": splits["train_ids_sha256"],
                   "n_train": len(splits["train"]), "n_val": len(splits["val"]),
-                  "epochs_run": epochs, "loss": run_cfg["loss"], "packaged": time.strftime("%Y-%m-%d")}
+                  "epochs_run": epochs, "loss": used_losses(run_cfg), "packaged": time.strftime("%Y-%m-%d")}
     args.out_dir.mkdir(parents=True, exist_ok=True)
     out = save_model(model, cfg, args.out_dir / "mobilegan.safetensors", provenance, dtype=torch.float16)
     # The ids travel with the weights: evaluate then flags images they trained on.
@@ -83,6 +99,7 @@ def main() -> None:
         config=json.dumps(run_cfg, indent=2), provenance=json.dumps(provenance, indent=2),
         metrics="\n".join(metric_rows(args.evaluations)), note=note,
         augmentation=augmentation(run_cfg.get("augment", {})), how=training_kind(run_cfg["train"]),
+        loss=loss_weights(run_cfg["loss"]),
         kv=cfg.pam_kv_stride, best_epoch=meta.get("epoch"), epochs=epochs, val_jac=100 * meta.get("val_JAC", float("nan"))))
     (args.out_dir / "MODEL_CARD.md").write_text(card)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {args.out_dir / 'MODEL_CARD.md'}")

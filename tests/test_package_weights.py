@@ -69,3 +69,12 @@ def test_the_card_does_not_call_gan_free_weights_a_gans() -> None:
     assert module.training_kind({"adversarial": True}) == "as a GAN"
     gan_free = module.training_kind({"adversarial": False})
     assert "without the adversary" in gan_free and "GAN" not in gan_free
+    # A second stage says the earlier stages may have had one; a run from scratch says none did.
+    assert "last stage" in module.training_kind({"adversarial": False, "init_generator": "a.safetensors"})
+    assert "start to end" in gan_free and "last stage" not in gan_free
+    assert module.loss_weights({"l1": 0.1, "jaccard": 0.5}) == "L1 0.1, Jaccard 0.5 (the paper's equation)"
+    assert module.loss_weights({"l1": 0.5, "jaccard": 0.1}).endswith("(the paper's text)")
+    assert module.loss_weights({"l1": 0.3, "jaccard": 0.3}) == "L1 0.3, Jaccard 0.3"
+    loss = {"adversarial": 1.0, "l1": 0.1, "jaccard": 0.5}
+    assert module.used_losses({"loss": loss, "train": {"adversarial": False}}) == {"l1": 0.1, "jaccard": 0.5}
+    assert module.used_losses({"loss": loss, "train": {"adversarial": True}}) == loss
