@@ -65,9 +65,11 @@ if [ "$TRAIN" = 1 ]; then
   # ... and another training seed of it (same split).
   mobilegan train --config configs/candidate_30ep_equation.json --set train.seed=1 \
     --out runs/candidate-30ep-equation-seed1
-  # A third training seed of the equation's weights (same split).
+  # A third training seed of both loss weightings (same split): three seeds of each.
   mobilegan train --config configs/candidate_30ep_equation.json --set train.seed=2 \
     --out runs/candidate-30ep-equation-seed2
+  mobilegan train --config configs/candidate_30ep_nogan.json --set train.seed=2 \
+    --out runs/candidate-30ep-nogan-seed2
 fi
 # v4's shipped file (fp16, commit 9471f95), for the rows scored with the file itself.
 git show 9471f95:src/mobilegan/weights/mobilegan.safetensors > runs/v4-fp16.safetensors
@@ -263,13 +265,15 @@ candidate candidate-30ep-equation-seed1 \
 candidate candidate-30ep-equation-seed2 \
   "Generator without GAN, 30 epochs, the equation's loss weights (L1 0.1, Jaccard 0.5)" \
   "equation's weights, seed 2" "equation's weights, seed 0" results/candidate-30ep-equation
-for s in test heldout; do  # the loss weights both ways, training seeds 0 and 1 of each, same split
+candidate candidate-30ep-nogan-seed2 "Generator without GAN, 30 epochs from scratch (the paper's augmentation)" \
+  "30 epochs, seed 2" "30 epochs, seed 0" results/candidate-30ep-nogan
+for s in test heldout; do  # the loss weights both ways, training seeds 0, 1 and 2 of each, same split
   echo "ISIC 2017 test / ISIC 2018 held-out: eval_$s (2-core AMD EPYC, 2026-11-28)"; echo
-  python benchmarks/seed_comparison.py --set eval_$s --seeds 0 1 \
-    --arm "equation's weights (L1 0.1, Jaccard 0.5)" results/candidate-30ep-equation results/candidate-30ep-equation-seed1 \
-    --arm "text's weights (L1 0.5, Jaccard 0.1)" results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1
+  python benchmarks/seed_comparison.py --set eval_$s --seeds 0 1 2 \
+    --arm "equation's weights (L1 0.1, Jaccard 0.5)" results/candidate-30ep-equation{,-seed1,-seed2} \
+    --arm "text's weights (L1 0.5, Jaccard 0.1)" results/candidate-30ep-nogan{,-seed1,-seed2}
   echo
-done > results/candidate-30ep-equation-seed1/seeds.md
+done > results/candidate-30ep-equation-seed2/seeds.md
 for s in test heldout; do  # 30 vs 18 epochs, seeds 0 and 1 of each, same split
   echo "ISIC 2017 test / ISIC 2018 held-out: eval_$s (2-core AMD EPYC, 2026-11-27)"; echo
   python benchmarks/seed_comparison.py --set eval_$s --seeds 0 1 \
@@ -282,7 +286,7 @@ mobilegan report results/v5 results/v5-tta results/v5-exposure results/v5-int8 \
   results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 results/gan-stage3-seed11 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
   results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 results/candidate-30ep-union results/candidate-30ep-bce results/candidate-30ep-equation \
-  results/candidate-30ep-equation-seed1 results/candidate-30ep-equation-seed2 \
+  results/candidate-30ep-equation-seed1 results/candidate-30ep-equation-seed2 results/candidate-30ep-nogan-seed2 \
   results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \
