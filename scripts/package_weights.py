@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from mobilegan.models.io import load_model, read_model_info, save_model
+from mobilegan.paper import LAMBDA_JACCARD, LAMBDA_L1
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "mobilegan" / "weights"
 
@@ -64,7 +65,9 @@ def used_losses(run_cfg: dict) -> dict:
 def loss_weights(loss: dict) -> str:
     """The loss weights in words, with which reading of the paper they follow."""
     l1, jaccard = loss.get("l1"), loss.get("jaccard")
-    reading = {(0.5, 0.1): "the paper's text", (0.1, 0.5): "the paper's equation"}.get((l1, jaccard))
+    # The text's pair is the library's default (mobilegan.paper); the equation swaps the two.
+    reading = {(LAMBDA_L1, LAMBDA_JACCARD): "the paper's text",
+               (LAMBDA_JACCARD, LAMBDA_L1): "the paper's equation"}.get((l1, jaccard))
     return f"L1 {l1}, Jaccard {jaccard}" + (f" ({reading})" if reading else "")
 
 

@@ -107,17 +107,19 @@ for set in "isic2017 test" "isic2018 heldout"; do
 done
 # Perturbed images, with and without exposure normalisation, held-out (where v4 was chosen
 # over v3, and v5 over v4) and test (reported).
+# v1-v4 were scored under the eight perturbations robustness.py had before the artefacts.
+FIRST_EIGHT="blur cool dark jpeg low_contrast low_res noise warm"
 python benchmarks/robustness.py runs/shipped-stage2 runs/shipped-stage3 runs/shipped-stage3/last.safetensors \
     runs/shipped-stage4 $V4_RUN --names "$V1" "$V2" "MobileGAN v2, last epoch (not shipped)" "$V3" "$V4" \
-  --perturbations blur cool dark jpeg low_contrast low_res noise warm \
+  --perturbations $FIRST_EIGHT \
   --data "$DATA/isic2017" --split test --out results/robustness
 python benchmarks/robustness.py runs/shipped-stage2 runs/shipped-stage3 runs/shipped-stage4 $V4_RUN \
-  --names "$V1" "$V2" "$V3" "$V4" --perturbations blur cool dark jpeg low_contrast low_res noise warm \
+  --names "$V1" "$V2" "$V3" "$V4" --perturbations $FIRST_EIGHT \
   --data "$DATA/isic2018" --split heldout --out results/robustness-heldout
 for set in "isic2017 test robustness-exposure" "isic2018 heldout robustness-heldout-exposure"; do
   read -r name split out <<<"$set"
   python benchmarks/robustness.py runs/shipped-stage4 $V4_RUN --names "$V3" "$V4" --normalize-exposure \
-    --perturbations blur cool dark jpeg low_contrast low_res noise warm \
+    --perturbations $FIRST_EIGHT \
     --data "$DATA/$name" --split "$split" --out "results/$out"
 done
 # Two artefacts of other clinics' images, added later and scored with v4's shipped file itself
