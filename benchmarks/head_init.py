@@ -2,6 +2,7 @@
 each head initialisation, and what each of the head's four sub-pixel positions predicts.
 
     python benchmarks/head_init.py [--steps 40] [--seed 0] [--data ../shared/data] [--out FILE]
+                                [--limit N --val-limit N]   # smoke runs
 
 The head is a 2x2, stride-2 transposed convolution: every output pixel sees one of its four
 kernel positions. The paper's L1 and Jaccard losses act on sigmoid probabilities, so a
@@ -49,7 +50,8 @@ def sub_pixel_stats(generator: torch.nn.Module, images: torch.Tensor,
 def data_overrides(args: argparse.Namespace) -> list[str]:
     """The data both rows train on: one prepared set, shared."""
     return [f"data.train_dir={args.data}/isic2018", f"data.eval_dir={args.data}/isic2017",
-            f"data.seed={args.seed}", *([f"data.limit={args.limit}"] if args.limit else [])]
+            f"data.seed={args.seed}", *([f"data.limit={args.limit}"] if args.limit else []),
+            *([f"data.val_limit={args.val_limit}"] if args.val_limit else [])]
 
 
 def run(head_init: str, args: argparse.Namespace, data, out_dir: Path) -> dict[str, object]:
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default="../shared/data", help="folder holding isic2018/, isic2017/")
     p.add_argument("--limit", type=int, default=None, help="use only this many images (smoke runs)")
+    p.add_argument("--val-limit", type=int, default=None,
+                   help="validate on only this many images (smoke runs; the table uses 32)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=None, help="also write the table here")
     args = p.parse_args(argv)

@@ -97,7 +97,7 @@ def test_head_init_benchmark_shows_the_tied_head_starting_even(tmp_path: Path, d
     """One training step with each head initialisation on real images: the tied head's four
     sub-pixel positions still predict alike, PyTorch's default ones do not."""
     table = tmp_path / "head_init.md"
-    out = _run("head_init.py", "--steps", "1", "--limit", "24", "--threads", "1",
+    out = _run("head_init.py", "--steps", "1", "--limit", "24", "--val-limit", "32", "--threads", "1",
                "--data", str(data_root), "--out", str(table), cwd=tmp_path)
     assert out.endswith(table.read_text())  # after the trainer's own epoch lines
     rows = {line.split("|")[1].strip(): [float(v) for v in line.split("|")[2:6]]
