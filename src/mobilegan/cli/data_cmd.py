@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mobilegan import paper
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     data = subparsers.add_parser(
@@ -35,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     overlap = commands.add_parser(
         "overlap", help="ids (and near-identical images) shared by a training and a test set")
-    overlap.add_argument("train_dir", metavar="TRAIN_DIR")
-    overlap.add_argument("test_dir", metavar="TEST_DIR")
+    overlap.add_argument("train_dir", metavar="TRAIN_DIR", help="the training data folder")
+    overlap.add_argument("test_dir", metavar="TEST_DIR", help="the test data folder")
     overlap.add_argument("--train-split", default=None, help="split of TRAIN_DIR (default: all)")
     overlap.add_argument("--test-split", default=None, help="split of TEST_DIR (default: all)")
     overlap.add_argument("--phash", action="store_true",
@@ -53,11 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     overlap.set_defaults(func=run_overlap)
 
     split = commands.add_parser("split", help="save a seeded train/val split as JSON")
-    split.add_argument("dir", metavar="DIR")
+    split.add_argument("dir", metavar="DIR", help="data folder")
     split.add_argument("--out", required=True, help="JSON file to write")
     split.add_argument("--split", default=None, help="which split of DIR to divide (default: all)")
-    split.add_argument("--train-fraction", type=float, default=0.8)
-    split.add_argument("--seed", type=int, default=0)
+    split.add_argument("--train-fraction", type=float, default=paper.TRAIN_FRACTION,
+                       help=f"share of the images that train (default {paper.TRAIN_FRACTION}, "
+                            "the paper's split)")
+    split.add_argument("--seed", type=int, default=0, help="seed of the shuffle (default 0)")
     split.set_defaults(func=run_split)
 
 

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--out", help="output folder (default RUN/eval/<dataset>_<split>)")
     evaluate.add_argument("--image-size", type=int, default=None,
                           help="network input size (default: the size the run trained at)")
-    evaluate.add_argument("--batch-size", type=int, default=16)
+    evaluate.add_argument("--batch-size", type=int, default=16, help="images per forward pass")
     evaluate.add_argument("--threshold", type=float, default=0.5,
                           help="probability threshold (default 0.5)")
     evaluate.add_argument("--tta", action="store_true", help="average over flips")

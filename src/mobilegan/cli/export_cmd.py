@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "shipped weights are exported.")
     p.add_argument("weights", nargs="?", default=None, metavar="WEIGHTS",
                    help="a .safetensors file (default: the shipped weights)")
-    p.add_argument("--format", choices=("onnx",), default="onnx")
+    p.add_argument("--format", choices=("onnx",), default="onnx", help="file format (onnx)")
     p.add_argument("--out", default=None,
                    help="output file (default: WEIGHTS' name with .onnx, in the current folder)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18)")

@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="noise samples for an uncertainty map (torch backend); 1 = deterministic")
     p.add_argument("--no-postprocess", action="store_true",
                    help="keep the raw thresholded mask (no largest component / hole filling)")
-    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="lesion where the probability is above this, in (0, 1); default 0.5")
     p.add_argument("--batch-size", type=int, default=8, help="images in memory at once")
     p.add_argument("--image-size", type=int, default=128, help="network input size")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")

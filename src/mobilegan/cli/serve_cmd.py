@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "--keep-uploads is given. Research tool, not a medical device.")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port to listen on (default {DEFAULT_PORT})")
     p.add_argument("--backend", choices=("torch", "onnx", "int8"), default="torch",
                    help="torch (default), onnx (onnxruntime float32) or int8 (onnxruntime, int8 "
                         "convolutions; no uncertainty map)")

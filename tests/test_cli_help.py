@@ -1,0 +1,30 @@
+"""Every command and option of the CLI explains itself in --help."""
+from __future__ import annotations
+
+import argparse
+
+from mobilegan.cli.main import build_parser
+
+
+def _undocumented(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> list[str]:
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helped = {choice.dest for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                if name not in helped:
+                    missing.append(" ".join((*path, name)) + " (command)")
+                missing += _undocumented(sub, (*path, name))
+        elif action.help is None and not isinstance(action, argparse._HelpAction):
+            missing.append(" ".join((*path, *(action.option_strings or [action.dest]))))
+    return missing
+
+
+def test_every_command_and_option_has_help_text():
+    assert _undocumented(build_parser(), ("mobilegan",)) == []
+
+
+def test_the_check_sees_an_option_without_help():
+    parser = build_parser()
+    parser.add_argument("--undocumented")
+    assert _undocumented(parser, ("mobilegan",)) == ["mobilegan --undocumented"]
