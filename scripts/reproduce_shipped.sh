@@ -70,6 +70,8 @@ if [ "$TRAIN" = 1 ]; then
     --out runs/candidate-30ep-equation-seed2
   mobilegan train --config configs/candidate_30ep_nogan.json --set train.seed=2 \
     --out runs/candidate-30ep-nogan-seed2
+  # v5's shipped file trained on for 12 epochs (lr 1e-4 cosine, weight average 0.998): level.
+  mobilegan train --config configs/candidate_v5_stage2.json
 fi
 # v4's shipped file (fp16, commit 9471f95), for the rows scored with the file itself.
 git show 9471f95:src/mobilegan/weights/mobilegan.safetensors > runs/v4-fp16.safetensors
@@ -238,12 +240,13 @@ candidate() {  # candidate RUN NAME SHORT [REFERENCE-NAME [REFERENCE-RESULTS]]: 
   local run=runs/$1 out=results/$1 name=$2 short=$3 ref=${5:-results/leak-effect/leak-free} s v
   bash scripts/score_run.sh "$run" "$DATA" --name "$name"
   bash scripts/keep_results.sh "$run" "$out" splits.json
-  { echo "ISIC 2018 held-out (where models are chosen) and ISIC 2017 test (reported), paired per image (95% CI); 2-core AMD EPYC, $(date -u +%F):"; echo
+  local cpu; cpu=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['card'])" "$run/train_result.json")
+  { echo "ISIC 2018 held-out (where models are chosen) and ISIC 2017 test (reported), paired per image (95% CI); trained on $cpu, $(date -u +%F):"; echo
     for s in heldout test; do
       v=results/v4/isic2018_heldout; [ $s = test ] && v=results/v4/isic2017_test
       echo "$s:"; echo
       python benchmarks/paired_difference.py "$out/eval_$s" $v "$ref/eval_$s" \
-        --names "$short" "v4 (shipped)" "${4:-18 epochs (leak-effect, seed 0)}"
+        --names "$short" "v4 (shipped before v5)" "${4:-18 epochs (leak-effect, seed 0)}"
       echo
     done; } > "$out/paired.md"
 }
@@ -269,6 +272,9 @@ candidate candidate-30ep-equation-seed2 \
   "equation's weights, seed 2" "equation's weights, seed 0" results/candidate-30ep-equation
 candidate candidate-30ep-nogan-seed2 "Generator without GAN, 30 epochs from scratch (the paper's augmentation)" \
   "30 epochs, seed 2" "30 epochs, seed 0" results/candidate-30ep-nogan
+candidate candidate-v5-stage2 \
+  "Generator without GAN, v5 continued for 12 epochs (lr 1e-4 cosine, weight average 0.998)" \
+  "v5 continued" "v5 (equation's weights, seed 0)" results/candidate-30ep-equation
 for s in test heldout; do  # the loss weights both ways, training seeds 0, 1 and 2 of each, same split
   echo "ISIC 2017 test / ISIC 2018 held-out: eval_$s (2-core AMD EPYC, 2026-11-28)"; echo
   python benchmarks/seed_comparison.py --set eval_$s --seeds 0 1 2 \
@@ -289,7 +295,7 @@ mobilegan report results/v5 results/v5-tta results/v5-exposure results/v5-int8 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
   results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 results/candidate-30ep-union results/candidate-30ep-bce results/candidate-30ep-equation \
   results/candidate-30ep-equation-seed1 results/candidate-30ep-equation-seed2 results/candidate-30ep-nogan-seed2 \
-  results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
+  results/candidate-v5-stage2 results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \
   --preface results/PREFACE.md --out RESULTS.md
