@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="../shared/data", help="folder holding isic2018/, isic2017/")
     p.add_argument("--limit", type=int, default=None, help="use only this many images (smoke runs)")
     p.add_argument("--val-limit", type=int, default=None,
-                   help="validate on only this many images (smoke runs; the table uses 32)")
+                   help="validate on only this many images (smoke runs; default: all)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=None, help="also write the table here")
     args = p.parse_args(argv)
