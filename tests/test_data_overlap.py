@@ -12,8 +12,8 @@ from PIL import Image
 
 from mobilegan.cli.main import main
 from mobilegan.data.layouts import Sample, load_samples
-from mobilegan.data.overlap import (dhash, hamming, hash_samples, perceptual_duplicates, phash,
-                                    shared_ids)
+from mobilegan.data.overlap import (dhash, hamming, hash_samples, mask_agreement,
+                                    perceptual_duplicates, phash, shared_ids)
 
 
 def test_shared_ids_on_the_real_data(isic2017: Path, isic2018: Path) -> None:
@@ -116,3 +116,57 @@ def test_perceptual_duplicates_on_real_copies(isic2017: Path, isic2018: Path) ->
     pairs = perceptual_duplicates(train, test)
     assert {p.test_id for p in pairs if p.same_id} == {s.id for s in train}
     assert all(p.same_id for p in pairs)
+
+
+def _disc(size: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
+    """A 0/255 disc mask (width, height) with its centre and radius as fractions of the width."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    inside = (xx - centre[0] * w) ** 2 + (yy - centre[1] * w) ** 2 < (radius * w) ** 2
+    return (inside * 255).astype(np.uint8)
+
+
+def test_mask_agreement_scores_each_shared_id_at_the_test_masks_resolution(tmp_path: Path) -> None:
+    image = tmp_path / "image.png"
+    Image.fromarray(blob_image(0)).save(image)
+
+    def sample(name: str, mask: np.ndarray | None) -> Sample:
+        if mask is None:
+            return Sample(name, image, None)
+        path = tmp_path / f"{name}_{mask.shape[1]}_{len(list(tmp_path.iterdir()))}.png"
+        Image.fromarray(mask).save(path)
+        return Sample(name, image, path)
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"nope")
+    train = [sample("same", _disc((400, 300), (0.5, 0.35), 0.2)),  # at 2.5x the test's size
+             sample("moved", _disc((160, 120), (0.3, 0.35), 0.2)),
+             sample("broken", _disc((160, 120), (0.5, 0.35), 0.2)),
+             sample("no_test_mask", _disc((160, 120), (0.5, 0.35), 0.2)),
+             sample("train_only", _disc((160, 120), (0.5, 0.35), 0.2))]
+    test = [sample("same", _disc((160, 120), (0.5, 0.35), 0.2)),
+            sample("moved", _disc((160, 120), (0.7, 0.35), 0.2)),
+            Sample("broken", image, broken), sample("no_test_mask", None),
+            sample("test_only", _disc((160, 120), (0.5, 0.35), 0.2))]
+    agreement = mask_agreement(train, test)
+    assert sorted(agreement.jac) == ["moved", "same"]
+    assert agreement.jac["same"] > 0.97 and agreement.jac["moved"] < 0.3
+    assert [p.id for p in agreement.unreadable] == ["broken"]
+    summary = agreement.summary(below=0.9)
+    assert summary["n"] == 2 and summary["n_below"] == 1
+    assert summary["worst"][0]["id"] == "moved"
+    assert summary["mean_jac"] == pytest.approx((agreement.jac["same"] + agreement.jac["moved"]) / 2)
+
+
+def test_overlap_command_compares_the_shared_masks_of_the_real_sets(
+        isic2017: Path, isic2018: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ISIC 2018 annotates the 529 ISIC 2017 test images it holds as 2017 does: the shared
+    ids leak the test answers, not only the pictures."""
+    assert main(["data", "overlap", str(isic2018), str(isic2017), "--test-split", "test",
+                 "--masks", "--json"]) == 0
+    masks = json.loads(capsys.readouterr().out)["masks"]
+    assert masks["n"] == 529 and masks["unreadable"] == []
+    assert masks["median_jac"] > 0.95 and masks["n_below"] < 10
+    assert main(["data", "overlap", str(isic2018), str(isic2017), "--test-split", "test",
+                 "--masks"]) == 0
+    assert "masks of the shared ids: 529 compared" in capsys.readouterr().out

@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="largest mean grey difference (0-255) of a confirmed pair")
     overlap.add_argument("--max-pixels", type=int, default=None,
                          help="refuse images larger than this many pixels (with --phash)")
+    overlap.add_argument("--masks", action="store_true",
+                         help="also compare the two sets' masks of each shared id (JAC): alike "
+                              "masks make the shared ids a label leak")
     overlap.add_argument("--json", action="store_true", help="print JSON instead of text")
     overlap.set_defaults(func=run_overlap)
 
@@ -135,7 +138,8 @@ def _describe(root: Path, split: str | None, count: int) -> dict[str, Any]:
 def run_overlap(args: argparse.Namespace) -> int:
     from mobilegan.data.layouts import load_samples
     from mobilegan.data.overlap import (DEFAULT_MAX_DIFFERENCE, DEFAULT_MAX_DISTANCE,
-                                        hash_samples, perceptual_duplicates, shared_ids)
+                                        hash_samples, mask_agreement, perceptual_duplicates,
+                                        shared_ids)
 
     train_root, test_root = _existing(args.train_dir), _existing(args.test_dir)
     train = load_samples(train_root, args.train_split)
@@ -168,6 +172,8 @@ def run_overlap(args: argparse.Namespace) -> int:
             "copies_kept_by_leak_free": sorted(
                 {p.train_id for p in pairs if not p.same_id} - {s.id for s in test}),
         }
+    if args.masks:
+        report["masks"] = mask_agreement(train, test, _max_pixels(args), None).summary()
     if args.json:
         _print_json(report)
     else:
@@ -203,10 +209,25 @@ def _format_overlap(report: dict[str, Any]) -> str:
                          f"--set 'data.exclude_train_ids=[{listed}]'")
         for problem in perceptual["unreadable"]:
             lines.append(f"  unreadable, not hashed: {problem}")
+    masks = report.get("masks")
+    if masks:
+        lines.extend(_format_mask_agreement(masks))
     if n:
         lines.append("warning: a model trained on TRAIN has seen these test images; "
                      "scores on them are not held-out scores")
     return "\n".join(lines)
+
+
+def _format_mask_agreement(masks: dict[str, Any]) -> list[str]:
+    if not masks["n"]:
+        return ["masks of the shared ids: none to compare (no id has a mask in both sets)"]
+    worst = ", ".join(f"{w['id']} ({w['jac']:.3f})" for w in masks["worst"][:5])
+    lines = [f"masks of the shared ids: {masks['n']} compared, JAC of train's mask against "
+             f"test's: mean {masks['mean_jac']:.4f}, median {masks['median_jac']:.4f}; "
+             f"{masks['n_below']} below {masks['below']}",
+             f"  least alike: {worst}"]
+    lines += [f"  unreadable, not compared: {problem}" for problem in masks["unreadable"]]
+    return lines
 
 
 def run_split(args: argparse.Namespace) -> int:

@@ -145,3 +145,51 @@ def perceptual_duplicates(train: Sequence[Sample] | HashedSet, test: Sequence[Sa
                 found.append(Duplicate(test_h.ids[t], train_h.ids[j], int(block[i, j]),
                                        round(difference, 3), test_h.paths[t], train_h.paths[j]))
     return sorted(found, key=lambda d: (d.test_id, d.distance, d.train_id))
+
+
+@dataclass
+class MaskAgreement:
+    """How alike two releases annotate the images they share: the training set's mask scored
+    as if it were a prediction of the test set's (JAC per shared id, at the test mask's
+    resolution). Near 1 means the shared ids are a true label leak: a model that memorised
+    its training masks reproduces the test answers."""
+
+    jac: dict[str, float]
+    unreadable: list[Problem] = field(default_factory=list)
+
+    def summary(self, worst: int = 10, below: float = 0.9) -> dict[str, object]:
+        values = np.array(list(self.jac.values()), dtype=np.float64)
+        ranked = sorted(self.jac.items(), key=lambda item: item[1])[:worst]
+        return {"n": int(values.size),
+                "mean_jac": float(values.mean()) if values.size else None,
+                "median_jac": float(np.median(values)) if values.size else None,
+                "below": below, "n_below": int((values < below).sum()),
+                "worst": [{"id": i, "jac": round(j, 4)} for i, j in ranked],
+                "unreadable": [str(p) for p in self.unreadable]}
+
+
+def mask_agreement(train: Sequence[Sample], test: Sequence[Sample],
+                   max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                   progress: bool | None = False) -> MaskAgreement:
+    """Compare the masks of every id both sets hold (samples without a mask are passed
+    over; a training mask of another size is resized to the test mask's, nearest)."""
+    from mobilegan.data.io import read_mask
+    from mobilegan.metrics.isic import image_metrics, resize_to
+
+    train_masks = {s.id: s.mask for s in train if s.mask is not None}
+    pairs = [(s.id, train_masks[s.id], s.mask) for s in test
+             if s.mask is not None and s.id in train_masks]
+    jac: dict[str, float] = {}
+    unreadable: list[Problem] = []
+    disable = None if progress is None else not progress
+    for sample_id, train_mask, test_mask in tqdm(pairs, desc="comparing masks", unit="mask",
+                                                 disable=disable, leave=False):
+        try:
+            truth, _ = read_mask(test_mask, max_pixels)
+            other, _ = read_mask(train_mask, max_pixels)
+        except ImageReadError as error:
+            unreadable.append(Problem(sample_id, Path(error.path), error.kind, error.reason))
+            continue
+        other = resize_to(other, truth.shape, method="nearest")
+        jac[sample_id] = image_metrics(other, truth)["JAC"]
+    return MaskAgreement(dict(sorted(jac.items())), unreadable)
