@@ -156,6 +156,9 @@ python scripts/package_weights.py $SHIPPED --eval results/v5/isic2017_test \
 # held-out JAC is flat from 0.45 to 0.65, so 0.5 stays.
 python benchmarks/threshold_sweep.py $SHIPPED "$DATA/isic2018" --test-data "$DATA/isic2017" \
   --out results/v5/threshold
+# Where the held-out/test gap lies: the same scores binned by the true lesion's area.
+python benchmarks/lesion_size.py results/v5/isic2018_heldout results/v5/isic2017_test \
+  --data "$DATA/isic2018" "$DATA/isic2017" --names held-out test --out results/v5/lesion_size.md
 # The int8 twin for phone-class CPUs, calibrated on 128 of the weights' training images
 # (ids from mobilegan.splits.json), scored with segment's default pipeline (exposure on).
 W=src/mobilegan/weights
