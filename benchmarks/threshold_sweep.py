@@ -6,8 +6,14 @@
 Each image is predicted once; its probability map is resized to the ground truth's
 resolution (bilinear, as ``mobilegan evaluate`` does) and scored at every threshold of the
 sweep. The threshold with the best mean JAC on the run's held-out validation ids is the
-choice; the test set only *reports* what that choice does against 0.5, as a paired
-per-image difference (never choose on it). Writes sweep.md and sweep.json under ``--out``.
+choice if it beats 0.5 there clear of noise (the paired per-image 95% interval of its gain
+above zero); otherwise 0.5 stays. The test set only *reports* what the best held-out
+threshold does against 0.5, as a paired per-image difference (never choose on it). Writes sweep.md, sweep.json and sweep.png (each
+set's mean JAC against the threshold) under ``--out``.
+
+With your own labelled images (a camera of yours, another clinic) choose on them instead:
+``--choose-split all`` with DATA your folder, and no --test-data; keep some images aside if
+you also want an honest score of the choice.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from tqdm.auto import tqdm
 
 from mobilegan.evaluation.compare import paired_difference
 from mobilegan.evaluation.evaluate import _batches, predict_probabilities, select_samples
+from mobilegan.evaluation.figures import plot_threshold_sweep
 from mobilegan.evaluation.source import load_network, resolve_source
 from mobilegan.inference.postprocess import clean_mask
 from mobilegan.inference.preprocess import normalize_exposure
@@ -72,10 +79,17 @@ def sweep(weights: Path, dataset: Path, split: str, thresholds: Sequence[float],
     return scores
 
 
-def choose(heldout: dict[str, list[float]], thresholds: Sequence[float]) -> float:
-    """The threshold with the best mean held-out JAC (the lower one on a tie)."""
-    means = np.array(list(heldout.values())).mean(axis=0)
-    return float(thresholds[int(np.argmax(means))])
+def choose(scores: dict[str, list[float]], thresholds: Sequence[float],
+           default: float = 0.5) -> tuple[float, float]:
+    """(best, chosen): the threshold with the best mean JAC (the lower one on a tie), and
+    the one to use: the best if its paired gain over ``default`` is clear of noise (95%
+    interval above zero), else ``default``."""
+    means = np.array(list(scores.values())).mean(axis=0)
+    best = float(thresholds[int(np.argmax(means))])
+    if best == default or len(scores) < 2:
+        return best, default
+    gain = paired_difference(column(scores, thresholds, best), column(scores, thresholds, default))
+    return best, (best if gain.mean - gain.half_width > 0 else default)
 
 
 def column(scores: dict[str, list[float]], thresholds: Sequence[float], t: float) -> dict[str, float]:
@@ -85,28 +99,38 @@ def column(scores: dict[str, list[float]], thresholds: Sequence[float], t: float
 
 
 def markdown(table: dict[str, dict[str, list[float]]], thresholds: Sequence[float],
-             chosen: float, default: float) -> str:
+             best: float, chosen: float, default: float, choosing: str = "held-out") -> str:
     lines = ["| threshold | " + " | ".join(f"{name} JAC (n = {len(s)})" for name, s in table.items()) + " |",
              "| ---: |" + " ---: |" * len(table)]
     means = {name: np.array(list(s.values())).mean(axis=0) for name, s in table.items()}
     for k, t in enumerate(thresholds):
-        mark = " (chosen on held-out)" if t == chosen else (" (default)" if t == default else "")
+        marks = [m for m, on in ((f"best on {choosing}", t == best), ("default", t == default)) if on]
+        mark = f" ({', '.join(marks)})" if marks else ""
         lines.append(f"| {t:.2f}{mark} | " + " | ".join(f"{100 * means[name][k]:.2f}" for name in table) + " |")
     lines.append("")
-    if chosen != default:
+    if best != default:
         for name, scores in table.items():
-            diff = paired_difference(column(scores, thresholds, chosen), column(scores, thresholds, default))
-            lines.append(f"- {name}: {chosen:.2f} minus {default:.2f}: {diff.markdown()} JAC points "
+            diff = paired_difference(column(scores, thresholds, best), column(scores, thresholds, default))
+            lines.append(f"- {name}: {best:.2f} minus {default:.2f}: {diff.markdown()} JAC points "
                          f"(paired per image, 95% interval)")
+    if chosen != default:
+        lines.append(f"- chosen: {chosen:.2f}, its gain on {choosing} is clear of noise")
+    elif best != default:
+        lines.append(f"- chosen: {default:.2f} (the default); the gain of {best:.2f} on {choosing} "
+                     f"is within noise")
     else:
-        lines.append(f"- the held-out images choose the default threshold {default:.2f}")
+        lines.append(f"- chosen: {default:.2f}, the best on {choosing}")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("weights", type=Path, help="run folder or .safetensors with its splits.json")
-    parser.add_argument("data", type=Path, help="the run's training dataset (its held-out ids are read here)")
+    parser.add_argument("data", type=Path, help="the images the threshold is chosen on: the run's "
+                        "training dataset (its held-out ids are read there) or your own labelled folder")
+    parser.add_argument("--choose-split", default="heldout",
+                        help="split of DATA to choose on: heldout (default: the run's own validation "
+                             "ids), or all, val, train for a folder of your own")
     parser.add_argument("--test-data", type=Path, default=None, help="labelled test set to report on")
     parser.add_argument("--test-split", default="test", help="split of --test-data (default: test)")
     parser.add_argument("--thresholds", type=float, nargs="+", default=list(DEFAULT_THRESHOLDS),
@@ -126,25 +150,31 @@ def main() -> None:
         thresholds = sorted(thresholds + [default])
     options = dict(tta=args.tta, postprocess=args.postprocess, exposure=args.normalize_exposure,
                    limit=args.limit, device=args.device)
-    table = {"held-out": sweep(args.weights, args.data, "heldout", thresholds, **options)}
-    chosen = choose(table["held-out"], thresholds)
+    choosing = "held-out" if args.choose_split == "heldout" else f"{args.data.name} {args.choose_split}"
+    table = {choosing: sweep(args.weights, args.data, args.choose_split, thresholds, **options)}
+    best, chosen = choose(table[choosing], thresholds, default)
     if args.test_data:
         table["test"] = sweep(args.weights, args.test_data, args.test_split, thresholds, **options)
     switches = [name for name, on in (("flip TTA", args.tta), ("post-processing", args.postprocess),
                                        ("exposure normalisation", args.normalize_exposure)) if on]
     report = (f"Mean JAC of `{args.weights.name}` at each mask threshold ("
-              f"{', '.join(switches) or 'raw maps'}); chosen on the held-out images, "
-              f"reported on the test set.\n\n" + markdown(table, thresholds, chosen, default))
+              f"{', '.join(switches) or 'raw maps'}); chosen on {choosing}"
+              f"{', reported on the test set' if args.test_data else ''}.\n\n"
+              + markdown(table, thresholds, best, chosen, default, choosing))
     print(report)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "sweep.md").write_text(report)
-        record = {"weights": str(args.weights), "thresholds": thresholds, "chosen": chosen,
+        record = {"weights": str(args.weights), "thresholds": thresholds, "best": best, "chosen": chosen,
+                  "chosen_on": choosing,
                   "default": default, "options": {k: v for k, v in options.items() if k != "device"},
                   "mean_jac": {name: [float(m) for m in np.array(list(s.values())).mean(axis=0)]
                                for name, s in table.items()},
                   "n": {name: len(s) for name, s in table.items()}}
         (args.out / "sweep.json").write_text(json.dumps(record, indent=2) + "\n")
+        plot_threshold_sweep(thresholds, record["mean_jac"], args.out / "sweep.png", best,
+                             f"best on {choosing}: {best:g}, chosen: {chosen:g}", default,
+                             f"{args.weights.name}: mean JAC against the mask threshold")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from mobilegan.evaluation.figures import (Case, choose_cases, plot_cases, plot_confidence,
-                                          plot_jac_histogram, plot_training_curves)
+                                          plot_jac_histogram, plot_threshold_sweep,
+                                          plot_training_curves)
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -103,3 +104,14 @@ def test_confidence_scatter_marks_the_flagged_images(tmp_path: Path) -> None:
     assert _red_pixels(flagged) > _red_pixels(none_flagged) + 20
     with pytest.raises(ValueError, match="one JAC per confidence"):
         plot_confidence([0.9, 0.8], [0.5], tmp_path / "bad.png", flag_below=0.9)
+
+
+def test_threshold_sweep_plot_checks_its_columns(tmp_path: Path) -> None:
+    thresholds = [0.3, 0.5, 0.7]
+    means = {"held-out": [0.83, 0.84, 0.835], "test": [0.745, 0.736, 0.72]}
+    path = plot_threshold_sweep(thresholds, means, tmp_path / "s.png", marked=0.5)
+    assert _png_size(path) == (600, 450) and _red_pixels(path) > 20  # the chosen line
+    with pytest.raises(ValueError, match="2 means for 3 thresholds"):
+        plot_threshold_sweep(thresholds, {"test": [0.7, 0.8]}, tmp_path / "bad.png", marked=0.5)
+    with pytest.raises(ValueError, match="default threshold 0.5 is not among"):
+        plot_threshold_sweep([0.3, 0.7], {"test": [0.7, 0.8]}, tmp_path / "bad.png", marked=0.3)

@@ -163,6 +163,28 @@ def plot_confidence(confidence: Sequence[float], jacs: Sequence[float], path: st
                    title or f"confidence against JAC (n = {x.size})", legend="lower right")
 
 
+def plot_threshold_sweep(thresholds: Sequence[float], mean_jac: Mapping[str, Sequence[float]],
+                         path: str | Path, marked: float, mark_label: str = "",
+                         default: float = 0.5, title: str = "") -> Path:
+    """Mean JAC of each set against the mask threshold, as points gained over the default:
+    sets at different levels (held-out 84, test 74) share one axis and show their shapes."""
+    t = np.asarray(thresholds, dtype=np.float64)
+    if default not in thresholds:
+        raise ValueError(f"the default threshold {default} is not among {list(thresholds)}")
+    k = list(thresholds).index(default)
+    figure = Figure(figsize=(6.0, 4.5))
+    ax = figure.subplots()
+    for name, means in mean_jac.items():
+        y = 100 * np.asarray(means, dtype=np.float64)
+        if y.shape != t.shape:
+            raise ValueError(f"{name}: {y.size} means for {t.size} thresholds")
+        ax.plot(t, y - y[k], marker="o", markersize=3, label=f"{name} ({y[k]:.2f} at {default:g})")
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.axvline(marked, color="#c03030", linestyle="--", linewidth=1, label=mark_label or f"{marked:g}")
+    return _finish(figure, ax, path, "mask threshold", f"mean JAC minus JAC at {default:g} (points)",
+                   title or "mean JAC against the mask threshold", legend="lower center")
+
+
 def _read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
