@@ -20,7 +20,8 @@ from unittest import mock
 import numpy as np
 import torch
 
-from mobilegan.evaluation.evaluate import _batches, predict_probabilities, score, select_samples
+from mobilegan.evaluation.evaluate import (labelled_batches, predict_probabilities, score,
+                                           select_samples)
 from mobilegan.evaluation.source import load_network, resolve_source
 from mobilegan.hardware import describe_device, resolve_device
 from mobilegan.models import attention
@@ -54,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     source = resolve_source(args.run)
     model, _, _, _ = load_network(source, device)
-    size = int(source.metadata.get("image_size") or 128)
+    size = source.image_size
     samples = select_samples(args.dataset, args.split, source, args.limit)
     jac: dict[str, list[float]] = {s: [] for s in SETTINGS}
     change: dict[str, float] = {s: 0.0 for s in SETTINGS}
-    for batch in _batches(samples, args.batch_size, [], []):
+    for batch in labelled_batches(samples, args.batch_size, [], []):
         images = [image for _, image, _ in batch]
         maps = {}
         for setting in SETTINGS:

@@ -8,8 +8,9 @@ resolution (bilinear, as ``mobilegan evaluate`` does) and scored at every thresh
 sweep. The threshold with the best mean JAC on the run's held-out validation ids is the
 choice if it beats 0.5 there clear of noise (the paired per-image 95% interval of its gain
 above zero); otherwise 0.5 stays. The test set only *reports* what the best held-out
-threshold does against 0.5, as a paired per-image difference (never choose on it). Writes sweep.md, sweep.json and sweep.png (each
-set's mean JAC against the threshold) under ``--out``.
+threshold does against 0.5, as a paired per-image difference (never choose on it). Writes
+sweep.md, sweep.json and sweep.png (each set's mean JAC against the threshold) under
+``--out``.
 
 With your own labelled images (a camera of yours, another clinic) choose on them instead:
 ``--choose-split all`` with DATA your folder, and no --test-data; keep some images aside if
@@ -24,17 +25,17 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
 from mobilegan.evaluation.compare import paired_difference
-from mobilegan.evaluation.evaluate import _batches, predict_probabilities, select_samples
+from mobilegan.evaluation.evaluate import labelled_batches, predict_probabilities, select_samples
 from mobilegan.evaluation.figures import plot_threshold_sweep
 from mobilegan.evaluation.source import load_network, resolve_source
+from mobilegan.hardware import resolve_device
 from mobilegan.inference.postprocess import clean_mask
 from mobilegan.inference.preprocess import normalize_exposure
 from mobilegan.metrics import image_metrics
-from mobilegan.hardware import resolve_device
+from mobilegan.metrics.isic import resize_probability
 
 DEFAULT_THRESHOLDS = tuple(round(0.25 + 0.05 * i, 2) for i in range(11))  # 0.25 ... 0.75
 
@@ -42,9 +43,7 @@ DEFAULT_THRESHOLDS = tuple(round(0.25 + 0.05 * i, 2) for i in range(11))  # 0.25
 def jac_by_threshold(probability: np.ndarray, truth: np.ndarray, thresholds: Sequence[float],
                      postprocess: bool = False) -> list[float]:
     """JAC of one image at each threshold, the map resized once to the truth's (H, W)."""
-    height, width = truth.shape
-    soft = np.asarray(Image.fromarray(probability.astype(np.float32)).resize(
-        (width, height), Image.Resampling.BILINEAR)) if probability.shape != truth.shape else probability
+    soft = resize_probability(probability, truth.shape)
     scores = []
     for t in thresholds:
         mask = soft > t
@@ -60,15 +59,14 @@ def sweep(weights: Path, dataset: Path, split: str, thresholds: Sequence[float],
           ) -> dict[str, list[float]]:
     """Per-image JAC at every threshold: {id: [JAC at thresholds[0], ...]}."""
     source = resolve_source(weights)
-    size = int(source.metadata.get("image_size")
-               or (source.run_config or {}).get("data", {}).get("image_size") or 128)
+    size = source.image_size
     torch_device = resolve_device(device)
     model = load_network(source, torch_device)[0]
     samples = select_samples(dataset, split, source, limit)
     scores: dict[str, list[float]] = {}
     skipped: list[dict[str, str]] = []
     with tqdm(total=len(samples), desc=f"{dataset.name} {split}", unit="img") as bar:
-        for batch in _batches(samples, batch_size, skipped, []):
+        for batch in labelled_batches(samples, batch_size, skipped, []):
             images = [normalize_exposure(image) if exposure else image for _, image, _ in batch]
             maps = predict_probabilities(model, images, size, torch_device, tta)
             for (sample, _image, truth), probability in zip(batch, maps):

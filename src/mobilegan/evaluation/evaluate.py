@@ -130,9 +130,9 @@ def predict_probabilities(model: nn.Module | OnnxNetwork, images: Sequence[np.nd
     return (total / len(flips)).cpu().numpy()
 
 
-def _batches(samples: Sequence[Sample], batch_size: int, skipped: list[dict[str, str]],
-             warnings: list[dict[str, str]], workers: int = 4
-             ) -> Iterator[list[tuple[Sample, np.ndarray, np.ndarray]]]:
+def labelled_batches(samples: Sequence[Sample], batch_size: int, skipped: list[dict[str, str]],
+                     warnings: list[dict[str, str]], workers: int = 4
+                     ) -> Iterator[list[tuple[Sample, np.ndarray, np.ndarray]]]:
     """Readable (sample, image, truth) triples, ``batch_size`` at a time; the rest are
     recorded in ``skipped`` with the reason, and never stop the evaluation. Files are decoded
     by a few threads, one batch at a time, so memory stays bounded at any resolution."""
@@ -226,8 +226,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     if not dataset.is_dir():
         raise FileNotFoundError(f"no dataset folder at {dataset}")
     source = resolve_source(run_or_weights)
-    size = int(image_size or source.metadata.get("image_size")
-               or ((source.run_config or {}).get("data", {}).get("image_size")) or 128)
+    size = int(image_size or source.image_size)
     if size < 32 or size % 16:
         raise ValueError(f"--image-size must be a multiple of 16 and >= 32, got {size}")
     command = command or equivalent_command(run_or_weights, dataset, split, out_dir, image_size,
@@ -254,7 +253,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
         image = perturb_image(perturb, image, sample.id) if perturb else image
         return normalize_exposure(image) if exposure else image
 
-    for batch in _batches(samples, batch_size, skipped, warnings):
+    for batch in labelled_batches(samples, batch_size, skipped, warnings):
         maps = predict_probabilities(model, [prepared(s, image) for s, image, _ in batch], size,
                                      torch_device, tta)
         for (sample, _image, truth), probability in zip(batch, maps):

@@ -37,6 +37,13 @@ class ModelSource:
     def name(self) -> str:
         return self.run_dir.name if self.run_dir is not None else self.weights.stem
 
+    @property
+    def image_size(self) -> int:
+        """The input size the network trained at (its file's metadata, else the run's
+        config; 128, the paper's, when neither says)."""
+        return int(self.metadata.get("image_size")
+                   or (self.run_config or {}).get("data", {}).get("image_size") or 128)
+
 
 def resolve_source(path: str | Path) -> ModelSource:
     """A run folder (its ``best.safetensors`` and ``splits.json``) or a ``.safetensors`` file

@@ -106,5 +106,14 @@ def resize_to(prediction: np.ndarray, shape: tuple[int, int], method: str = "nea
     if method == "nearest":
         binary = Image.fromarray(((values > threshold) * 255).astype(np.uint8))
         return np.asarray(binary.resize((width, height), Image.Resampling.NEAREST)) > 127
-    soft = Image.fromarray(values).resize((width, height), Image.Resampling.BILINEAR)
-    return np.asarray(soft) > threshold
+    return resize_probability(values, (height, width)) > threshold
+
+
+def resize_probability(probability: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A probability map (H, W) resized bilinearly to ``shape`` (H, W), float32, unthresholded:
+    what :func:`resize_to` thresholds, for scoring one map at many thresholds."""
+    values = np.asarray(probability, dtype=np.float32)
+    height, width = int(shape[0]), int(shape[1])
+    if values.shape == (height, width):
+        return values
+    return np.asarray(Image.fromarray(values).resize((width, height), Image.Resampling.BILINEAR))
