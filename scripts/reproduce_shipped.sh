@@ -72,6 +72,8 @@ if [ "$TRAIN" = 1 ]; then
     --out runs/candidate-30ep-nogan-seed2
   # v5's shipped file trained on for 12 epochs (lr 1e-4 cosine, weight average 0.998): level.
   mobilegan train --config configs/candidate_v5_stage2.json
+  # ... and the same continuation (same start, seed, lr) with the Jaccard weight at 1.0.
+  mobilegan train --config configs/candidate_v5_jaccard1.json
 fi
 # v4's shipped file (fp16, commit 9471f95), for the rows scored with the file itself.
 git show 9471f95:src/mobilegan/weights/mobilegan.safetensors > runs/v4-fp16.safetensors
@@ -282,6 +284,15 @@ candidate candidate-30ep-nogan-seed2 "Generator without GAN, 30 epochs from scra
 candidate candidate-v5-stage2 \
   "Generator without GAN, v5 continued for 12 epochs (lr 1e-4 cosine, weight average 0.998)" \
   "v5 continued" "v5 (equation's weights, seed 0)" results/candidate-30ep-equation
+candidate candidate-v5-jaccard1 \
+  "Generator without GAN, v5 continued with Jaccard weight 1.0 (L1 0.1; 75-minute budget)" \
+  "v5 continued, Jaccard 1.0" "v5 (equation's weights, seed 0)" results/candidate-30ep-equation
+for s in heldout test; do  # against its twin with Jaccard 0.5 (same start, seed and lr)
+  echo "$s:"; echo
+  python benchmarks/paired_difference.py results/candidate-v5-jaccard1/eval_$s \
+    results/candidate-v5-stage2/eval_$s --names "Jaccard 1.0" "Jaccard 0.5 (v5 continued)"
+  echo
+done > results/candidate-v5-jaccard1/twin.md
 for s in test heldout; do  # the loss weights both ways, training seeds 0, 1 and 2 of each, same split
   echo "ISIC 2017 test / ISIC 2018 held-out: eval_$s (2-core AMD EPYC, 2026-11-28)"; echo
   python benchmarks/seed_comparison.py --set eval_$s --seeds 0 1 2 \
@@ -302,7 +313,7 @@ mobilegan report results/v5 results/v5-tta results/v5-exposure results/v5-int8 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
   results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 results/candidate-30ep-union results/candidate-30ep-bce results/candidate-30ep-equation \
   results/candidate-30ep-equation-seed1 results/candidate-30ep-equation-seed2 results/candidate-30ep-nogan-seed2 \
-  results/candidate-v5-stage2 results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
+  results/candidate-v5-stage2 results/candidate-v5-jaccard1 results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \
   --preface results/PREFACE.md --out RESULTS.md
