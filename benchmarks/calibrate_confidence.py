@@ -99,6 +99,10 @@ def main() -> None:
     if not args.every_image:
         val_ids = set(json.loads((args.run / "splits.json").read_text())["val"])
         samples = [s for s in samples if s.id in val_ids]
+    unlabelled = [s.id for s in samples if s.mask is None]
+    if unlabelled:  # confidence is judged against the truth: an image without one is no use
+        print(f"skipping {len(unlabelled)} image(s) without a mask, e.g. {unlabelled[0]}")
+        samples = [s for s in samples if s.mask is not None]
     samples = samples[: args.limit]
     seg = Segmenter(args.run / "best.safetensors", samples=args.samples, seed=0)
     shipped, baseline, jac = [], [], []

@@ -53,3 +53,37 @@ def test_a_config_with_a_base_holds_only_what_differs(tmp_path: Path) -> None:
     (tmp_path / "d.json").write_text('{"base": "missing.json"}')
     with pytest.raises(ConfigError, match="not a file"):
         RunConfig.load(tmp_path / "d.json")
+
+
+@pytest.mark.parametrize("override, field", [
+    ("model.attention=False", "model.attention"),  # Python's spelling: a truthy string before
+    ("train.adversarial=no", "train.adversarial"),
+    ("train.amp=0", "train.amp"),
+    ("data.limit=none", "data.limit"),
+    ("train.epochs=10.5", "train.epochs"),
+    ("augment.gamma=0.7", "augment.gamma"),
+    ("train.betas=[0.5,0.9,0.1]", "train.betas"),
+    ("data.exclude_train_ids=[1,2]", "data.exclude_train_ids"),
+])
+def test_a_mistyped_value_is_refused_naming_the_field(override: str, field: str) -> None:
+    from mobilegan.config import apply_overrides
+
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        apply_overrides(RunConfig(), [override])
+    section, name = field.split(".")
+    raw = RunConfig().to_dict()
+    raw[section][name] = "False" if name == "attention" else "x"
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        RunConfig.from_dict(raw)
+
+
+def test_well_typed_overrides_keep_their_types() -> None:
+    from mobilegan.config import apply_overrides
+
+    cfg = apply_overrides(RunConfig(), [
+        "model.attention=false", "data.limit=null", "train.betas=[0.5,0.9]", "train.lr=1",
+        "data.eval_split=2017", "model.discriminator_attention=null", "data.exclude_train_ids=[]"])
+    assert cfg.model.attention is False and cfg.data.limit is None
+    assert cfg.train.betas == (0.5, 0.9) and cfg.train.lr == 1
+    assert cfg.data.eval_split == "2017"  # a text field keeps text that reads as a number
+    assert cfg.model.discriminator_attention is None and cfg.data.exclude_train_ids == ()

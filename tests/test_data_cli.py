@@ -87,3 +87,21 @@ def test_real_summary_of_one_split(isic2017: Path, capsys: pytest.CaptureFixture
     assert val["images"] == 150 and val["usable"] == 150
     assert val["resolutions"] == {"256x192": 150}
     assert report["problems"] == []
+
+
+def test_split_all_means_every_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--split all`` (offered by the help, and what ``evaluate --split all`` reads) on a
+    folder with train/ and test/: every split, not "split 'all' not under ..."."""
+    make_folder(tmp_path / "d" / "train", [0.2] * 3)
+    test = make_folder(tmp_path / "d" / "test", [0.4] * 2)
+    for path in [*test.glob("*/im*")]:
+        path.rename(path.with_name("t" + path.name))  # ids of its own
+    root = tmp_path / "d"
+    assert main(["data", "validate", str(root), "--split", "all"]) == 0
+    assert "5 images checked: 0 problems" in capsys.readouterr().out
+    assert main(["data", "summary", str(root), "--split", "all", "--json"]) == 0
+    assert sorted(json.loads(capsys.readouterr().out)["splits"]) == ["test", "train"]
+    out = tmp_path / "split.json"
+    assert main(["data", "split", str(root), "--split", "all", "--out", str(out)]) == 0
+    split = load_split(out)
+    assert len(split.train) + len(split.val) == 5

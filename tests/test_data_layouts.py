@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mobilegan.data.layouts import discover, image_id, load_samples
+from mobilegan.data.layouts import discover, image_id, load_samples, unpaired_masks
 
 PIXEL = np.zeros((2, 2, 3), np.uint8)
 
@@ -149,3 +149,26 @@ def test_real_data_counts(isic2017: Path, isic2018: Path) -> None:
     assert {k: len(v) for k, v in s17.items()} == {"train": 2000, "val": 150, "test": 600}
     assert all(s.mask is not None for v in s17.values() for s in v)
     assert {k: len(v) for k, v in discover(isic2018).items()} == {"train": 2594}
+
+
+def test_a_generic_mask_named_lesion_pairs_by_its_full_stem(tmp_path: Path) -> None:
+    """images/ + masks/ pair by stem: ``case12_lesion.png`` is ``case12_lesion.jpg``'s mask.
+    PH2's ``_lesion`` suffix must not move it to another image (``mole_lesion.png`` was
+    given to ``mole.jpg``, and ``mole_lesion.jpg`` lost its mask)."""
+    for name in ("case12_lesion", "mole", "mole_lesion"):
+        touch_image(tmp_path / "images" / f"{name}.jpg")
+    for name in ("case12_lesion", "mole_lesion"):
+        touch_mask(tmp_path / "masks" / f"{name}.png")
+    samples = load_samples(tmp_path)
+    assert [(s.id, s.mask.name if s.mask else None) for s in samples] == [
+        ("case12_lesion", "case12_lesion.png"), ("mole", None),
+        ("mole_lesion", "mole_lesion.png")]
+    assert unpaired_masks(tmp_path / "images", tmp_path / "masks") == []
+
+
+def test_a_jfif_file_is_a_jpeg_image(tmp_path: Path) -> None:
+    """Browsers and phones save JPEGs as ``.jfif``; a folder of them is not empty."""
+    Image.new("RGB", (8, 6), (120, 80, 60)).save(tmp_path / "mole.jfif", format="JPEG")
+    touch_mask(tmp_path / "mole_segmentation.png")
+    samples = discover(tmp_path)["all"]
+    assert [s.id for s in samples] == ["mole"] and samples[0].mask is not None

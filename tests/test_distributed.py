@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mobilegan.config import RunConfig
 from tests.test_training import tiny_config
 
 SCRIPT = """
@@ -25,16 +26,20 @@ torch.save(state, f"{sys.argv[2]}/rank{trainer.dist.rank}.pt")
 """
 
 
+def torchrun_two_ranks(script: str, cfg: RunConfig, tmp_path: Path) -> list[str]:
+    """The command that runs ``script`` on 2 CPU ranks with ``cfg`` (both saved in tmp_path);
+    the script gets the config's path and the folder to write ``rank<N>.pt`` into."""
+    cfg.save(tmp_path / "config.json")
+    (tmp_path / "ddp_train.py").write_text(script)
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+            "2", str(tmp_path / "ddp_train.py"), str(tmp_path / "config.json"), str(tmp_path)]
+
+
 @pytest.mark.slow
 def test_torchrun_two_cpu_ranks_hold_identical_weights(data_root: Path, tmp_path: Path) -> None:
     cfg = tiny_config(data_root, tmp_path / "run", steps=3)
-    cfg.save(tmp_path / "config.json")
-    script = tmp_path / "ddp_train.py"
-    script.write_text(SCRIPT)
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         str(script), str(tmp_path / "config.json"), str(tmp_path)],
-        capture_output=True, text=True, timeout=600)
+    done = subprocess.run(torchrun_two_ranks(SCRIPT, cfg, tmp_path),
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
@@ -48,3 +53,47 @@ def test_torchrun_two_cpu_ranks_hold_identical_weights(data_root: Path, tmp_path
     assert any(not torch.equal(untrained[k], rank0["generator"][k]) for k in untrained
                if untrained[k].is_floating_point()), "the weights must have trained"
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()  # written by rank 0
+
+
+SKEWED_SCRIPT = """
+import sys, torch
+from mobilegan.config import RunConfig
+from mobilegan.training import trainer as trainer_module
+from mobilegan.training.trainer import Trainer, _unwrap
+trainer = Trainer(RunConfig.load(sys.argv[1]))
+if trainer.dist.rank == 1:  # this rank's clock reads far ahead of rank 0's
+    own = trainer._elapsed
+    trainer._elapsed = lambda: own() + 1e6
+result = trainer.fit()
+state = {"generator": _unwrap(trainer.generator).state_dict(), "steps": result.steps_done}
+torch.save(state, f"{sys.argv[2]}/rank{trainer.dist.rank}.pt")
+"""
+
+
+@pytest.mark.slow
+def test_ranks_agree_on_steps_and_budget_with_uneven_shards_and_clocks(
+        data_root: Path, tmp_path: Path) -> None:
+    """15 images on 2 ranks are shards of 8 and 7: at batch 4 each rank must take one step
+    per epoch (not 2 and 1, which left rank 0 waiting in an all-reduce forever), and a time
+    budget is judged by rank 0's clock alone (a rank whose clock ran ahead stopped alone)."""
+    import os
+    import signal
+
+    cfg = tiny_config(data_root, tmp_path / "run", steps=3)
+    cfg.data.limit, cfg.train.epochs, cfg.train.max_steps = 15, 3, None
+    cfg.train.time_budget_s = 1e5
+    proc = subprocess.Popen(torchrun_two_ranks(SKEWED_SCRIPT, cfg, tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the ranks deadlocked (they disagreed on how many steps to take)")
+    assert proc.returncode == 0, stderr[-3000:]
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert rank0["steps"] == rank1["steps"] == 3
+    for name, tensor in rank0["generator"].items():
+        assert torch.equal(tensor, rank1["generator"][name]), name

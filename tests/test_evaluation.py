@@ -249,6 +249,8 @@ def test_heldout_split_scores_the_runs_validation_ids(tiny_run: Path, isic2018: 
     (["evaluate", "{run}", "{tmp}/nodata"], "no dataset folder"),
     (["evaluate", "{run}", "{data}", "--threshold", "1.5"], "--threshold"),
     (["evaluate", "{run}", "{data}", "--perturb", "fog"], "--perturb: unknown 'fog'"),
+    (["evaluate", "{run}", "{data}", "--limit", "0"], "--limit must be >= 1"),
+    (["evaluate", "{run}", "{data}", "--limit", "-1"], "--limit must be >= 1"),
 ])
 def test_bad_input_is_a_clear_error(args: list[str], message: str, tiny_run: Path,
                                     isic2017: Path, tmp_path: Path,
@@ -262,3 +264,77 @@ def test_seed_suffix_is_dropped_from_the_experiment_name() -> None:
     assert experiment_name("unet_seed2") == "unet"
     assert experiment_name("mobilegan-s1") == "mobilegan"
     assert experiment_name("mobilegan") == "mobilegan"
+
+
+def _drawn_pairs(root: Path, names: dict[str, str]) -> Path:
+    """images/ + masks/ of drawn 48x40 pairs: {image file name: id of its mask}."""
+    rng = np.random.default_rng(7)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(parents=True, exist_ok=True)
+    for name, mask_id in names.items():
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(
+            root / "images" / name)
+        mask = np.zeros((40, 48), np.uint8)
+        mask[8:30, 10:40] = 255
+        Image.fromarray(mask).save(root / "masks" / f"{mask_id}_segmentation.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def drawn_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.conftest import untrained_weights
+
+    return untrained_weights(tmp_path_factory.mktemp("weights"), seed=1)
+
+
+def test_a_duplicate_id_is_skipped_not_scored_twice(drawn_weights: Path, tmp_path: Path) -> None:
+    """``ISIC_0000002.jpg`` beside ``ISIC_0000002.png``: both pair with the one mask; the
+    second is listed as a duplicate (as ``mobilegan data validate`` does), not averaged in."""
+    data = _drawn_pairs(tmp_path / "data", {"ISIC_0000001.jpg": "ISIC_0000001",
+                                            "ISIC_0000002.jpg": "ISIC_0000002",
+                                            "ISIC_0000002.png": "ISIC_0000002"})
+
+    result = evaluate(drawn_weights, data, split="all", out_dir=tmp_path / "out",
+                      progress=False, image_size=64, batch_size=2)
+
+    assert [row["id"] for row in result.rows] == ["ISIC_0000001", "ISIC_0000002"]
+    assert result.summary["n"] == 2 and result.summary["dataset"]["n_samples"] == 3
+    [skipped] = result.summary["skipped"]
+    assert skipped["kind"] == "duplicate_id" and skipped["path"].endswith("ISIC_0000002.png")
+    with (tmp_path / "out" / "per_image.csv").open() as handle:
+        assert [row["id"] for row in csv.DictReader(handle)] == ["ISIC_0000001", "ISIC_0000002"]
+
+
+def test_figures_draw_the_masks_that_were_scored(drawn_weights: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --postprocess each case's outline is the cleaned mask its JAC was computed on,
+    not the raw thresholded map (here: a blob, a hole in it and a speck beside it)."""
+    from mobilegan.evaluation import evaluate as evaluate_module
+    from mobilegan.evaluation import figures
+
+    def speckled(model, images, size, device="cpu", tta=False):
+        maps = np.zeros((len(images), size, size), np.float32)
+        maps[:, 12:50, 10:54] = 0.9
+        maps[:, 28:32, 30:34] = 0.1  # a hole, filled by post-processing
+        maps[:, 2:6, 2:6] = 0.9  # a speck, removed by it
+        return maps
+
+    monkeypatch.setattr(evaluate_module, "predict_probabilities", speckled)
+    drawn: list = []
+    plot_cases = figures.plot_cases
+    monkeypatch.setattr(figures, "plot_cases",
+                        lambda cases, *a, **k: drawn.extend(cases) or plot_cases(cases, *a, **k))
+    data = _drawn_pairs(tmp_path / "data", {f"ISIC_000000{i}.jpg": f"ISIC_000000{i}"
+                                            for i in range(3)})
+
+    raw = evaluate(drawn_weights, data, split="all", out_dir=tmp_path / "raw", progress=False,
+                   image_size=64)
+    result = evaluate(drawn_weights, data, split="all", out_dir=tmp_path / "out",
+                      progress=False, image_size=64, postprocess=True, figures=True)
+
+    assert result.rows[0]["JAC"] > raw.rows[0]["JAC"]  # post-processing changed the score
+    assert len(drawn) == 3 and (tmp_path / "out" / "cases.png").is_file()
+    jac = {row["id"]: row["JAC"] for row in result.rows}
+    for case in drawn:
+        assert image_metrics(case.prediction, case.truth)["JAC"] == pytest.approx(
+            jac[case.id], abs=1e-9), case.id

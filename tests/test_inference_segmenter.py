@@ -151,6 +151,15 @@ def test_invalid_options_are_refused(weights: Path) -> None:
         Segmenter(weights, threshold=1.0)
 
 
+def test_an_onnx_file_with_the_default_torch_backend_says_which_backend(tmp_path: Path) -> None:
+    """``--weights model.onnx`` without ``--backend onnx`` used to fail with "no such file:
+    model.json", which sends the user looking for a file that should not exist."""
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"not needed: refused before it is read")
+    with pytest.raises(ValueError, match="backend='onnx'"):
+        Segmenter(onnx)
+
+
 def test_unet_cannot_sample(tmp_path: Path) -> None:
     cfg = ModelConfig(name="unet", unet_base=8)
     path = save_model(build_model(cfg), cfg, tmp_path / "unet.safetensors")
@@ -188,3 +197,18 @@ def test_the_exposure_target_is_the_training_images_mean(isic2018: Path) -> None
     sample = samples[:: len(samples) // 100][:100]  # spread over the archive's id range
     measured = np.mean([mean_luminance(read_image(s.image)) for s in sample])
     assert abs(measured - TRAINING_MEAN_LUMINANCE) < 6.0  # images vary with std 22: SE 2.2
+
+
+def test_default_image_size_is_the_one_the_weights_were_trained_at(tmp_path: Path) -> None:
+    """As ``mobilegan evaluate`` (and docs/deployment.md) do: weights trained at 64 run at
+    64 unless told otherwise, with either backend; it used to be 128 whatever the weights."""
+    cfg = ModelConfig(head_init="pytorch")
+    trained = save_model(build_model(cfg), cfg, tmp_path / "w64.safetensors",
+                         metadata={"image_size": 64})
+    unknown = save_model(build_model(cfg), cfg, tmp_path / "w.safetensors")
+    assert Segmenter(trained).image_size == 64
+    assert Segmenter(trained, image_size=96).image_size == 96  # the caller's choice wins
+    assert Segmenter(unknown).image_size == 128
+    onnx = Segmenter(trained, backend="onnx")  # the on-the-fly export carries the metadata
+    assert onnx.image_size == 64
+    assert onnx.predict(np.zeros((30, 50, 3), np.uint8)).mask.shape == (30, 50)

@@ -282,3 +282,37 @@ def test_seeds_saved_before_a_config_field_existed_share_a_fingerprint() -> None
     # A newer version's field this one does not know: hashed as saved, not an error.
     future = {**new, "loss": {**new["loss"], "focal": 1.0}}
     assert config_fingerprint(future) not in (None, config_fingerprint(new))
+
+
+def test_images_that_chose_the_epoch_are_not_a_leak_free_test(tmp_path: Path) -> None:
+    """Table 2 says no image was seen in training or model selection: an evaluation on the
+    run's validation ids (kind "test" when not run as --split heldout) stays out of it."""
+    import numpy as np
+    from PIL import Image
+
+    from tests.conftest import untrained_weights
+
+    weights = untrained_weights(tmp_path / "weights")
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    (data / "masks").mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((40, 48, 3), 90 + 40 * i, np.uint8)).save(
+            data / "images" / f"ISIC_000000{i}.jpg")
+        mask = np.zeros((40, 48), np.uint8)
+        mask[10:30, 10:40] = 255
+        Image.fromarray(mask).save(data / "masks" / f"ISIC_000000{i}_segmentation.png")
+    base = evaluate(weights, data, split="all", out_dir=tmp_path / "eval", progress=False,
+                    image_size=64).summary
+    for name, val in (("clean", 0), ("selected", 2)):
+        folder = tmp_path / "summaries" / name
+        folder.mkdir(parents=True)
+        summary = {**base, "name": name, "protocol": "leak-free", "weights": name,
+                   "overlap": {"known": True, "train": 0, "val": val, "train_examples": []}}
+        (folder / "summary.json").write_text(json.dumps(summary))
+
+    sections = _sections(build_report([tmp_path / "summaries"], tmp_path / "RESULTS.md"))
+
+    leak_free = _section(sections, "Table 2")
+    assert "| clean | leak-free |" in leak_free and "| selected |" not in leak_free
+    assert "| selected |" in _section(sections, "Table 4")

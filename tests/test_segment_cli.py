@@ -186,3 +186,59 @@ def test_exposure_normalisation_is_on_unless_switched_off(real_jpeg: Path, tmp_p
     np.testing.assert_array_equal(masks["on"], masks["by_hand"])
     assert on["area_pixels"] == by_hand["area_pixels"]
     assert not np.array_equal(masks["on"], masks["off"])
+
+
+def test_segmenting_into_an_input_folder_twice_skips_its_own_outputs(weights: Path,
+                                                                      tmp_path: Path) -> None:
+    """``--out`` = the input folder, run again: overlays and uncertainty maps of the first
+    run are outputs, not new images (a user's own ``*_overlay`` photo still is one)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(draw_lesion((48, 64), seed=1)[0]).save(folder / "x.jpg")
+    Image.fromarray(draw_lesion((48, 64), seed=2)[0]).save(folder / "mole_overlay.png")
+    for _ in range(2):
+        assert _segment(folder, "--out", folder, "--weights", weights, "--samples", "2") == 0
+        assert sorted(row["id"] for row in _rows(folder).values()) == ["mole_overlay", "x"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["x.jpg", "mole_overlay.png", "results.csv"]
+        + [f"{i}_{kind}.png" for i in ("x", "mole_overlay")
+           for kind in ("segmentation", "overlay", "uncertainty")])
+    assert [p.name for p in collect_inputs([folder])] == ["mole_overlay.png", "x.jpg"]
+
+
+def test_a_file_name_that_is_not_utf8_is_a_row_not_a_crash(weights: Path, tmp_path: Path) -> None:
+    """Linux file names are bytes: one that is not valid UTF-8 must not end the run (it
+    did, when the CSV row was written) nor lose the other images' rows."""
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    odd = folder / os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes from an old camera or zip
+    try:
+        Image.fromarray(draw_lesion((40, 40), seed=3)[0]).save(odd)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    Image.fromarray(draw_lesion((40, 40), seed=4)[0]).save(folder / "z.png")
+    out = tmp_path / "out"
+    assert _segment(folder, "--out", out, "--weights", weights, "--batch-size", "1") == 0
+    with (out / "results.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["status"] for row in rows] == ["ok", "ok"]
+    assert rows[0]["source"].endswith("caf\\udce9.png") and rows[1]["id"] == "z"
+    assert (out / "caf_segmentation.png").is_file() and (out / "z_segmentation.png").is_file()
+
+
+def test_images_beside_a_layout_like_subfolder_are_not_dropped(tmp_path: Path) -> None:
+    """A user's folder that happens to hold an ``images/`` (or ``test/images``) subfolder:
+    its own photos were silently skipped, only the subfolder's were segmented."""
+    def draw(path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 3)).save(path)
+
+    draw(tmp_path / "photos" / "a.jpg")
+    draw(tmp_path / "photos" / "images" / "b.jpg")
+    draw(tmp_path / "photos" / "masks" / "b_segmentation.png")
+    draw(tmp_path / "visits" / "c.png")
+    draw(tmp_path / "visits" / "test" / "images" / "d.png")
+    names = [p.name for p in collect_inputs([tmp_path / "photos", tmp_path / "visits"])]
+    assert names == ["a.jpg", "b.jpg", "c.png", "d.png"]

@@ -196,6 +196,11 @@ def test_cli_refuses_overlap_with_a_message(data_root: Path, tmp_path: Path,
     ("train.lr_decay_start=500", "train.lr_decay_start"),
     ("augment.zoom=[1.5,1.2]", "augment.zoom"),
     ("loss.bce=-0.5", "loss.bce"),
+    # Counters that divide a step or epoch number: 0 crashed the run after an epoch of work.
+    ("train.overlay_every=0", "train.overlay_every"),
+    ("train.val_every=0", "train.val_every"),
+    ("train.snapshot_every=0", "train.snapshot_every"),
+    ("model.attention=False", "model.attention"),  # a truthy string, taken as it was
 ])
 def test_bad_config_fails_at_start_naming_the_field(override: str, field: str, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
@@ -411,3 +416,59 @@ def test_validation_scores_do_not_depend_on_its_batch_size(data_root: Path, tmp_
     chunked = trainer_module.validate(generator, data, batch_size=3)
     assert whole == pytest.approx(chunked, abs=1e-6)
     assert 0 < whole["val_JAC"] < 1
+
+
+def test_val_every_validates_every_nth_epoch_and_the_last(data_root: Path, tmp_path: Path) -> None:
+    """train.val_every was read by nothing: every epoch was validated whatever it said."""
+    out = tmp_path / "run"
+    cfg = apply_overrides(tiny_config(data_root, out, steps=16),
+                          ["train.epochs=4", "train.val_every=2", "train.max_steps=null",
+                           "data.limit=8", "data.val_limit=2", "train.overlay_every=10"])
+    cfg.out_dir = str(out)
+    result = trainer_module.train(cfg)
+    assert result.epochs_done == 4
+    rows = read_csv(out / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    scored = [int(r["epoch"]) for r in rows if r["val_JAC"] != ""]
+    assert scored == [1, 2, 4]  # the first (CSV columns), every 2nd, the last
+    assert result.best_epoch in scored
+
+
+def test_steps_per_epoch_agree_across_ranks_with_uneven_shards(data_root: Path,
+                                                               tmp_path: Path) -> None:
+    """Every step all-reduces: ranks whose shards differ in length must still take the same
+    number of steps (15 images on 2 ranks at batch 4: shards of 8 and 7, one step each)."""
+    from mobilegan.training.distributed import DistInfo
+
+    cfg = apply_overrides(tiny_config(data_root, tmp_path / "run", steps=4), ["data.limit=15"])
+    cfg.out_dir = str(tmp_path / "run")
+    trainer = trainer_module.Trainer(cfg)
+    steps = []
+    for rank in (0, 1):
+        trainer.dist = DistInfo(rank=rank, world_size=2)
+        shard = trainer._epoch_order(0)
+        steps.append(trainer._steps_per_epoch())
+        assert steps[-1] * cfg.train.batch_size <= len(shard)
+    assert steps == [1, 1]
+    trainer.dist = DistInfo()
+    assert trainer._steps_per_epoch() == 15 // 4
+
+
+def test_resume_that_extends_a_run_records_it_in_config_json(data_root: Path, tmp_path: Path) -> None:
+    """A run extended on resume (--set train.epochs=3) and interrupted again continues with
+    a plain --resume: config.json, which --resume reads, says 3 epochs (it said 1, and the
+    second resume stopped at once, reporting the run finished)."""
+    out = tmp_path / "run"
+    cfg = apply_overrides(tiny_config(data_root, out, steps=4),
+                          ["data.limit=8", "data.val_limit=2", "train.overlay_every=10"])
+    cfg.out_dir = str(out)
+    cfg.train.epochs, cfg.train.max_steps = 1, None
+    assert trainer_module.train(cfg).steps_done == 2
+    assert cli_main(["train", "--out", str(out), "--resume", "--set", "train.epochs=3",
+                     "--set", "train.max_steps=3"]) == 0  # interrupted mid epoch 2
+    saved = RunConfig.load(out / "config.json")
+    assert (saved.train.epochs, saved.train.max_steps) == (3, 3)
+    assert "train.epochs 1 -> 3" in (out / "train.log").read_text()
+    assert cli_main(["train", "--out", str(out), "--resume", "--set", "train.max_steps=null"]) == 0
+    info = json.loads((out / "train_result.json").read_text())
+    assert (info["steps_done"], info["epochs_done"], info["stop_reason"]) == (6, 3, "epochs")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +155,8 @@ class TrainConfig:
     compile: bool = False
     seed: int = 0
     num_threads: int | None = None
+    #: Validate (and pick the best epoch) every this many epochs; the first, the last and
+    #: the one a run stops in are always validated.
     val_every: int = 1
     overlay_every: int = 5
     collapse_patience: int = 5
@@ -190,6 +194,10 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def flat(self) -> dict[str, Any]:
+        """``{"train.epochs": 30, ...}``: every field under its dotted ``--set`` name."""
+        return _flatten(self.to_dict())
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "RunConfig":
         return _build(cls, raw, "")
@@ -223,6 +231,11 @@ class RunConfig:
             ("augment.zoom", 0 < self.augment.zoom[0] <= self.augment.zoom[1],
              f"must be (low, high) with 0 < low <= high, got {self.augment.zoom}"),
             ("train.checkpoint_every", self.train.checkpoint_every >= 1, "must be >= 1"),
+            ("train.val_every", self.train.val_every >= 1, "must be >= 1"),
+            ("train.overlay_every", self.train.overlay_every >= 1, "must be >= 1"),
+            ("train.snapshot_every", self.train.snapshot_every >= 1, "must be >= 1"),
+            ("train.max_bad_steps", self.train.max_bad_steps >= 1, "must be >= 1"),
+            ("train.collapse_patience", self.train.collapse_patience >= 1, "must be >= 1"),
             ("train.time_budget_s", self.train.time_budget_s is None or self.train.time_budget_s > 0,
              f"must be > 0 seconds or null, got {self.train.time_budget_s}"),
             ("train.batch_size", self.train.batch_size >= 1,
@@ -278,6 +291,7 @@ def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {type(raw).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in fields:
@@ -285,11 +299,58 @@ def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
         default = getattr(cls(), key)
         if dataclasses.is_dataclass(default):
             kwargs[key] = _build(type(default), value, f"{prefix}{key}.")
-        elif isinstance(default, tuple) and isinstance(value, list):
-            kwargs[key] = tuple(value)
         else:
-            kwargs[key] = value
+            kwargs[key] = _typed(value, hints[key], f"{prefix}{key}")
     return cls(**kwargs)
+
+
+def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _typed(value: Any, hint: Any, name: str) -> Any:
+    """``value`` checked against the field's annotation (lists become tuples), so that a
+    mistyped value fails here, naming the field, rather than being taken as it is: the
+    string "False" from ``--set model.attention=False`` is truthy and would have left
+    attention on, and ``--set data.limit=none`` would have failed only mid-setup."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in options:
+        return None
+    for option in options:
+        origin = typing.get_origin(option)
+        if origin is tuple and isinstance(value, (list, tuple)):
+            args = typing.get_args(option)
+            if len(args) == 2 and args[1] is Ellipsis:
+                args = (args[0],) * len(value)
+            if len(args) == len(value):
+                try:
+                    return tuple(_typed(v, a, f"{name}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+                except ConfigError:
+                    pass
+        elif option is bool and isinstance(value, bool):
+            return value
+        elif option is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        elif option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        elif option is str and isinstance(value, str):
+            return value
+        elif option is Any:
+            return value
+    raise ConfigError(f"{name}: expected {_describe(hint)} (JSON: true/false, null, numbers, "
+                      f"[lists]), got {value!r}")
+
+
+def _describe(hint: Any) -> str:
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return " or ".join("null" if o is type(None) else str(o) if typing.get_origin(o) else o.__name__
+                       for o in options)
 
 
 def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
@@ -303,13 +364,23 @@ def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
             value: Any = json.loads(text)
         except json.JSONDecodeError:
             value = text
-        node = raw
+        node, section = raw, RunConfig
         parts = dotted.split(".")
         for part in parts[:-1]:
             if part not in node or not isinstance(node[part], dict):
                 raise ConfigError(f"{dotted}: unknown section {part!r}")
-            node = node[part]
+            node, section = node[part], typing.get_type_hints(section)[part]
         if parts[-1] not in node:
             raise ConfigError(f"{dotted}: unknown field")
+        if not isinstance(value, str):
+            # A text field given something that reads as JSON (a folder named 2017): the text.
+            try:
+                _typed(value, typing.get_type_hints(section)[parts[-1]], dotted)
+            except ConfigError:
+                try:
+                    _typed(text, typing.get_type_hints(section)[parts[-1]], dotted)
+                    value = text
+                except ConfigError:
+                    pass
         node[parts[-1]] = value
     return RunConfig.from_dict(raw)

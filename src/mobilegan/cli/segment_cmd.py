@@ -35,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=0.5,
                    help="lesion where the probability is above this, in (0, 1); default 0.5")
     p.add_argument("--batch-size", type=int, default=8, help="images in memory at once")
-    p.add_argument("--image-size", type=int, default=128, help="network input size")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="network input size (default: the size the weights were trained at, "
+                        "from their metadata; 128 for the shipped weights)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=None, help="seed the noise samples")

@@ -75,19 +75,9 @@ def resume_config(args: argparse.Namespace) -> RunConfig:
     return cfg
 
 
-def _flatten(raw: dict, prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def settings_that_differ(wanted: RunConfig, saved: RunConfig) -> list[str]:
     """Fields (other than the runtime ones a resume may change) where two configs differ."""
-    a, b = _flatten(wanted.to_dict()), _flatten(saved.to_dict())
+    a, b = wanted.flat(), saved.flat()
     ignored = RESUMABLE_FIELDS | {"out_dir"}
     return sorted(k for k in a.keys() | b.keys() if k not in ignored and a.get(k) != b.get(k))
 

@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+#: ".jfif" is what some browsers and phones name a saved JPEG.
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 _MASK_SUFFIX = re.compile(r"_segmentation$", re.IGNORECASE)
 #: PH2's mask naming, recognised only inside a mask folder (an image a user named
 #: ``mole_lesion.jpg`` is still an image).
@@ -83,15 +84,19 @@ def mask_id(path: Path) -> str:
 
 def _mask_index(image_dir: Path, mask_dir: Path | None) -> dict[str, Path]:
     """id -> mask file; ``<id>_segmentation`` wins over a same-stem file. In a folder that
-    also holds the images only ``<id>_segmentation`` files are masks."""
+    also holds the images only ``<id>_segmentation`` files are masks. A mask whose stem is
+    an image's id is that image's (``x_lesion.png`` is ``x_lesion.jpg``'s mask, not
+    ``x.jpg``'s): PH2's ``_lesion`` suffix is stripped only when no image has the full stem."""
     masks: dict[str, Path] = {}
     if mask_dir is None or not mask_dir.is_dir():
         return masks
     files = _candidate_files(mask_dir)
     if Path(mask_dir) == Path(image_dir):
         files = [f for f in files if is_mask_name(f)]
+    ids = {image_id(p) for p in image_files(image_dir)} if Path(image_dir).is_dir() else set()
     for m in sorted(files, key=lambda p: (not is_mask_name(p), p.name)):
-        masks.setdefault(mask_id(m), m)
+        key = m.stem if not is_mask_name(m) and m.stem in ids else mask_id(m)
+        masks.setdefault(key, m)
     return masks
 
 
@@ -180,9 +185,10 @@ def split_samples(root: str | Path, wanted: str | None) -> list[Sample]:
 
 
 def load_samples(root: str | Path, split: str | None = None) -> list[Sample]:
-    """The samples of one split (or of every split, in order, when ``split`` is None)."""
+    """The samples of one split (or of every split, in order, when ``split`` is None or
+    "all", as ``mobilegan evaluate --split all`` reads it)."""
     splits = discover(root)
-    if split is None:
+    if split is None or (split == "all" and split not in splits):
         return [s for samples in splits.values() for s in samples]
     if split not in splits:
         raise KeyError(f"split {split!r} not under {root}; found {sorted(splits)}")

@@ -70,6 +70,8 @@ def summarize_folder(root: str | Path, split: str | None = None,
     """Read every pair under ``root`` (or one split of it) once and summarise it."""
     root = Path(root)
     found = discover(root)
+    if split == "all" and split not in found:
+        split = None  # every split: what "all" means to the other commands
     if split is not None:
         if split not in found:
             raise KeyError(f"split {split!r} not under {root}; found {sorted(found)}")

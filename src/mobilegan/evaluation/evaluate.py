@@ -134,14 +134,27 @@ def labelled_batches(samples: Sequence[Sample], batch_size: int, skipped: list[d
                      warnings: list[dict[str, str]], workers: int = 4
                      ) -> Iterator[list[tuple[Sample, np.ndarray, np.ndarray]]]:
     """Readable (sample, image, truth) triples, ``batch_size`` at a time; the rest are
-    recorded in ``skipped`` with the reason, and never stop the evaluation. Files are decoded
-    by a few threads, one batch at a time, so memory stays bounded at any resolution."""
+    recorded in ``skipped`` with the reason, and never stop the evaluation. An id seen
+    before (``ISIC_1.jpg`` beside ``ISIC_1.png``, or one id in two splits) is skipped as a
+    duplicate, never scored twice. Files are decoded by a few threads, one batch at a time,
+    so memory stays bounded at any resolution."""
     from concurrent.futures import ThreadPoolExecutor
 
     batch: list[tuple[Sample, np.ndarray, np.ndarray]] = []
+    first_of: dict[str, Path] = {}
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         for start in range(0, len(samples), batch_size):
-            for checked in pool.map(check_pair, samples[start:start + batch_size]):
+            chunk = []
+            for sample in samples[start:start + batch_size]:
+                if sample.id in first_of:
+                    skipped.append({"id": sample.id, "path": str(sample.image),
+                                    "kind": "duplicate_id",
+                                    "reason": f"id {sample.id} is also used by "
+                                              f"{first_of[sample.id]}"})
+                    continue
+                first_of[sample.id] = sample.image
+                chunk.append(sample)
+            for checked in pool.map(check_pair, chunk):
                 sample = checked.sample
                 for problem in checked.problems:
                     entry = {"id": sample.id, "path": str(problem.path or ""),
@@ -220,6 +233,8 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
         raise ValueError(f"--threshold must be in (0, 1), got {threshold}")
     if batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    if limit is not None and limit < 1:  # 0 would score every image, -1 all but the last
+        raise ValueError(f"--limit must be >= 1 (or left out for every image), got {limit}")
     if perturb is not None and perturb not in PERTURBATIONS:
         raise ValueError(f"--perturb: unknown {perturb!r}; choose one of {sorted(PERTURBATIONS)}")
     dataset = Path(dataset)
@@ -288,7 +303,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
                                      torch_device, tta)
         figure_files = write_evaluation_figures(
             out, rows, samples, {p.sample.id: m for p, m in zip(pairs, maps)}, threshold,
-            source.run_dir, summary["leak_label"])
+            source.run_dir, summary["leak_label"], postprocess)
         summary["figures"] = {k: os.path.relpath(v, out) for k, v in figure_files.items()}
         result.files.update(figure_files)
     result.files["summary_json"] = out / "summary.json"

@@ -253,10 +253,11 @@ def plot_training_curves(run_dir: str | Path, path: str | Path, title: str = "")
 def write_evaluation_figures(out_dir: str | Path, rows: Sequence[Mapping[str, Any]],
                              samples: Sequence[Any], probabilities: Mapping[str, np.ndarray],
                              threshold: float, run_dir: Path | None = None,
-                             label: str = "") -> dict[str, Path]:
+                             label: str = "", postprocess: bool = False) -> dict[str, Path]:
     """The evaluation's figures beside its summary: ``cases.png`` (best 3, median 2,
     worst 3 by JAC), ``jac_histogram.png`` and, for a run folder, ``training_curves.png``.
-    ``probabilities`` holds the network-size maps of (at least) the chosen ids."""
+    ``probabilities`` holds the network-size maps of (at least) the chosen ids;
+    ``postprocess`` draws the cleaned masks that were scored (as ``evaluate`` does)."""
     from mobilegan.data.validate import check_pair
     from mobilegan.metrics.isic import resize_to
 
@@ -271,6 +272,10 @@ def write_evaluation_figures(out_dir: str | Path, rows: Sequence[Mapping[str, An
         assert checked.image is not None and checked.mask is not None
         prediction = resize_to(probabilities[chosen["id"]].astype(np.float32), checked.mask.shape,
                                method="bilinear", threshold=threshold)
+        if postprocess:
+            from mobilegan.inference.postprocess import clean_mask
+
+            prediction = clean_mask(prediction.astype(bool)).astype(bool)
         cases.append(Case(chosen["id"], chosen["JAC"], chosen["tag"], checked.image,
                           checked.mask, prediction))
     files = {"cases": plot_cases(cases, out / "cases.png", title),

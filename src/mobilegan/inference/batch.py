@@ -56,18 +56,36 @@ class UniqueIds:
 def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
     """Files as given; a folder as its images. A data set's folder (ISIC's official layouts,
     PH2's per-image folders, ``images/`` + ``masks/``) gives its images and never its
-    masks; any other folder gives the image files directly in it (not recursive), less
-    ground-truth masks (``<id>_segmentation``) and ISIC superpixel files. Missing paths are
-    kept, so that the run reports them rather than forgetting them."""
+    masks; every folder also gives the image files directly in it (not recursive), less
+    ground-truth masks (``<id>_segmentation``), ISIC superpixel files and the overlays and
+    uncertainty maps of an earlier run. Missing paths are kept, so that the run reports
+    them rather than forgetting them."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(image for _split, images, _masks in folder_pairs(path)
-                         for image in image_files(images))
+            folders = [images for _split, images, _masks in folder_pairs(path)]
+            if path not in folders:  # a layout's subfolder (``images/``, ``test/``...) was
+                folders.insert(0, path)  # found: the images beside it are still inputs
+            found.extend(image for folder in folders for image in image_files(folder)
+                         if not _is_own_output(image))
         else:
             found.append(path)
     return found
+
+
+#: What :func:`write_outputs` writes beside ``<id>_segmentation.png``.
+_OUTPUT_SUFFIX = re.compile(r"_(overlay|uncertainty)$", re.IGNORECASE)
+
+
+def _is_own_output(path: Path) -> bool:
+    """An overlay or uncertainty map of an earlier run (``--out`` pointed at an input
+    folder): ``<id>_overlay.png`` with its ``<id>_segmentation.png`` beside it. A user's
+    own ``mole_overlay.jpg`` (no such mask beside it) is still an image."""
+    match = _OUTPUT_SUFFIX.search(path.stem)
+    if match is None or path.suffix.lower() != ".png":
+        return False
+    return (path.parent / f"{path.stem[:match.start()]}_segmentation.png").is_file()
 
 
 #: Failures whose messages a summary keeps for the terminal (all of them are in the CSV).
@@ -91,7 +109,10 @@ def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_
     ids = UniqueIds()
     ok = failed = 0
     first_errors: list[str] = []
-    with csv_path.open("w", newline="") as handle, \
+    # UTF-8 whatever the locale (Windows' cp1252 cannot hold most names); a file name that
+    # is not valid UTF-8 (undecodable bytes on Linux) is written with backslash escapes
+    # instead of ending the run.
+    with csv_path.open("w", newline="", encoding="utf-8", errors="backslashreplace") as handle, \
             tqdm(total=len(paths), unit="img", desc="segmenting", disable=not progress) as bar:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()

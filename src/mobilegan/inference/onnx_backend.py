@@ -6,6 +6,7 @@ sample: uncertainty maps need the torch backend.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,11 @@ class OnnxBackend:
         self.session = ort.InferenceSession(str(path), options, providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         # An int8 file (``mobilegan export --quantize int8``) says so in its metadata.
-        if QUANTIZATION_KEY in self.session.get_modelmeta().custom_metadata_map:
+        props = self.session.get_modelmeta().custom_metadata_map
+        if QUANTIZATION_KEY in props:
             self.name = "int8"
+        #: The input size the network was trained (int8: calibrated) at; None if unknown.
+        self.image_size = _recorded_size(props)
 
     def logits(self, batch: np.ndarray, sampling: bool = False) -> np.ndarray:
         if sampling:
@@ -47,3 +51,21 @@ class OnnxBackend:
                              "exported); use backend='torch' for samples > 1")
         x = np.ascontiguousarray(batch, dtype=np.float32)
         return np.asarray(self.session.run(None, {self.input_name: x})[0], dtype=np.float32)
+
+
+#: ``mobilegan.inference.export.METADATA_KEY`` (that module needs torch): the weights'
+#: training metadata, which an export carries.
+_TRAINING_METADATA_KEY = "mobilegan.metadata"
+
+
+def _recorded_size(props: dict[str, str]) -> int | None:
+    """The image size an exported file records: its int8 calibration size, else the
+    size its weights were trained at."""
+    for key in (QUANTIZATION_KEY, _TRAINING_METADATA_KEY):
+        try:
+            size = (json.loads(props.get(key) or "{}") or {}).get("image_size")
+        except (ValueError, AttributeError):
+            continue
+        if size:
+            return int(size)
+    return None

@@ -39,6 +39,8 @@ WEIGHTS_ENV = "MOBILEGAN_WEIGHTS"
 LOW_CONFIDENCE = 0.952
 #: Largest batch handed to the network at once (samples x flips x images are split).
 MAX_FORWARD_BATCH = 32
+#: Network input size when neither the caller nor the weights' metadata gives one.
+DEFAULT_IMAGE_SIZE = 128
 #: How the network runs: PyTorch, ONNX Runtime float32, or ONNX Runtime with int8 convolutions.
 BACKENDS = ("torch", "onnx", "int8")
 
@@ -75,16 +77,19 @@ class Segmenter:
     ``backend="onnx"``, an ``.onnx`` file; None means the shipped weights.
     ``backend="int8"`` runs an int8 ONNX file (default: the shipped one) with onnxruntime:
     about 1.4x faster on a CPU, masks within 0.2 JAC of float32 (docs/deployment.md).
+    ``image_size`` None (the default) is the size the weights were trained at, as their
+    metadata records it (``mobilegan evaluate`` uses the same), else 128.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None,
-                 backend: Literal["torch", "onnx", "int8"] = "torch", image_size: int = 128,
+                 backend: Literal["torch", "onnx", "int8"] = "torch",
+                 image_size: int | None = None,
                  tta: bool = False, samples: int = 1, postprocess: bool = True,
                  threshold: float = 0.5, threads: int | None = None, device: str = "cpu",
                  low_confidence_below: float = LOW_CONFIDENCE, seed: int | None = None,
                  exposure: bool = True) -> None:
-        self._configure(image_size, tta, samples, postprocess, threshold, low_confidence_below,
-                        exposure)
+        self._configure(image_size or DEFAULT_IMAGE_SIZE, tta, samples, postprocess, threshold,
+                        low_confidence_below, exposure)
         _check(backend in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if backend != "torch" and samples > 1:
             raise ValueError("samples > 1 needs backend='torch': the ONNX export has no noise z "
@@ -99,10 +104,20 @@ class Segmenter:
             from mobilegan.inference.torch_backend import TorchBackend
 
             path = Path(weights) if weights is not None else _require_shipped()
+            if path.suffix.lower() == ".onnx":  # else: "no such file: <name>.json"
+                raise ValueError(f"{path} is an ONNX file: run it with backend='onnx' (or "
+                                 f"'int8' for an int8 export); backend='torch' needs a "
+                                 f".safetensors file with its .json")
             self.backend = TorchBackend.from_weights(path, device=device, threads=threads,
                                                      seed=seed)
         if samples > 1 and not self.backend.can_sample:
             raise ValueError("samples > 1: this network has no noise z to sample")
+        if image_size is None:  # the size the weights were trained at, as evaluation uses
+            trained = getattr(self.backend, "image_size", None) or DEFAULT_IMAGE_SIZE
+            _check(trained >= 32 and trained % 16 == 0,
+                   f"the weights record image_size {trained}; pass image_size=... (a multiple "
+                   f"of 16, >= 32)")
+            self.image_size = int(trained)
 
     @classmethod
     def from_pretrained(cls, backend: Literal["torch", "onnx", "int8"] = "torch",

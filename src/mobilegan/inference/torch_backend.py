@@ -27,11 +27,18 @@ class TorchBackend:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.seed = seed
+        #: The input size the network was trained at (None: not recorded).
+        self.image_size: int | None = None
 
     @classmethod
     def from_weights(cls, weights: str | Path, **kw) -> "TorchBackend":
+        from mobilegan.models.io import read_model_info
+
         model, _ = load_model(weights, map_location="cpu")
-        return cls(model, **kw)
+        backend = cls(model, **kw)
+        size = (read_model_info(weights).get("metadata") or {}).get("image_size")
+        backend.image_size = int(size) if size else None
+        return backend
 
     @property
     def can_sample(self) -> bool:

@@ -53,3 +53,14 @@ def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
     if info.enabled:
         for buffer in module.buffers():
             dist.broadcast(buffer, 0)
+
+
+def broadcast_float(value: float, info: DistInfo, device: torch.device) -> float:
+    """Rank 0's ``value`` on every rank (itself when not distributed): decisions that must
+    agree across ranks, such as whether a time budget is spent, are taken from one clock."""
+    if not info.enabled:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64,
+                          device=device if device.type == "cuda" else "cpu")
+    dist.broadcast(tensor, 0)
+    return float(tensor.item())

@@ -30,8 +30,8 @@ from mobilegan.training.augment import augment_batch
 from mobilegan.training.checkpoint import atomic_save, load_checkpoint
 from mobilegan.training.ema import WeightAverage
 from mobilegan.training.data_setup import PreparedData, prepare_data
-from mobilegan.training.distributed import (DistInfo, barrier, broadcast_buffers, init_distributed,
-                                            shutdown)
+from mobilegan.training.distributed import (DistInfo, barrier, broadcast_buffers, broadcast_float,
+                                            init_distributed, shutdown)
 from mobilegan.training.run_log import CsvLog, TensorBoard
 from mobilegan.training.schedule import budget_progress, lr_factor
 from mobilegan.training.visualize import overlay_grid
@@ -134,6 +134,8 @@ class Trainer:
         self._fit_start: float | None = None
         if resume:
             self._load(self.out / "checkpoints" / "last.pt")
+            if self.main:
+                self._record_resumed_config()
         elif self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             cfg.save(self.out / "config.json")
@@ -205,11 +207,40 @@ class Trainer:
         self.resumed_at_step = self.global_step
         self._log_event(f"resumed from {path} at epoch {self.epoch}, step {self.global_step}")
 
+    def _record_resumed_config(self) -> None:
+        """A resume may change how the run goes on (more epochs, a step limit or a time
+        budget): ``config.json`` must say what the run now uses, or a later ``--resume``
+        (which reads it) would go back to the old limits and stop at once, and the run
+        folder would describe a shorter run than it holds."""
+        path = self.out / "config.json"
+        saved = RunConfig.load(path).flat() if path.is_file() else {}
+        now = self.cfg.flat()
+        changed = sorted(k for k in saved.keys() | now.keys()
+                         if k != "out_dir" and saved.get(k) != now.get(k))
+        if not changed:
+            return
+        self.cfg.save(path)
+        self._log_event("resumed with changed settings: " + ", ".join(
+            f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in changed) + "; config.json updated")
+
     def _elapsed(self) -> float:
         """Seconds of training in this run so far, earlier invocations included (as far as
         they are known)."""
         now = time.time() - self._fit_start if self._fit_start is not None else 0.0
         return (self.wall_before or 0.0) + now
+
+    def _shared_elapsed(self) -> float:
+        """``_elapsed()`` as rank 0 measures it, on every rank: each rank's own clock would
+        let ranks disagree on when a time budget is spent (one stops while another waits in
+        the next step's all-reduce) and on the budget-driven lr (their weights drift apart)."""
+        return broadcast_float(self._elapsed(), self.dist, self.device)
+
+    def _steps_per_epoch(self) -> int:
+        """Steps every rank takes per epoch. The shards ``_epoch_order`` deals differ in
+        length by one when the ranks do not divide the set; each rank must step as often
+        as the others (every step all-reduces), so the shortest shard decides."""
+        shard = len(self.train_set) // self.dist.world_size
+        return max(shard // self.cfg.train.batch_size, 1)
 
     def _save_checkpoint(self) -> None:
         if self.main:
@@ -223,7 +254,7 @@ class Trainer:
         """``self.lr`` is the base lr (which the NaN guard lowers); the schedule scales it."""
         t = self.cfg.train
         if t.schedule_over_budget and t.time_budget_s:
-            progress = budget_progress(progress, t.epochs, self._elapsed(), t.time_budget_s)
+            progress = budget_progress(progress, t.epochs, self._shared_elapsed(), t.time_budget_s)
         self._set_lr(self.lr * lr_factor(t.lr_schedule, progress, t.epochs, t.lr_decay_start))
 
     def _set_lr(self, lr: float) -> None:
@@ -313,13 +344,13 @@ class Trainer:
     def fit(self) -> TrainResult:
         t = self.cfg.train
         self._fit_start = time.time()
-        steps_per_epoch = max(len(self._epoch_order(0)) // t.batch_size, 1)
+        steps_per_epoch = self._steps_per_epoch()
         stop, stop_reason = False, "epochs"
         resumed = self.resumed_at_step is not None
         # A resumed run whose step limit or budget was already spent stops without a step.
         if resumed and t.max_steps and self.global_step >= t.max_steps:
             stop, stop_reason = True, "max_steps"
-        elif resumed and t.time_budget_s and self._elapsed() >= t.time_budget_s:
+        elif resumed and t.time_budget_s and self._shared_elapsed() >= t.time_budget_s:
             stop, stop_reason = True, "time budget"
         try:
             while self.epoch < t.epochs and not stop:
@@ -357,14 +388,14 @@ class Trainer:
                     if t.max_steps and self.global_step >= t.max_steps:
                         stop, stop_reason = True, "max_steps"
                         break
-                    if t.time_budget_s and self._elapsed() >= t.time_budget_s:
+                    if t.time_budget_s and self._shared_elapsed() >= t.time_budget_s:
                         stop, stop_reason = True, "time budget"
                         self._log_event(f"time budget of {t.time_budget_s:g} s spent at epoch "
                                         f"{self.epoch + 1}, step {self.global_step}: stopping")
                         break
                 bar.close()
                 epoch_done = not stop or self.step_in_epoch >= steps_per_epoch
-                self._end_epoch(sums, count, seen, time.time() - tick, epoch_done)
+                self._end_epoch(sums, count, seen, time.time() - tick, epoch_done, final=stop)
             for model in (self.generator, self.discriminator):
                 if model is not None:
                     broadcast_buffers(_unwrap(model), self.dist)
@@ -399,33 +430,40 @@ class Trainer:
         (self.out / "train_result.json").write_text(json.dumps(info, indent=2) + "\n")
 
     def _end_epoch(self, sums: dict[str, float], count: int, seen: int, seconds: float,
-                   epoch_done: bool) -> None:
+                   epoch_done: bool, final: bool = False) -> None:
         t = self.cfg.train
         epoch_number = self.epoch + 1
         if epoch_done:
             self.epoch += 1
             self.step_in_epoch = 0
+        # Every ``val_every`` epochs, and always at the first (the CSV's columns), the last
+        # and wherever this invocation stops.
+        scored = (final or not epoch_done or self.epoch >= t.epochs or epoch_number == 1
+                  or epoch_number % t.val_every == 0)
         if self.main:
             row: dict[str, Any] = {"epoch": epoch_number, "step": self.global_step}
             row.update({k: v / max(count, 1) for k, v in sums.items()})
-            # Validation batches are training-sized: the paper's PAM holds a (positions x
-            # positions) matrix per image, so a batch of 64 at 256x256 asks for 64 GiB (seen
-            # on an H100), where the training batch is known to fit.
-            metrics = validate(self._scored_generator(), self.val_set, batch_size=t.batch_size,
-                               autocast=self.amp)
-            row.update(metrics)
-            if self.average is not None:  # the live weights too, to show what averaging adds
-                live = validate(_unwrap(self.generator), self.val_set, batch_size=t.batch_size,
-                                autocast=self.amp)
-                row.update({f"live_{k}": v for k, v in live.items()})
+            metrics: dict[str, float] = {}
+            if scored:
+                # Validation batches are training-sized: the paper's PAM holds a (positions x
+                # positions) matrix per image, so a batch of 64 at 256x256 asks for 64 GiB
+                # (seen on an H100), where the training batch is known to fit.
+                metrics = validate(self._scored_generator(), self.val_set,
+                                   batch_size=t.batch_size, autocast=self.amp)
+                row.update(metrics)
+                if self.average is not None:  # the live weights too, to show what averaging adds
+                    live = validate(_unwrap(self.generator), self.val_set,
+                                    batch_size=t.batch_size, autocast=self.amp)
+                    row.update({f"live_{k}": v for k, v in live.items()})
             row.update({"images_per_s": seen / max(seconds, 1e-9), "epoch_s": seconds,
                         "lr": self.current_lr})
             self.epochs_log.write(row)
             self.tensorboard.scalars(row, self.global_step, "epoch")
-            self._check_collapse(metrics["val_DIC"])
-            if metrics["val_JAC"] > self.best_jac:
-                self.best_jac, self.best_epoch = metrics["val_JAC"], epoch_number
-                self._export_generator("best", metrics)
+            if scored:
+                self._check_collapse(metrics["val_DIC"])
+                if metrics["val_JAC"] > self.best_jac:
+                    self.best_jac, self.best_epoch = metrics["val_JAC"], epoch_number
+                    self._export_generator("best", metrics)
             self._export_generator("last", metrics)
             if epoch_number % t.overlay_every == 0 or epoch_number == 1 or not epoch_done or self.epoch == t.epochs:
                 self._write_overlays(epoch_number)
