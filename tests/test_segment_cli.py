@@ -242,3 +242,68 @@ def test_images_beside_a_layout_like_subfolder_are_not_dropped(tmp_path: Path) -
     draw(tmp_path / "visits" / "test" / "images" / "d.png")
     names = [p.name for p in collect_inputs([tmp_path / "photos", tmp_path / "visits"])]
     assert names == ["a.jpg", "b.jpg", "c.png", "d.png"]
+
+
+def test_a_ground_truth_mask_in_the_out_folder_is_never_replaced(weights: Path,
+                                                                 tmp_path: Path) -> None:
+    """``--out`` = a folder of images with their expert masks beside them: the masks are
+    not this tool's to replace. That image's row says so; the other image is segmented."""
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    for name, seed in (("a", 1), ("b", 2)):
+        Image.fromarray(draw_lesion((40, 48), seed=seed)[0]).save(folder / f"{name}.jpg")
+    truth = np.zeros((40, 48), np.uint8)
+    truth[10:30, 12:36] = 255
+    Image.fromarray(truth).save(folder / "a_segmentation.png")
+    before = (folder / "a_segmentation.png").read_bytes()
+    assert _segment(folder, "--out", folder, "--weights", weights) == 0
+    assert (folder / "a_segmentation.png").read_bytes() == before
+    rows = {row["id"]: row for row in _rows(folder).values()}
+    assert rows["a"]["status"] == "error" and "not written by mobilegan" in rows["a"]["error"]
+    assert not (folder / "a_overlay.png").exists()  # nothing of a refused image is written
+    assert rows["b"]["status"] == "ok"
+    # a rerun replaces its own outputs (marked in their PNG text) and still spares the truth
+    assert _segment(folder, "--out", folder, "--weights", weights) == 0
+    rows = {row["id"]: row for row in _rows(folder).values()}
+    assert (rows["a"]["status"], rows["b"]["status"]) == ("error", "ok")
+    assert (folder / "a_segmentation.png").read_bytes() == before
+
+
+def test_a_foreign_results_csv_stops_the_run_before_anything_is_written(
+        weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.csv").write_text("patient,diagnosis\n1,naevus\n")
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((32, 32), seed=5)[0]).save(image)
+    assert _segment(image, "--out", out, "--weights", weights) == 2
+    assert "not written by mobilegan segment" in capsys.readouterr().err
+    assert (out / "results.csv").read_text() == "patient,diagnosis\n1,naevus\n"
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv"]
+
+
+def test_outputs_of_an_earlier_version_are_known_by_its_results_csv(weights: Path,
+                                                                    tmp_path: Path) -> None:
+    """Masks written before the PNG mark existed are listed as ok in their results.csv."""
+    out = tmp_path / "out"
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((32, 32), seed=6)[0]).save(image)
+    assert _segment(image, "--out", out, "--weights", weights) == 0
+    unmarked = Image.open(out / "x_segmentation.png")
+    unmarked.load()
+    unmarked.save(out / "x_segmentation.png")  # no text chunk: as an older version wrote it
+    assert _segment(image, "--out", out, "--weights", weights) == 0
+    assert [row["status"] for row in _rows(out).values()] == ["ok"]
+
+
+def test_max_pixels_refuses_large_images_as_rows_and_can_be_raised(weights: Path,
+                                                                   tmp_path: Path) -> None:
+    image = tmp_path / "big.png"
+    Image.fromarray(draw_lesion((40, 40), seed=7)[0]).save(image)  # 1,600 pixels
+    out = tmp_path / "small_limit"
+    assert _segment(image, "--out", out, "--weights", weights, "--max-pixels", "1000") == 1
+    (row,) = _rows(out).values()
+    assert row["status"] == "error" and "--max-pixels" in row["error"]
+    out = tmp_path / "raised"
+    assert _segment(image, "--out", out, "--weights", weights, "--max-pixels", "2000") == 0
+    assert [r["status"] for r in _rows(out).values()] == ["ok"]

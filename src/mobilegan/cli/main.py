@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError, KeyError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError, KeyError) as error:
         # Bad input is the user's to fix: say what and where, no stack trace.
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"mobilegan {args.command}: error: {message}", file=sys.stderr)

@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=None,
                    help="network input size (default: the size the weights were trained at, "
                         "from their metadata; 128 for the shipped weights)")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="refuse images larger than this many pixels as possible decompression "
+                        "bombs (default 50,000,000; the largest ISIC originals are about 30 M)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--seed", type=int, default=None, help="seed the noise samples")
@@ -52,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ValueError(f"--max-pixels must be >= 1, got {args.max_pixels}")
+    if args.max_pixels:  # the user vouches for the images: lift Pillow's own bomb guard too
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)
     paths = collect_inputs(args.paths)
     if not paths:
         raise FileNotFoundError(f"no images found in {' '.join(args.paths)}")
@@ -61,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
                           threshold=args.threshold, threads=args.threads, device=args.device,
                           seed=args.seed)
     summary = segment_files(segmenter, paths, args.out, batch_size=args.batch_size,
-                            progress=not args.quiet, overlays=not args.no_overlay)
+                            progress=not args.quiet, overlays=not args.no_overlay,
+                            max_pixels=args.max_pixels)
     print(f"segmented {summary.succeeded} of {len(paths)} images into {args.out}; "
           f"table: {summary.csv_path}")
     if summary.failed:

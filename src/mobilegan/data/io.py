@@ -63,8 +63,8 @@ def _open_decoded(source: Source, max_pixels: int | None,
                 raise ImageReadError(
                     name, "too_large",
                     f"{width}x{height} = {width * height:,} pixels is over the limit of "
-                    f"{max_pixels:,} (a possible decompression bomb); raise max_pixels "
-                    f"if the image is genuine")
+                    f"{max_pixels:,} (a possible decompression bomb); if the image is "
+                    f"genuine, raise the limit (mobilegan segment --max-pixels)")
             if draft_size is not None:
                 image.draft(None, draft_size)  # JPEG only: decode at a reduced scale
             image.load()

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from tqdm.auto import tqdm
 
 from mobilegan.data.layouts import folder_pairs, image_files, image_id
@@ -101,11 +103,14 @@ class BatchSummary:
 
 
 def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_size: int = 8,
-                  progress: bool = True, overlays: bool = True) -> BatchSummary:
-    """Segment ``paths`` into ``out_dir``; rows reach the CSV as each batch finishes."""
+                  progress: bool = True, overlays: bool = True,
+                  max_pixels: int | None = None) -> BatchSummary:
+    """Segment ``paths`` into ``out_dir``; rows reach the CSV as each batch finishes.
+    Images over ``max_pixels`` (None: 50 M) are error rows, as possible decompression bombs."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / CSV_NAME
+    guard = OutputGuard(out)  # before anything is written: a foreign results.csv stops here
     ids = UniqueIds()
     ok = failed = 0
     first_errors: list[str] = []
@@ -117,7 +122,7 @@ def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for chunk in _chunks(paths, batch_size):
-            for row in _segment_chunk(segmenter, chunk, ids, out, overlays):
+            for row in _segment_chunk(segmenter, chunk, ids, out, overlays, guard, max_pixels):
                 writer.writerow(row)
                 ok += row["status"] == "ok"
                 failed += row["status"] != "ok"
@@ -134,14 +139,15 @@ def _chunks(paths: list[Path], size: int) -> Iterator[list[Path]]:
 
 
 def _segment_chunk(segmenter: Any, chunk: list[Path], ids: UniqueIds, out: Path,
-                   overlays: bool) -> list[dict[str, Any]]:
+                   overlays: bool, guard: "OutputGuard | None" = None,
+                   max_pixels: int | None = None) -> list[dict[str, Any]]:
     """Rows for one chunk, in input order; only readable images reach the network."""
     rows: list[dict[str, Any]] = []
     images: dict[int, np.ndarray] = {}
     for i, path in enumerate(chunk):
         rows.append({"id": ids(image_id(path)), "source": str(path), "status": "ok", "error": ""})
         try:
-            images[i] = read_image(path)
+            images[i] = read_image(path, max_pixels)
         except Exception as error:  # noqa: BLE001 - every bad file is reported, not fatal
             _fail(rows[i], error)
     try:
@@ -153,7 +159,7 @@ def _segment_chunk(segmenter: Any, chunk: list[Path], ids: UniqueIds, out: Path,
         return rows
     for i, result in zip(images, results):
         try:
-            write_outputs(result, images[i], out, overlays)
+            write_outputs(result, images[i], out, overlays, guard)
         except Exception as error:  # noqa: BLE001 - a full disk etc.: say so per file
             _fail(rows[i], error)
             continue
@@ -167,17 +173,76 @@ def _fail(row: dict[str, Any], error: Exception) -> None:
 
 
 def write_outputs(result: SegmentationResult, image: np.ndarray, out: Path,
-                  overlay: bool = True) -> list[Path]:
+                  overlay: bool = True, guard: "OutputGuard | None" = None) -> list[Path]:
     """``<id>_segmentation.png`` (0/255, original size), ``<id>_overlay.png`` and, when
-    sampled, ``<id>_uncertainty.png``; the id is sanitised again here."""
+    sampled, ``<id>_uncertainty.png``; the id is sanitised again here. With a ``guard``,
+    nothing is written if any of them would replace a file this tool did not write."""
     name = safe_id(result.id or "image")
-    written = [out / f"{name}_segmentation.png"]
-    result.mask_image().save(written[-1])
+    pictures = [(out / f"{name}_segmentation.png", result.mask_image)]
     if overlay:
-        written.append(out / f"{name}_overlay.png")
-        result.overlay(image).save(written[-1])
-    heat = result.uncertainty_image()
-    if heat is not None:
-        written.append(out / f"{name}_uncertainty.png")
-        heat.save(written[-1])
-    return written
+        pictures.append((out / f"{name}_overlay.png", lambda: result.overlay(image)))
+    if result.uncertainty is not None:
+        pictures.append((out / f"{name}_uncertainty.png", result.uncertainty_image))
+    if guard is not None:
+        for path, _draw in pictures:
+            guard.check(path)
+    for path, draw in pictures:
+        draw().save(path, pnginfo=_signature())
+    return [path for path, _draw in pictures]
+
+
+#: PNG text chunk that marks a file as this tool's output (a later run may replace it).
+WRITER_KEY, WRITER = "Software", "mobilegan segment"
+
+
+def _signature() -> PngInfo:
+    info = PngInfo()
+    info.add_text(WRITER_KEY, WRITER)
+    return info
+
+
+class OutputGuard:
+    """Lets a run replace only what ``mobilegan segment`` wrote. A rerun into the same
+    ``--out`` overwrites its own masks; a ground-truth ``<id>_segmentation.png`` or a user's
+    own picture in that folder (``--out`` pointed at the images) is never replaced: that
+    image's row says so and the run goes on. Files are known as ours by :data:`WRITER` in
+    their PNG text, or (outputs of versions before the mark) by an ``ok`` row of the
+    folder's own ``results.csv``; a ``results.csv`` that is not ours stops the run first."""
+
+    def __init__(self, out: Path) -> None:
+        self.previous: set[str] = set()
+        csv_path = out / CSV_NAME
+        if not csv_path.exists():
+            return
+        try:
+            with csv_path.open(newline="", encoding="utf-8", errors="replace") as handle:
+                reader = csv.DictReader(handle)
+                fields, rows = reader.fieldnames, list(reader)
+        except (OSError, csv.Error) as error:
+            raise FileExistsError(f"{csv_path} exists and cannot be read ({error}); "
+                                  f"choose another --out") from error
+        if fields != CSV_FIELDS:
+            raise FileExistsError(f"{csv_path} exists and was not written by mobilegan "
+                                  f"segment: not replaced; choose another --out")
+        self.previous = {row["id"] for row in rows if row.get("status") == "ok"}
+
+    def check(self, path: Path) -> None:
+        if not path.exists() and not path.is_symlink():
+            return
+        if path.is_file() and not path.is_symlink() and (
+                _written_by_us(path) or _OUTPUT_NAME.sub("", path.stem) in self.previous):
+            return
+        raise FileExistsError(f"{path} exists and was not written by mobilegan segment: "
+                              f"not replaced (choose another --out)")
+
+
+#: ``<id>`` from an output's stem.
+_OUTPUT_NAME = re.compile(r"_(segmentation|overlay|uncertainty)$")
+
+
+def _written_by_us(path: Path) -> bool:
+    try:
+        with Image.open(path) as existing:
+            return existing.format == "PNG" and existing.text.get(WRITER_KEY) == WRITER
+    except Exception:  # noqa: BLE001 - unreadable: not known to be ours
+        return False

@@ -20,12 +20,13 @@ from PIL import Image
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
     """A file as uint8 (H, W, 3), EXIF-upright; unreadable files raise
-    :class:`mobilegan.data.io.ImageReadError` (a ValueError) naming the file."""
-    from mobilegan.data.io import read_image as project_reader
+    :class:`mobilegan.data.io.ImageReadError` (a ValueError) naming the file. Images over
+    ``max_pixels`` (None: the reader's default, 50 M) are refused as possible bombs."""
+    from mobilegan.data.io import DEFAULT_MAX_PIXELS, read_image as project_reader
 
-    return project_reader(Path(path))
+    return project_reader(Path(path), max_pixels or DEFAULT_MAX_PIXELS)
 
 
 def pil_to_rgb(image: Image.Image) -> np.ndarray:
