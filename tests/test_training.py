@@ -315,6 +315,11 @@ def test_init_generator_starts_from_given_weights(data_root: Path, tmp_path: Pat
         assert torch.equal(tensor, trainer.generator.state_dict()[name]), name
     cfg.model.discriminator_attention = False  # another judge, the same generator: allowed
     assert trainer_module.Trainer(cfg).discriminator is not None
+    # the dropout rates and the head's start do not change what the weights compute
+    cfg.model.decoder_dropout, cfg.model.head_init = 0.1, "pytorch"
+    changed = trainer_module.Trainer(cfg)
+    assert torch.equal(changed.generator.state_dict()["head.weight"], source.state_dict()["head.weight"])
+    assert "model.decoder_dropout 0.3 -> 0.1" in (tmp_path / "b" / "train.log").read_text()
     cfg.model.pam_kv_stride = 4
     with pytest.raises(ValueError, match="init_generator"):
         trainer_module.Trainer(cfg)

@@ -105,8 +105,9 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest convs
 
         self.generator = build_model(cfg.model).to(self.device)
+        init_note = ""
         if t.init_generator and not resume:
-            self._init_generator(Path(t.init_generator))
+            init_note = self._init_generator(Path(t.init_generator))
         self.discriminator = build_discriminator(cfg.model).to(self.device) if t.adversarial else None
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=t.betas)
         self.opt_d = (torch.optim.Adam(self.discriminator.parameters(), lr=t.lr, betas=t.betas)
@@ -140,23 +141,32 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             cfg.save(self.out / "config.json")
             (self.out / "splits.json").write_text(json.dumps(self.data.info, indent=2) + "\n")
+            if init_note:
+                self._log_event(init_note)
         self._snapshot = self._capture()
         if self.main:
             self.steps_log = CsvLog(self.out / "steps.csv", "step", self.global_step if resume else None)
             self.epochs_log = CsvLog(self.out / "metrics.csv", "epoch", self.epoch if resume else None)
             self.tensorboard = TensorBoard(self.out / "events")
 
-    def _init_generator(self, path: Path) -> None:
+    def _init_generator(self, path: Path) -> str:
+        """Load the start weights; returns a note of the free settings that differ, if any."""
         from mobilegan.models.io import load_model
 
         source, source_cfg = load_model(path)
-        # Only the generator's own fields must match: the judge may change between stages.
+        # Only what the generator's weights compute must match: the judge, the head's start
+        # (the loaded weights replace it) and the dropout rates (training only) may change
+        # between stages; this run's config.json records the ones it uses.
+        free = ("discriminator_attention", "head_init", "encoder_dropout", "decoder_dropout")
+        changed = [f"model.{k} {getattr(source_cfg, k)!r} -> {getattr(self.cfg.model, k)!r}"
+                   for k in free if getattr(source_cfg, k) != getattr(self.cfg.model, k)]
         source_cfg = dataclasses.replace(
-            source_cfg, discriminator_attention=self.cfg.model.discriminator_attention)
+            source_cfg, **{k: getattr(self.cfg.model, k) for k in free})
         if source_cfg != self.cfg.model:
             raise ValueError(f"train.init_generator: {path} was built with {source_cfg}, "
                              f"not this run's {self.cfg.model}")
         self.generator.load_state_dict(source.state_dict())
+        return f"init_generator {path}: " + ", ".join(changed) if changed else ""
 
     # ---- state ---------------------------------------------------------------------
     def _capture(self) -> dict[str, Any]:
