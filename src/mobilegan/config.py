@@ -12,6 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from mobilegan import paper
@@ -302,6 +303,14 @@ def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
         else:
             kwargs[key] = _typed(value, hints[key], f"{prefix}{key}")
     return cls(**kwargs)
+
+
+def changed_fields(a: dict[str, Any], b: dict[str, Any],
+                   ignore: Iterable[str] = ()) -> list[str]:
+    """Dotted names whose values differ between two :meth:`RunConfig.flat` dicts (a name
+    missing from one side differs), less ``ignore``; sorted."""
+    skip = set(ignore)
+    return sorted(k for k in a.keys() | b.keys() if k not in skip and a.get(k) != b.get(k))
 
 
 def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:

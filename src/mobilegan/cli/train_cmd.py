@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mobilegan.config import RunConfig, apply_overrides
+from mobilegan.config import RunConfig, apply_overrides, changed_fields
 
 #: Named protocols: what each sets on top of the config.
 PROTOCOLS = {
@@ -77,9 +77,7 @@ def resume_config(args: argparse.Namespace) -> RunConfig:
 
 def settings_that_differ(wanted: RunConfig, saved: RunConfig) -> list[str]:
     """Fields (other than the runtime ones a resume may change) where two configs differ."""
-    a, b = wanted.flat(), saved.flat()
-    ignored = RESUMABLE_FIELDS | {"out_dir"}
-    return sorted(k for k in a.keys() | b.keys() if k not in ignored and a.get(k) != b.get(k))
+    return changed_fields(wanted.flat(), saved.flat(), ignore=RESUMABLE_FIELDS | {"out_dir"})
 
 
 def run_state(out: Path) -> str:

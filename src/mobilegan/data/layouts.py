@@ -184,11 +184,16 @@ def split_samples(root: str | Path, wanted: str | None) -> list[Sample]:
     raise KeyError(f"split {wanted!r} not under {root}; found {sorted(splits)}")
 
 
+def every_split(found: dict[str, list[Sample]], split: str | None) -> bool:
+    """Whether ``split`` asks for all of ``found``: None, or "all" (as ``mobilegan evaluate
+    --split all`` reads it) where no split has that name."""
+    return split is None or (split == "all" and split not in found)
+
+
 def load_samples(root: str | Path, split: str | None = None) -> list[Sample]:
-    """The samples of one split (or of every split, in order, when ``split`` is None or
-    "all", as ``mobilegan evaluate --split all`` reads it)."""
+    """The samples of one split (or of every split, in order: see :func:`every_split`)."""
     splits = discover(root)
-    if split is None or (split == "all" and split not in splits):
+    if every_split(splits, split):
         return [s for samples in splits.values() for s in samples]
     if split not in splits:
         raise KeyError(f"split {split!r} not under {root}; found {sorted(splits)}")

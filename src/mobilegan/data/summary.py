@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mobilegan.data.io import DEFAULT_MAX_PIXELS
-from mobilegan.data.layouts import discover
+from mobilegan.data.layouts import discover, every_split
 from mobilegan.data.validate import Problem, iter_checked, orphan_masks
 
 #: Histogram bins of lesion area, in percent of the image.
@@ -70,9 +70,8 @@ def summarize_folder(root: str | Path, split: str | None = None,
     """Read every pair under ``root`` (or one split of it) once and summarise it."""
     root = Path(root)
     found = discover(root)
-    if split == "all" and split not in found:
-        split = None  # every split: what "all" means to the other commands
-    if split is not None:
+    every = every_split(found, split)
+    if not every:
         if split not in found:
             raise KeyError(f"split {split!r} not under {root}; found {sorted(found)}")
         found = {split: found[split]}
@@ -91,7 +90,7 @@ def summarize_folder(root: str | Path, split: str | None = None,
                 if checked.mask is not None:
                     summary.lesion_area.append(100.0 * float(checked.mask.mean()))
         splits[name] = summary
-    return DataSummary(root, splits, orphan_masks(root) if split is None else [])
+    return DataSummary(root, splits, orphan_masks(root) if every else [])
 
 
 def _bar(count: int, biggest: int, width: int = 40) -> str:

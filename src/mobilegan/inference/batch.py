@@ -76,16 +76,16 @@ def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-#: What :func:`write_outputs` writes beside ``<id>_segmentation.png``.
-_OUTPUT_SUFFIX = re.compile(r"_(overlay|uncertainty)$", re.IGNORECASE)
+#: The kinds of file :func:`write_outputs` writes, as the suffix of ``<id>_<kind>.png``.
+_OUTPUT_NAME = re.compile(r"_(segmentation|overlay|uncertainty)$", re.IGNORECASE)
 
 
 def _is_own_output(path: Path) -> bool:
     """An overlay or uncertainty map of an earlier run (``--out`` pointed at an input
     folder): ``<id>_overlay.png`` with its ``<id>_segmentation.png`` beside it. A user's
     own ``mole_overlay.jpg`` (no such mask beside it) is still an image."""
-    match = _OUTPUT_SUFFIX.search(path.stem)
-    if match is None or path.suffix.lower() != ".png":
+    match = _OUTPUT_NAME.search(path.stem)
+    if match is None or match.group(1).lower() == "segmentation" or path.suffix.lower() != ".png":
         return False
     return (path.parent / f"{path.stem[:match.start()]}_segmentation.png").is_file()
 
@@ -235,9 +235,6 @@ class OutputGuard:
         raise FileExistsError(f"{path} exists and was not written by mobilegan segment: "
                               f"not replaced (choose another --out)")
 
-
-#: ``<id>`` from an output's stem.
-_OUTPUT_NAME = re.compile(r"_(segmentation|overlay|uncertainty)$")
 
 
 def _written_by_us(path: Path) -> bool:

@@ -113,11 +113,8 @@ class Segmenter:
         if samples > 1 and not self.backend.can_sample:
             raise ValueError("samples > 1: this network has no noise z to sample")
         if image_size is None:  # the size the weights were trained at, as evaluation uses
-            trained = getattr(self.backend, "image_size", None) or DEFAULT_IMAGE_SIZE
-            _check(trained >= 32 and trained % 16 == 0,
-                   f"the weights record image_size {trained}; pass image_size=... (a multiple "
-                   f"of 16, >= 32)")
-            self.image_size = int(trained)
+            self._set_image_size(getattr(self.backend, "image_size", None) or DEFAULT_IMAGE_SIZE,
+                                 "the image_size the weights record (else pass image_size=...)")
 
     @classmethod
     def from_pretrained(cls, backend: Literal["torch", "onnx", "int8"] = "torch",
@@ -145,17 +142,20 @@ class Segmenter:
 
     def _configure(self, image_size: int, tta: bool, samples: int, postprocess: bool,
                    threshold: float, low_confidence_below: float, exposure: bool) -> None:
-        _check(image_size >= 32 and image_size % 16 == 0,
-               f"image_size must be a multiple of 16 and >= 32, got {image_size}")
+        self._set_image_size(image_size, "image_size")
         _check(samples >= 1, f"samples must be >= 1, got {samples}")
         _check(0.0 < threshold < 1.0, f"threshold must be in (0, 1), got {threshold}")
-        self.image_size = image_size
         self.tta = tta
         self.samples = samples
         self.postprocess = postprocess
         self.threshold = threshold
         self.low_confidence_below = low_confidence_below
         self.exposure = exposure
+
+    def _set_image_size(self, size: int, what: str) -> None:
+        _check(size >= 32 and size % 16 == 0,
+               f"{what} must be a multiple of 16 and >= 32, got {size}")
+        self.image_size = int(size)
 
     def predict(self, image: ImageInput, id: str | None = None) -> SegmentationResult:
         """Segment one image (path, PIL image, or uint8 (H, W, 3) / (H, W) array)."""

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from mobilegan.config import RunConfig
+from mobilegan.config import RunConfig, changed_fields
 from mobilegan.data.cache import CachedSet
 from mobilegan.data.tensors import normalize_images
 from mobilegan.hardware import describe_device, resolve_device
@@ -225,8 +225,7 @@ class Trainer:
         path = self.out / "config.json"
         saved = RunConfig.load(path).flat() if path.is_file() else {}
         now = self.cfg.flat()
-        changed = sorted(k for k in saved.keys() | now.keys()
-                         if k != "out_dir" and saved.get(k) != now.get(k))
+        changed = changed_fields(saved, now, ignore={"out_dir"})
         if not changed:
             return
         self.cfg.save(path)
