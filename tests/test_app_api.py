@@ -194,6 +194,19 @@ def test_csv_has_one_row_per_file_failures_included(client, real_image):
     assert "not an image" in rows[1]["error"]
 
 
+def test_csv_keeps_a_formula_like_file_name_as_text(client, real_image):
+    """The downloaded CSV opens in spreadsheets: an upload named like a formula must stay
+    text there (CSV injection), while the JSON answer keeps the name as sent."""
+    name = "=HYPERLINK(1).jpg"
+    answer = client.post("/api/segment", files=[_part(name, real_image.read_bytes())])
+    assert answer.json()["results"][0]["filename"] == name
+    response = client.post("/api/segment?format=csv", files=[
+        _part(name, real_image.read_bytes()), _part("@bad.jpg", b"nope")])
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["filename"], r["status"]) for r in rows] == [("'" + name, "ok"),
+                                                           ("'@bad.jpg", "error")]
+
+
 def test_uploads_never_touch_the_disk(client, monkeypatch):
     """A 2 MB upload (over Starlette's 1 MB spooling threshold) is never written anywhere:
     every way of creating a temporary or a writable file fails the test."""

@@ -60,7 +60,7 @@ def test_page_segments_real_images_and_reports_a_corrupt_file(isic2017, tmp_path
     from selenium.webdriver.support.ui import WebDriverWait
 
     images = [(isic2017 / "ISIC-2017_Test_v2_Data" / name).resolve() for name in IMAGES]
-    corrupt = tmp_path / "corrupt_scan.jpg"
+    corrupt = tmp_path / "=corrupt_scan.jpg"  # named like a formula: stays text in the CSV
     corrupt.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(3000))
     segmenter = Segmenter(_weights(tmp_path), samples=4, seed=0, threads=1)
 
@@ -94,7 +94,7 @@ def test_page_segments_real_images_and_reports_a_corrupt_file(isic2017, tmp_path
             cards = _wait_cards(driver, 3)
             assert [c.get_attribute("data-state") for c in cards] == ["done", "done", "error"]
             message = cards[2].find_element("css selector", ".error-message").text
-            assert message.startswith("corrupt_scan.jpg ")
+            assert message.startswith("=corrupt_scan.jpg ")
             assert any(word in message for word in ("damaged", "corrupt", "not an image"))
             assert "Traceback" not in driver.page_source
             assert "gallery" in driver.find_element("id", "results").get_attribute("class")
@@ -103,6 +103,7 @@ def test_page_segments_real_images_and_reports_a_corrupt_file(isic2017, tmp_path
                 fetch_in_page(driver, csv_link.get_attribute("href")).decode())))
             assert [r["status"] for r in rows] == ["ok", "ok", "error"]
             assert rows[0]["id"] == "ISIC_0012152" and rows[0]["width"] == "256"
+            assert rows[2]["filename"] == "'=corrupt_scan.jpg"
 
             shot = full_page_screenshot(driver, REPO / "artifacts" / "app_screenshot.png")
     finally:

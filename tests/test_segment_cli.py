@@ -228,6 +228,23 @@ def test_a_file_name_that_is_not_utf8_is_a_row_not_a_crash(weights: Path, tmp_pa
     assert (out / "caf_segmentation.png").is_file() and (out / "z_segmentation.png").is_file()
 
 
+def test_a_file_name_like_a_formula_stays_text_in_the_csv(weights: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """results.csv is opened in spreadsheets: a relative path starting with '=' or '@' must
+    not become a formula there (CSV injection), while an ordinary path is written as given."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("=2+3.png", "@SUM(1).png", "plain.png"):
+        Image.fromarray(draw_lesion((40, 40), seed=5)[0]).save(tmp_path / name)
+    out = tmp_path / "out"
+    assert _segment("=2+3.png", "@SUM(1).png", "plain.png", "--out", out,
+                    "--weights", weights) == 0
+    rows = _rows(out)
+    assert set(rows) == {"'=2+3.png", "'@SUM(1).png", "plain.png"}
+    assert all(row["status"] == "ok" for row in rows.values())
+    assert rows["'=2+3.png"]["id"] == "2_3"  # the id (and file name) never needed the guard
+    assert (out / "2_3_segmentation.png").is_file()
+
+
 def test_images_beside_a_layout_like_subfolder_are_not_dropped(tmp_path: Path) -> None:
     """A user's folder that happens to hold an ``images/`` (or ``test/images``) subfolder:
     its own photos were silently skipped, only the subfolder's were segmented."""

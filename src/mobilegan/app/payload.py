@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from mobilegan.inference.batch import with_text_cells
 from mobilegan.inference.result import SegmentationResult
 
 LOW_CONFIDENCE_MESSAGE = "Low confidence — please have a clinician review this image."
@@ -110,5 +111,5 @@ def to_csv(payloads: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()
     for payload in payloads:
-        writer.writerow(payload["row"])
+        writer.writerow(with_text_cells(payload["row"], ("filename", "error")))
     return buffer.getvalue()

@@ -123,7 +123,8 @@ def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_
         writer.writeheader()
         for chunk in _chunks(paths, batch_size):
             for row in _segment_chunk(segmenter, chunk, ids, out, overlays, guard, max_pixels):
-                writer.writerow(row)
+                # Ids need no guard: safe_id keeps only letters, digits, '.', '_' and '-'.
+                writer.writerow(with_text_cells(row, ("source", "error")))
                 ok += row["status"] == "ok"
                 failed += row["status"] != "ok"
                 if row["status"] != "ok" and len(first_errors) < SHOWN_ERRORS:
@@ -165,6 +166,25 @@ def _segment_chunk(segmenter: Any, chunk: list[Path], ids: UniqueIds, out: Path,
             continue
         rows[i].update(result.to_row())
     return rows
+
+
+#: First characters that make a spreadsheet read a cell as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` as a CSV cell a spreadsheet shows as text: a file named
+    ``=HYPERLINK(...).jpg`` would otherwise run as a formula when the CSV is opened
+    (CSV injection), so a cell starting like a formula gets a leading apostrophe."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def with_text_cells(row: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """``row`` with the free-text cells named by ``keys`` (a file's name, an error
+    message) guarded by :func:`spreadsheet_text`; other cells as they are."""
+    keys = set(keys)
+    return {key: spreadsheet_text(value) if key in keys and isinstance(value, str) else value
+            for key, value in row.items()}
 
 
 def _fail(row: dict[str, Any], error: Exception) -> None:

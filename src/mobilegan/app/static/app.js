@@ -179,12 +179,16 @@ function refreshCsv() {
   for (const row of state.rows) {
     for (const key of Object.keys(row)) if (!columns.includes(key)) columns.push(key);
   }
-  const cell = (value) => {
-    const text = value === undefined || value === null ? "" : String(value);
+  // A file name or message starting like a formula stays text in a spreadsheet (CSV
+  // injection), as the server's CSV does it (mobilegan.inference.batch.spreadsheet_text).
+  const textCells = ["filename", "error"];
+  const cell = (value, key) => {
+    let text = value === undefined || value === null ? "" : String(value);
+    if (textCells.includes(key) && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
     return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
   const lines = [columns.join(",")];
-  for (const row of state.rows) lines.push(columns.map((k) => cell(row[k])).join(","));
+  for (const row of state.rows) lines.push(columns.map((k) => cell(row[k], k)).join(","));
   if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
   link.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
   link.textContent = `Download CSV (${state.rows.length})`;
