@@ -1,13 +1,14 @@
 """Does the confidence score find the bad masks? Chosen on held-out images, reported on a test.
 
-    python benchmarks/calibrate_confidence.py RUN_DIR DATA_DIR [--samples 1] [--limit N]
-    python benchmarks/calibrate_confidence.py RUN_DIR DATA_DIR --split test --every-image
+    python benchmarks/calibrate_confidence.py RUN_OR_WEIGHTS DATA_DIR [--samples 1] [--limit N]
+    python benchmarks/calibrate_confidence.py RUN_OR_WEIGHTS DATA_DIR --split test --every-image
 
 By default it segments every validation image of the run (ids from its splits.json, never
 a test set), scores each mask against the ground truth and reports how well
 ``confidence`` ranks failures (JAC < 0.65, the ISIC threshold): Spearman correlation with
 JAC, AUROC, and the mean JAC of flagged and kept images at several quantiles. The shipped
-threshold (``mobilegan.inference.segmenter.LOW_CONFIDENCE``) is chosen there.
+threshold (``mobilegan.inference.segmenter.LOW_CONFIDENCE``, and ``LOW_CONFIDENCE_SAMPLED``
+for ``--samples 8``) is chosen there.
 ``--every-image`` scores a whole split instead (a test set, to *report* how the shipped
 threshold does; never choose a threshold there). Beside the shipped score it reports the
 previous definition (1 - mean predictive entropy around the lesion) as a baseline.
@@ -26,8 +27,9 @@ from tqdm.auto import tqdm
 from mobilegan.data.io import read_mask
 from mobilegan.data.layouts import load_samples
 from mobilegan.evaluation.figures import plot_confidence
+from mobilegan.evaluation.source import resolve_source
 from mobilegan.inference import postprocess
-from mobilegan.inference.segmenter import LOW_CONFIDENCE, Segmenter
+from mobilegan.inference.segmenter import Segmenter, low_confidence_threshold
 from mobilegan.metrics import image_metrics
 
 FAILURE_JAC = 0.65
@@ -64,13 +66,13 @@ def flag_row(scores: np.ndarray, jac: np.ndarray, threshold: float) -> dict:
             "failures_caught": int((flagged & failures).sum())}
 
 
-def summarise(scores: np.ndarray, jac: np.ndarray) -> dict:
+def summarise(scores: np.ndarray, jac: np.ndarray, shipped: float) -> dict:
     failures = jac < FAILURE_JAC
     return {"spearman": float(spearmanr(scores, jac).statistic),
             "auroc_failure": auroc(scores, failures),
             "quantiles": [{"quantile": q, **flag_row(scores, jac, float(np.quantile(scores, q)))}
                           for q in (0.05, 0.1, 0.2, 0.3)],
-            "shipped_threshold": flag_row(scores, jac, LOW_CONFIDENCE)}
+            "shipped_threshold": flag_row(scores, jac, shipped)}
 
 
 def print_summary(name: str, summary: dict, failures: int) -> None:
@@ -85,7 +87,8 @@ def print_summary(name: str, summary: dict, failures: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path)
+    parser.add_argument("run", type=Path, help="a run folder or a .safetensors file (its "
+                        "splits.json or <name>.splits.json beside it gives the validation ids)")
     parser.add_argument("data", type=Path)
     parser.add_argument("--split", default=None, help="split of DATA to read")
     parser.add_argument("--every-image", action="store_true",
@@ -95,16 +98,21 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--plot", type=Path, default=None, help="and a PNG of JAC against confidence here")
     args = parser.parse_args()
+    source = resolve_source(args.run)  # a run folder, or weights with their splits beside them
     samples = load_samples(args.data, args.split)
     if not args.every_image:
-        val_ids = set(json.loads((args.run / "splits.json").read_text())["val"])
+        if not source.splits or not source.splits.get("val"):
+            parser.error(f"{args.run}: no splits.json with validation ids beside these weights; "
+                         f"pass a run folder, or --every-image to score a whole split")
+        val_ids = set(source.splits["val"])
         samples = [s for s in samples if s.id in val_ids]
     unlabelled = [s.id for s in samples if s.mask is None]
     if unlabelled:  # confidence is judged against the truth: an image without one is no use
         print(f"skipping {len(unlabelled)} image(s) without a mask, e.g. {unlabelled[0]}")
         samples = [s for s in samples if s.mask is not None]
     samples = samples[: args.limit]
-    seg = Segmenter(args.run / "best.safetensors", samples=args.samples, seed=0)
+    seg = Segmenter(source.weights, samples=args.samples, seed=0)
+    flag_below = low_confidence_threshold(args.samples)  # the shipped choice for this way
     shipped, baseline, jac = [], [], []
     for sample in tqdm(samples, desc="segmenting", unit="img"):
         result = seg.predict(sample.image)
@@ -117,18 +125,18 @@ def main() -> None:
     report = {"images": "every image of the split" if args.every_image else "the run's validation ids",
               "data": str(args.data), "split": args.split, "n": len(jac), "samples": args.samples,
               "failures": failures, "mean_jac": float(jac_a.mean()),
-              "confidence": summarise(np.array(shipped), jac_a),
-              "baseline_entropy": summarise(np.array(baseline), jac_a)}
-    print(f"{len(jac)} images, {failures} failures (JAC < {FAILURE_JAC}); shipped threshold {LOW_CONFIDENCE}")
+              "confidence": summarise(np.array(shipped), jac_a, flag_below),
+              "baseline_entropy": summarise(np.array(baseline), jac_a, flag_below)}
+    print(f"{len(jac)} images, {failures} failures (JAC < {FAILURE_JAC}); shipped threshold {flag_below}")
     print_summary("confidence (threshold stability, shipped)", report["confidence"], failures)
     print_summary("baseline (1 - entropy around the lesion)", report["baseline_entropy"], failures)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     if args.plot:
         where = "every image" if args.every_image else "validation images"
-        plot_confidence(shipped, jac, args.plot, flag_below=LOW_CONFIDENCE,
+        plot_confidence(shipped, jac, args.plot, flag_below=flag_below,
                         title=f"{args.data.name} {args.split or ''} ({where}, n = {len(jac)}): "
-                              f"flag below {LOW_CONFIDENCE}", failure=FAILURE_JAC)
+                              f"flag below {flag_below}", failure=FAILURE_JAC)
 
 
 if __name__ == "__main__":

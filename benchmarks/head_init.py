@@ -28,6 +28,8 @@ from mobilegan.training.run_log import read_csv
 from mobilegan.training.trainer import Trainer
 
 PARITIES = ((0, 0), (0, 1), (1, 0), (1, 1))
+#: Validation images the head's sub-pixel statistics are read on (fewer with --val-limit).
+PROBE_IMAGES = 32
 
 
 def sub_pixel_stats(generator: torch.nn.Module, images: torch.Tensor,
@@ -63,10 +65,11 @@ def run(head_init: str, args: argparse.Namespace, data, out_dir: Path) -> dict[s
     trainer = Trainer(cfg, data=data)
     result = trainer.fit()
     l1 = [float(row["g_l1"]) for row in read_csv(out_dir / head_init / "steps.csv")[-10:]]
-    means, false_positive = sub_pixel_stats(trainer.generator, trainer.val_set.images[:32],
-                                            trainer.val_set.masks[:32])
+    probe = trainer.val_set.images[:PROBE_IMAGES]
+    means, false_positive = sub_pixel_stats(trainer.generator, probe,
+                                            trainer.val_set.masks[:PROBE_IMAGES])
     return {"head_init": head_init, "l1_last": sum(l1) / len(l1), "val_jac": result.best_val_jac,
-            "parities": means, "false_positive": false_positive}
+            "parities": means, "false_positive": false_positive, "probe_images": len(probe)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"GAN-free training from scratch, first {args.steps} steps (batch 8), seed {args.seed}, "
              f"PAM kv/4, {describe_device(torch.device('cpu'))}.",
              "Mean logit of each sub-pixel position (row, column parity) of the head's output on "
-             "32 validation images; the share of their background pixels called lesion at "
+             f"{rows[0]['probe_images']} validation images; the share of their background pixels "
+             "called lesion at "
              "position (0,0) and at the other three; the L1 term over the last 10 steps; "
              "validation JAC after the last step (low for both this early).", "",
              "| head_init | logit (0,0) | (0,1) | (1,0) | (1,1) | background called lesion, (0,0) "

@@ -35,7 +35,7 @@ def table(leaky: Path, clean: Path, names: tuple[str, str], metrics: list[str]) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("leaky", type=Path, help="evaluation of the paper-protocol run")
     parser.add_argument("clean", type=Path, help="evaluation of its leak-free twin")
     parser.add_argument("--names", nargs=2, default=("paper protocol", "leak-free"))

@@ -19,7 +19,7 @@ from mobilegan.evaluation.compare import run_means, seedwise_differences
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arm", nargs="+", action="append", required=True, metavar="NAME RUN",
                         help="an arm's name, then its result folders, one per seed")
     parser.add_argument("--set", dest="subset", default=None,

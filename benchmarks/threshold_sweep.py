@@ -149,10 +149,13 @@ def main() -> None:
     options = dict(tta=args.tta, postprocess=args.postprocess, exposure=args.normalize_exposure,
                    limit=args.limit, device=args.device)
     choosing = "held-out" if args.choose_split == "heldout" else f"{args.data.name} {args.choose_split}"
-    table = {choosing: sweep(args.weights, args.data, args.choose_split, thresholds, **options)}
+    try:  # a wrong path or split is the user's to fix: one line, no stack trace
+        table = {choosing: sweep(args.weights, args.data, args.choose_split, thresholds, **options)}
+        if args.test_data:
+            table["test"] = sweep(args.weights, args.test_data, args.test_split, thresholds, **options)
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(str(error))
     best, chosen = choose(table[choosing], thresholds, default)
-    if args.test_data:
-        table["test"] = sweep(args.weights, args.test_data, args.test_split, thresholds, **options)
     switches = [name for name, on in (("flip TTA", args.tta), ("post-processing", args.postprocess),
                                        ("exposure normalisation", args.normalize_exposure)) if on]
     report = (f"Mean JAC of `{args.weights.name}` at each mask threshold ("

@@ -152,6 +152,12 @@ python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/isic2018" \
   --json results/v5/confidence_calibration.json --plot results/v5/confidence_calibration.png
 python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/isic2017" --split test --every-image \
   --json results/v5/confidence_test.json --plot results/v5/confidence_test.png
+# ... and with the noise z sampled 8 times (LOW_CONFIDENCE_SAMPLED, used when samples > 1).
+for set in "isic2018 calibration" "isic2017 test --split test --every-image"; do
+  read -r name tag options <<<"$set"
+  python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/$name" $options --samples 8 \
+    --json "results/v5/confidence_${tag}_samples8.json" --plot "results/v5/confidence_${tag}_samples8.png"
+done
 python scripts/package_weights.py $SHIPPED --eval results/v5/isic2017_test \
   results/v5/isic2018_heldout --note-file results/MODEL_NOTE.md
 # The mask threshold swept on the held-out images (the test set only reports the choice):

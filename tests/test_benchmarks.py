@@ -105,3 +105,25 @@ def test_head_init_benchmark_shows_the_tied_head_starting_even(tmp_path: Path, d
     assert set(rows) == {"tied", "pytorch"}
     assert max(rows["tied"]) - min(rows["tied"]) < 0.1
     assert max(rows["pytorch"]) - min(rows["pytorch"]) > 0.1
+
+
+def test_calibrate_confidence_takes_a_weights_file_and_its_splits(tmp_path: Path,
+                                                                   isic2018: Path) -> None:
+    """The shipped weights carry their validation ids in <name>.splits.json: the benchmark
+    scores those ids only; weights with no splits beside them are refused, not guessed."""
+    import json
+
+    from mobilegan.inference.segmenter import PACKAGED_WEIGHTS
+    from tests.conftest import untrained_weights
+
+    _run("calibrate_confidence.py", str(PACKAGED_WEIGHTS), str(isic2018), "--limit", "4",
+         "--json", str(tmp_path / "c.json"), cwd=tmp_path)
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert report["n"] == 4 and report["images"] == "the run's validation ids"
+    loose = untrained_weights(tmp_path / "loose")
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    refused = subprocess.run([sys.executable, str(REPO / "benchmarks" / "calibrate_confidence.py"),
+                              str(loose), str(isic2018)], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "no splits.json" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -42,7 +42,29 @@ def test_demo_weights_option(weights: Path, tmp_path: Path,
 
 def test_demo_without_weights_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "absent.safetensors"))
+    from mobilegan.inference import segmenter
+
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(segmenter, "PACKAGED_WEIGHTS", tmp_path / "absent.safetensors")
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 2
-    assert "shipped weights are not installed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "shipped weights are not installed" in err and "--weights" in err
     assert not (tmp_path / "demo").exists()
+
+
+def test_demo_names_a_weights_variable_that_points_nowhere(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "typo.safetensors"))
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 2
+    err = capsys.readouterr().err
+    assert f"${WEIGHTS_ENV} names" in err and "typo.safetensors" in err
+    assert "not installed" not in err and not (tmp_path / "demo").exists()
+
+
+def test_demo_runs_an_onnx_export(weights: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """`demo --weights model.onnx` runs it on onnxruntime (demo has no --backend option)."""
+    onnx_file = tmp_path / "m.onnx"
+    assert main(["export", str(weights), "--out", str(onnx_file)]) == 0
+    assert main(["demo", "--out", str(tmp_path / "d"), "--weights", str(onnx_file)]) == 0
+    assert Image.open(tmp_path / "d" / "synthetic_lesion_segmentation.png").size == (256, 192)

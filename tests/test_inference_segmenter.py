@@ -109,6 +109,25 @@ def test_sampling_gives_an_uncertainty_map(weights: Path, lesion: np.ndarray,
     assert segmenter.predict(lesion).uncertainty_image() is None
 
 
+def test_sampling_flags_against_the_threshold_chosen_for_sampling(
+        weights: Path, lesion: np.ndarray) -> None:
+    """A mean over noisy maps has softer borders, so its confidence runs lower: the flag
+    uses the threshold chosen with sampling on, unless the caller sets one."""
+    from mobilegan.inference.segmenter import (LOW_CONFIDENCE, LOW_CONFIDENCE_SAMPLED,
+                                               low_confidence_threshold)
+
+    assert LOW_CONFIDENCE_SAMPLED < LOW_CONFIDENCE
+    assert low_confidence_threshold(1) == LOW_CONFIDENCE
+    assert low_confidence_threshold(8) == LOW_CONFIDENCE_SAMPLED
+    assert Segmenter(weights, image_size=SIZE).low_confidence_below == LOW_CONFIDENCE
+    sampled = Segmenter(weights, image_size=SIZE, samples=4, seed=1)
+    assert sampled.low_confidence_below == LOW_CONFIDENCE_SAMPLED
+    result = sampled.predict(lesion)
+    assert result.low_confidence == (result.confidence < LOW_CONFIDENCE_SAMPLED)
+    chosen = Segmenter(weights, image_size=SIZE, samples=4, seed=1, low_confidence_below=1.01)
+    assert chosen.low_confidence_below == 1.01 and chosen.predict(lesion).low_confidence
+
+
 def test_tta_averages_flips(weights: Path, segmenter: Segmenter) -> None:
     """With TTA, a mirrored image gives the mirrored probability map."""
     image = draw_lesion((96, 128), seed=1, label=False)[0]

@@ -214,6 +214,13 @@ def test_seeds_of_one_experiment_are_mean_and_std(results: tuple[Path, str, dict
     (tmp_path / "repeat").mkdir()
     (tmp_path / "repeat" / "summary.json").write_text(
         (tmp_path / "mobilegan_seed1" / "summary.json").read_text())
+    # ... and the same config and seed from another path to its weights (a copy, or the
+    # run trained again): the same experiment, not another seed.
+    copy = {**json.loads((tmp_path / "mobilegan_seed2" / "summary.json").read_text()),
+            "weights": str(tmp_path / "elsewhere" / "best.safetensors"),
+            "mean": {**base["mean"], "JAC": 0.10}}
+    (tmp_path / "z_copy").mkdir()
+    (tmp_path / "z_copy" / "summary.json").write_text(json.dumps(copy))
     text = build_report([tmp_path], tmp_path / "RESULTS.md")
     leak_free = _section(_sections(text), "Table 2")
     [row] = [line for line in leak_free.splitlines() if line.startswith("| mobilegan")]
@@ -227,6 +234,15 @@ def test_report_refuses_folders_without_summaries(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "R.md")]) == 2
     assert "no summary.json" in capsys.readouterr().err
+
+
+def test_report_names_a_file_that_is_not_a_summary(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    picture = tmp_path / "lesion.jpg"
+    picture.write_bytes(b"\xff\xd8\xff\xe0 not text")
+    assert main(["report", str(picture), "--out", str(tmp_path / "R.md")]) == 2
+    err = capsys.readouterr().err
+    assert "lesion.jpg: not an evaluation summary" in err and "Traceback" not in err
 
 
 def test_a_figure_missing_on_disk_is_named_not_linked(results: tuple[Path, str, dict[str, Path]]) -> None:

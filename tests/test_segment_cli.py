@@ -107,11 +107,22 @@ def test_terminal_shows_the_first_failures_and_counts_the_rest(inputs: Path, wei
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     from mobilegan.inference.batch import SHOWN_ERRORS
 
-    missing = [tmp_path / f"missing_{i}.png" for i in range(SHOWN_ERRORS + 2)]
-    assert _segment(*missing, "--out", tmp_path / "o", "--weights", weights) != 0
+    missing = [tmp_path / f"missing_{i}.png" for i in range(SHOWN_ERRORS + 1)]
+    assert _segment(inputs / "corrupt.jpg", *missing, "--out", tmp_path / "o",
+                    "--weights", weights) != 0
     err = capsys.readouterr().err
     assert sum(line.startswith("  ") for line in err.splitlines()) == SHOWN_ERRORS
     assert f"{SHOWN_ERRORS + 2} failed (2 more not shown):" in err
+
+
+def test_only_missing_paths_is_a_usage_error_that_writes_nothing(
+        weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo'd folder is not a run: one line, exit 2, no results.csv (a missing path among
+    real ones is an error row instead, above)."""
+    assert _segment(tmp_path / "scnas", "--out", tmp_path / "o", "--weights", weights) == 2
+    err = capsys.readouterr().err
+    assert "no such file or folder" in err and "scnas" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_missing_weights_is_a_clear_error(real_jpeg: Path, tmp_path: Path,

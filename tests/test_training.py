@@ -477,3 +477,19 @@ def test_resume_that_extends_a_run_records_it_in_config_json(data_root: Path, tm
     assert cli_main(["train", "--out", str(out), "--resume", "--set", "train.max_steps=null"]) == 0
     info = json.loads((out / "train_result.json").read_text())
     assert (info["steps_done"], info["epochs_done"], info["stop_reason"]) == (6, 3, "epochs")
+
+
+def test_only_rank_zero_reports_the_result(data_root: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Under torchrun every rank runs `mobilegan train`; only rank 0 validates, so only it
+    prints the "done:" line (another rank's would read "best validation JAC -1")."""
+    out = tmp_path / "run"
+    sets = [a for o in tiny_overrides(data_root, out, 1) for a in ("--set", o)]
+    monkeypatch.setenv("RANK", "1")  # WORLD_SIZE unset: trains alone, as rank 1 would report
+    assert cli_main(["train", *sets, "--set", "train.progress=false", "--out", str(out)]) == 0
+    assert "done:" not in capsys.readouterr().out
+    monkeypatch.setenv("RANK", "0")
+    assert cli_main(["train", *sets, "--set", "train.progress=false",
+                     "--out", str(tmp_path / "run0")]) == 0
+    assert "done:" in capsys.readouterr().out

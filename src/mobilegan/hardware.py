@@ -9,11 +9,22 @@ from pathlib import Path
 import torch
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is the GPU when there is one, else the CPU; any other name as torch reads it."""
+def resolve_device(name: str | torch.device) -> torch.device:
+    """``auto`` is the GPU when there is one, else the CPU; any other name as torch reads it.
+    A device this machine lacks (``cuda`` on a CPU-only torch) is a ValueError saying so,
+    before any work starts, rather than torch's assertion deep inside the first step."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {name!r} (use auto, cpu or cuda): {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: no CUDA GPU is usable here (torch "
+                         f"{torch.__version__}); use --device cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} GPU(s)")
+    return device
 
 
 def cpu_name() -> str:

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "shipped MobileGAN weights and writes the image, the mask and an overlay.")
     p.add_argument("--out", default="mobilegan-demo", help="output folder (created)")
     p.add_argument("--weights", default=None,
-                   help="weights to use instead of the shipped ones (also $MOBILEGAN_WEIGHTS)")
+                   help="weights to use instead of the shipped ones: a .safetensors file "
+                        "or an ONNX export (also $MOBILEGAN_WEIGHTS)")
     p.add_argument("--seed", type=int, default=0, help="which synthetic picture to draw")
     p.set_defaults(func=run)
 
@@ -29,12 +30,14 @@ def run(args: argparse.Namespace) -> int:
     from mobilegan.inference.segmenter import Segmenter
 
     try:
-        segmenter = (Segmenter(weights=args.weights) if args.weights
+        # An .onnx file (plain or int8) runs on onnxruntime, as `segment --backend onnx`.
+        backend = "onnx" if args.weights and Path(args.weights).suffix == ".onnx" else "torch"
+        segmenter = (Segmenter(weights=args.weights, backend=backend) if args.weights
                      else Segmenter.from_pretrained())
     except FileNotFoundError as error:
         hint = ("" if args.weights else "\nRun it with --weights PATH (weights from "
                 "`mobilegan train`) until the shipped weights are installed.")
-        print(f"mobilegan demo: {error}{hint}", file=sys.stderr)
+        print(f"mobilegan demo: error: {error}{hint}", file=sys.stderr)
         return 2
     image, truth = draw_lesion(seed=args.seed)
     result = segmenter.predict(image, id="synthetic_lesion")

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--split", default="test",
                           help="split of DATASET_DIR: test (default), val, train, all, or "
                                "heldout (the run's own validation ids)")
-    evaluate.add_argument("--out", help="output folder (default RUN/eval/<dataset>_<split>)")
+    evaluate.add_argument("--out", help="output folder (default RUN/eval/<dataset>_<split>; "
+                          "for the shipped weights ./eval/...)")
     evaluate.add_argument("--image-size", type=int, default=None,
                           help="network input size (default: the size the run trained at)")
     evaluate.add_argument("--batch-size", type=int, default=16, help="images per forward pass")

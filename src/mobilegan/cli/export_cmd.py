@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("onnx",), default="onnx", help="file format (onnx)")
     p.add_argument("--out", default=None,
                    help="output file (default: WEIGHTS' name with .onnx, in the current folder)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset, 14 to 22 (default 18)")
     p.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), default="auto",
                    help="auto: the fast torchscript exporter, dynamo if it fails")
     p.add_argument("--check", action="store_true",
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     weights = _weights(args.weights)
     if args.quantize:
         return run_quantize(args, weights)
-    out = Path(args.out) if args.out else Path(weights.with_suffix(".onnx").name)
+    out = onnx_out(args.out, Path(weights.with_suffix(".onnx").name))
     model, _ = load_model(weights)
     start = time.perf_counter()
     path = export_onnx(model, out, opset=args.opset or DEFAULT_OPSET, exporter=args.exporter,
@@ -83,6 +83,21 @@ def run(args: argparse.Namespace) -> int:
               f"{'OK' if ok else 'FAILED'} (tolerance {args.tolerance:g})")
         return 0 if ok else 1
     return 0
+
+
+def onnx_out(given: str | None, default: Path) -> Path:
+    """Where to write: ``default`` (in the current folder) when ``--out`` is not given, or
+    inside ``--out`` when it is a folder (existing, or written with a trailing slash).
+    Anything else must end in .onnx, so that a slip (``--out lesion.jpg``) never replaces
+    a file that is not an ONNX model."""
+    if given is None:
+        return default
+    out = Path(given)
+    if out.is_dir() or given.endswith(("/", "\\")):
+        return out / default.name
+    if out.suffix.lower() != ".onnx":
+        raise ValueError(f"--out {given}: expected a .onnx file name or a folder")
+    return out
 
 
 def _allowed_ids(args: argparse.Namespace, weights: Path) -> tuple[set[str] | None, str]:
@@ -166,7 +181,7 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
     for problem in skipped:
         print(f"skipped calibration image {problem}", file=sys.stderr)
     rest = order[order.index(chosen[-1]) + 1:]
-    out = Path(args.out) if args.out else Path(f"{weights.stem}_int8.onnx")
+    out = onnx_out(args.out, Path(f"{weights.stem}_int8.onnx"))
     start = time.perf_counter()
     model, _ = load_model(weights)
     with tempfile.TemporaryDirectory(prefix="mobilegan-export-") as tmp:

@@ -60,11 +60,26 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError) as error:
+    except USER_ERRORS as error:
         # Bad input is the user's to fix: say what and where, no stack trace.
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"mobilegan {args.command}: error: {message}", file=sys.stderr)
+        print(f"mobilegan {args.command}: error: {describe_error(error)}", file=sys.stderr)
         return 2
+
+
+#: Errors that mean the input or a path is wrong, not the program: one line, exit 2.
+USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+               PermissionError, ValueError, KeyError)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line: a KeyError's key without quotes; an OS error as "what: path" (Python's own
+    "[Errno 20] Not a directory: 'x'" reads as a crash to most users)."""
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])
+    if isinstance(error, OSError) and error.strerror and error.filename is not None \
+            and len(error.args) == 2:
+        return f"{error.strerror.lower()}: {error.filename}"
+    return str(error)
 
 
 if __name__ == "__main__":

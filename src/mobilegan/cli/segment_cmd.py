@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
         from PIL import Image
 
         Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)
-    paths = collect_inputs(args.paths)
+    missing = [raw for raw in args.paths if not Path(raw).exists()]
+    if len(missing) == len(args.paths):  # a typo, not a run: nothing to segment, nothing written
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+    paths = collect_inputs(args.paths)  # a missing path among others becomes an error row
     if not paths:
         raise FileNotFoundError(f"no images found in {' '.join(args.paths)}")
     segmenter = Segmenter(weights=args.weights, backend=args.backend, image_size=args.image_size,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from mobilegan.config import RunConfig, apply_overrides, changed_fields
@@ -128,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as error:
         print(f"mobilegan train: stopped: {error}")
         return 3
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 validates and reports
+        return 0
     print(f"done: {result.epochs_done} epochs, {result.steps_done} steps in {result.wall_s:.0f} s; "
           f"best validation JAC {result.best_val_jac:.4f} at epoch {result.best_epoch}; "
           f"run folder {result.out_dir}")

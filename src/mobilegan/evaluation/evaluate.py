@@ -316,7 +316,13 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
 
 
 def _default_out(source: ModelSource, dataset: Path, split: str, perturb: str | None = None) -> Path:
+    """RUN/eval/<dataset>_<split> for a run; beside a loose weights file; ``./eval/`` for the
+    shipped files (never inside the installed package, which may be read-only)."""
+    from mobilegan.inference.segmenter import PACKAGED_WEIGHTS
+
     base = source.run_dir if source.run_dir is not None else source.weights.parent
+    if source.run_dir is None and base.resolve() == PACKAGED_WEIGHTS.parent.resolve():
+        base = Path.cwd()
     folder = dataset.resolve().name
     stem = "" if source.run_dir is not None else f"{source.weights.stem}_"
     suffix = f"_{perturb}" if perturb else ""

@@ -117,9 +117,10 @@ def find_summaries(paths: Iterable[str | Path]) -> list[tuple[Path, dict[str, An
     items = []
     for path in found:
         try:
-            summary = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error})") from error
+            summary = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: not an evaluation summary (summary.json) nor a folder "
+                             f"holding one ({error})") from None
         if not isinstance(summary, dict) or "mean" not in summary or "dataset" not in summary:
             raise ValueError(f"{path}: not an evaluation summary written by `mobilegan evaluate`")
         items.append((path, summary))
@@ -231,17 +232,26 @@ def _group_key(summary: dict[str, Any], perturbation: bool = True) -> tuple[Any,
 
 def group_summaries(items: Sequence[tuple[Path, dict[str, Any]]]) -> list[Group]:
     """One group per experiment; seeds of it (same name and config but the seed) averaged.
-    The same weights scored twice the same way (two output folders) count once: a repeat
-    is not a seed."""
+    A repeat is not a seed: a second evaluation with a seed the group already holds (same
+    config, same seed: the same experiment, whichever file its weights were read from)
+    counts once; without a recorded seed, the same weights file scored twice does."""
     groups: dict[tuple[Any, ...], Group] = {}
     for number, (path, summary) in enumerate(items, start=1):
         key = _group_key(summary)
         group = groups.setdefault(key, Group(summary["name"]))
-        if any(s.get("weights") == summary.get("weights") and s.get("seed") == summary.get("seed")
+        if any(s.get("seed") == summary.get("seed")
+               and (summary.get("seed") is not None or _same_weights(s, summary))
                for s in group.summaries):
             continue
         group.items.append((number, path, summary))
     return list(groups.values())
+
+
+def _same_weights(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two summaries of one weights file: the same path once resolved (``runs/x`` and
+    ``./runs/x/`` are one file)."""
+    pa, pb = a.get("weights"), b.get("weights")
+    return pa is not None and pb is not None and Path(pa).resolve() == Path(pb).resolve()
 
 
 # ---- the tables -------------------------------------------------------------------------

@@ -36,6 +36,9 @@ Exporter = Literal["auto", "dynamo", "torchscript"]
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
 DEFAULT_OPSET = 18
+#: Opsets the export is known to write (torch 2.13): 14 is the first with attention
+#: (scaled_dot_product_attention); below it every exporter fails with pages of graph dump.
+MIN_OPSET, MAX_OPSET = 14, 22
 
 
 @contextlib.contextmanager
@@ -93,6 +96,9 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = DEFAULT_OPSET,
     """
     if exporter not in ("auto", "dynamo", "torchscript"):
         raise ValueError(f"exporter: expected auto, dynamo or torchscript, got {exporter!r}")
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"opset {opset}: the network exports to opsets {MIN_OPSET} to "
+                         f"{MAX_OPSET} (default {DEFAULT_OPSET})")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     device = next(model.parameters()).device
@@ -102,7 +108,7 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = DEFAULT_OPSET,
         for i, name in enumerate(order):
             try:
                 _EXPORTERS[name](model, example, path, opset)
-                return _finish(path, name, metadata)
+                return _finish(path, name, metadata, opset)
             except Exception as error:  # noqa: BLE001 - any exporter failure may fall back
                 if i == len(order) - 1:
                     raise
@@ -126,12 +132,16 @@ def _quiet_torch_onnx() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _finish(path: Path, exporter: str, metadata: dict[str, str] | None) -> Path:
+def _finish(path: Path, exporter: str, metadata: dict[str, str] | None,
+            opset: int) -> Path:
     """Check the file is valid ONNX and record which exporter wrote it (plus ``metadata``)."""
     import onnx
 
     graph = onnx.load(str(path))
     onnx.checker.check_model(graph)
+    written = next((o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")), None)
+    if written != opset:  # an exporter that silently chose another opset is not what was asked
+        raise ValueError(f"the {exporter} exporter wrote opset {written}, not {opset}")
     props = {"mobilegan.exporter": exporter, **(metadata or {})}
     for key, value in props.items():
         entry = graph.metadata_props.add()

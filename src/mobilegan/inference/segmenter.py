@@ -37,6 +37,19 @@ WEIGHTS_ENV = "MOBILEGAN_WEIGHTS"
 #: the 145 failures (AUROC 0.84). v4's threshold was 0.959, chosen the same way
 #: (results/v4/). A ranking aid, not a probability.
 LOW_CONFIDENCE = 0.952
+#: The same choice with the noise z sampled (``samples > 1``): a mean over noisy maps has
+#: softer borders, so the score runs lower and 0.952 would flag 34% of the held-out images.
+#: Chosen at 8 samples (``mobilegan serve``'s default) the same way: the 20% quantile
+#: rounded, 0.934, flags 83 of 413 holding 27 of the 40 failures (AUROC 0.89;
+#: results/v5/confidence_calibration_samples8.json). Reported on the leak-free test set:
+#: flags 32% (192 of 600) holding 101 of its 146 failures (AUROC 0.82), as the deterministic
+#: threshold does there (results/v5/confidence_test_samples8.json).
+LOW_CONFIDENCE_SAMPLED = 0.934
+
+
+def low_confidence_threshold(samples: int) -> float:
+    """The flagging threshold chosen for this way of running the network."""
+    return LOW_CONFIDENCE if samples <= 1 else LOW_CONFIDENCE_SAMPLED
 #: Largest batch handed to the network at once (samples x flips x images are split).
 MAX_FORWARD_BATCH = 32
 #: Network input size when neither the caller nor the weights' metadata gives one.
@@ -45,12 +58,16 @@ DEFAULT_IMAGE_SIZE = 128
 BACKENDS = ("torch", "onnx", "int8")
 
 
+#: The weights inside the package (read-only where the package is installed system-wide).
+PACKAGED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "mobilegan.safetensors"
+
+
 def shipped_weights() -> Path:
     """The weights ``from_pretrained`` loads: $MOBILEGAN_WEIGHTS, else the packaged file."""
     override = os.environ.get(WEIGHTS_ENV)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[1] / "weights" / "mobilegan.safetensors"
+    return PACKAGED_WEIGHTS
 
 
 def shipped_int8() -> Path:
@@ -72,7 +89,8 @@ class Segmenter:
     images and cost nothing on clean ones (RESULTS.md, Table 6). ``confidence`` is the
     share of the lesion that stays lesion from threshold 0.1 to 0.9 (see
     :func:`mobilegan.inference.postprocess.confidence`); images below
-    ``low_confidence_below`` (default :data:`LOW_CONFIDENCE`) are flagged and deserve a
+    ``low_confidence_below`` (default :data:`LOW_CONFIDENCE`, or
+    :data:`LOW_CONFIDENCE_SAMPLED` with ``samples > 1``) are flagged and deserve a
     human look. ``weights`` is a ``.safetensors`` file (with its ``.json``) or, for
     ``backend="onnx"``, an ``.onnx`` file; None means the shipped weights.
     ``backend="int8"`` runs an int8 ONNX file (default: the shipped one) with onnxruntime:
@@ -86,7 +104,7 @@ class Segmenter:
                  image_size: int | None = None,
                  tta: bool = False, samples: int = 1, postprocess: bool = True,
                  threshold: float = 0.5, threads: int | None = None, device: str = "cpu",
-                 low_confidence_below: float = LOW_CONFIDENCE, seed: int | None = None,
+                 low_confidence_below: float | None = None, seed: int | None = None,
                  exposure: bool = True) -> None:
         self._configure(image_size or DEFAULT_IMAGE_SIZE, tta, samples, postprocess, threshold,
                         low_confidence_below, exposure)
@@ -106,8 +124,9 @@ class Segmenter:
             path = Path(weights) if weights is not None else _require_shipped()
             if path.suffix.lower() == ".onnx":  # else: "no such file: <name>.json"
                 raise ValueError(f"{path} is an ONNX file: run it with backend='onnx' (or "
-                                 f"'int8' for an int8 export); backend='torch' needs a "
-                                 f".safetensors file with its .json")
+                                 f"'int8' for an int8 export; `--backend` of `mobilegan "
+                                 f"segment`); the torch backend needs a .safetensors file "
+                                 f"with its .json")
             self.backend = TorchBackend.from_weights(path, device=device, threads=threads,
                                                      seed=seed)
         if samples > 1 and not self.backend.can_sample:
@@ -127,7 +146,7 @@ class Segmenter:
     def from_module(cls, model: Any, image_size: int = 128, tta: bool = False,
                     samples: int = 1, postprocess: bool = True, threshold: float = 0.5,
                     threads: int | None = None, device: str = "cpu",
-                    low_confidence_below: float = LOW_CONFIDENCE,
+                    low_confidence_below: float | None = None,
                     seed: int | None = None, exposure: bool = True) -> "Segmenter":
         """Wrap a network already in memory (evaluation, tests) with the torch backend."""
         from mobilegan.inference.torch_backend import TorchBackend
@@ -141,7 +160,8 @@ class Segmenter:
         return self
 
     def _configure(self, image_size: int, tta: bool, samples: int, postprocess: bool,
-                   threshold: float, low_confidence_below: float, exposure: bool) -> None:
+                   threshold: float, low_confidence_below: float | None,
+                   exposure: bool) -> None:
         self._set_image_size(image_size, "image_size")
         _check(samples >= 1, f"samples must be >= 1, got {samples}")
         _check(0.0 < threshold < 1.0, f"threshold must be in (0, 1), got {threshold}")
@@ -149,7 +169,8 @@ class Segmenter:
         self.samples = samples
         self.postprocess = postprocess
         self.threshold = threshold
-        self.low_confidence_below = low_confidence_below
+        self.low_confidence_below = (low_confidence_threshold(samples)
+                                     if low_confidence_below is None else low_confidence_below)
         self.exposure = exposure
 
     def _set_image_size(self, size: int, what: str) -> None:
@@ -253,10 +274,13 @@ def _id_of(path: Path) -> str:
 def _require_shipped() -> Path:
     path = shipped_weights()
     if not path.is_file():
+        if os.environ.get(WEIGHTS_ENV):
+            raise FileNotFoundError(f"${WEIGHTS_ENV} names {path}, which does not exist "
+                                    f"(unset it to use the shipped weights)")
         raise FileNotFoundError(
             f"MobileGAN's shipped weights are not installed (looked for {path}). Pass "
-            f"weights=... (a .safetensors from `mobilegan train`, or an .onnx export) or set "
-            f"${WEIGHTS_ENV}.")
+            f"weights=... (--weights on the command line: a .safetensors from `mobilegan "
+            f"train`, or an .onnx export) or set ${WEIGHTS_ENV}.")
     return path
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mobilegan.hardware import resolve_device
 from mobilegan.models.io import load_model
 
 
@@ -24,7 +25,7 @@ class TorchBackend:
                  seed: int | None = None) -> None:
         if threads:
             torch.set_num_threads(threads)
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.seed = seed
         #: The input size the network was trained at (None: not recorded).

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -42,7 +43,22 @@ def save_model(model: nn.Module, cfg: ModelConfig, path: str | Path,
 
 
 def read_model_info(path: str | Path) -> dict[str, Any]:
-    return json.loads(config_path_for(Path(path)).read_text())
+    """The JSON beside a ``.safetensors`` file: ``{"model": ..., "metadata": ...}``. Every
+    way it can be wrong is a ValueError or FileNotFoundError that names the file."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"{path}: weights must be a .safetensors file (with its .json beside "
+                         f"it); an .onnx file runs with the onnx backend")
+    info_path = config_path_for(path)
+    if not info_path.is_file():
+        raise FileNotFoundError(f"{path} has no {info_path.name} beside it (its model config)")
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{info_path} is not a model config (invalid JSON: {error})") from None
+    if not isinstance(info, dict) or not isinstance(info.get("model"), dict):
+        raise ValueError(f"{info_path} is not a model config (no \"model\" section)")
+    return info
 
 
 def model_config(stored: dict[str, Any]) -> ModelConfig:
@@ -61,7 +77,11 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tu
         raise FileNotFoundError(f"no weights at {path}")
     cfg = model_config(read_model_info(path)["model"])
     model = build_model(cfg)
-    state = load_file(str(path), device=str(map_location))
+    try:
+        state = load_file(str(path), device=str(map_location))
+    except SafetensorError as error:
+        raise ValueError(f"{path} is not a valid safetensors file ({error}); download or "
+                         f"export it again") from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     model.load_state_dict(state)
     return model.eval(), cfg

@@ -1,0 +1,115 @@
+"""User mistakes on the command line end in one line naming the problem, exit code 2, no
+stack trace, and nothing written or replaced."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from mobilegan.cli.main import main
+from mobilegan.data.synthetic import draw_lesion
+from mobilegan.hardware import resolve_device
+from tests.conftest import untrained_weights
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return untrained_weights(tmp_path_factory.mktemp("weights"), seed=4)
+
+
+@pytest.fixture()
+def image(tmp_path: Path) -> Path:
+    from PIL import Image
+
+    path = tmp_path / "lesion.jpg"
+    Image.fromarray(draw_lesion((64, 64), seed=1)[0]).save(path)
+    return path
+
+
+def _fails_cleanly(args: list[str], capsys: pytest.CaptureFixture[str], *expected: str) -> str:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"mobilegan {args[0]}: error: "), err
+    for text in expected:
+        assert text in err, err
+    return err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_a_gpu_device_on_a_cpu_machine_is_refused_before_any_work(
+        weights: Path, image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    _fails_cleanly(["segment", str(image), "--out", str(tmp_path / "o"), "--weights",
+                    str(weights), "--device", "cuda"], capsys, "no CUDA GPU", "--device cpu")
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unknown_device_name_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_out_below_a_file_names_the_path(weights: Path, image: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    before = image.read_bytes()
+    _fails_cleanly(["segment", str(image), "--out", str(image / "masks"), "--weights",
+                    str(weights)], capsys, "not a directory", str(image))
+    assert image.read_bytes() == before
+
+
+def test_broken_weights_files_are_named(weights: Path, image: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00" * 64)
+    shutil.copy(weights.with_suffix(".json"), corrupt.with_suffix(".json"))
+    out = ["--out", str(tmp_path / "o")]
+    _fails_cleanly(["segment", str(image), *out, "--weights", str(corrupt)], capsys,
+                   "not a valid safetensors file")
+    no_model = tmp_path / "no_model.safetensors"
+    shutil.copy(weights, no_model)
+    no_model.with_suffix(".json").write_text(json.dumps({"metadata": {}}))
+    _fails_cleanly(["segment", str(image), *out, "--weights", str(no_model)], capsys,
+                   'no "model" section')
+    _fails_cleanly(["segment", str(image), *out, "--weights", str(image)], capsys,
+                   "weights must be a .safetensors file")
+    _fails_cleanly(["export", str(image), "--out", str(tmp_path / "x.onnx")], capsys,
+                   "weights must be a .safetensors file")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "x.onnx").exists()
+
+
+def test_export_refuses_an_opset_it_cannot_write(weights: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    _fails_cleanly(["export", str(weights), "--opset", "5", "--out", str(tmp_path / "m.onnx")],
+                   capsys, "opset 5", "14 to 22")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_never_replaces_a_file_that_is_not_onnx(
+        weights: Path, image: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = image.read_bytes()
+    _fails_cleanly(["export", str(weights), "--out", str(image)], capsys,
+                   "expected a .onnx file name or a folder")
+    assert image.read_bytes() == before
+    folder = tmp_path / "exports"
+    assert main(["export", str(weights), "--out", f"{folder}/"]) == 0  # a folder: file inside
+    assert (folder / weights.with_suffix(".onnx").name).is_file()
+
+
+def test_evaluate_of_the_shipped_weights_writes_to_the_working_folder(
+        isic2017: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never into the installed package (read-only in a system-wide install)."""
+    from mobilegan.inference.segmenter import PACKAGED_WEIGHTS
+
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in PACKAGED_WEIGHTS.parent.iterdir())
+    assert main(["evaluate", str(PACKAGED_WEIGHTS), str(isic2017), "--limit", "2",
+                 "--no-progress"]) == 0
+    assert (tmp_path / "eval" / "mobilegan_isic2017_test" / "summary.json").is_file()
+    assert sorted(p.name for p in PACKAGED_WEIGHTS.parent.iterdir()) == before
