@@ -158,6 +158,8 @@ for set in "isic2018 calibration" "isic2017 test --split test --every-image"; do
   python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/$name" $options --samples 8 \
     --json "results/v5/confidence_${tag}_samples8.json" --plot "results/v5/confidence_${tag}_samples8.png"
 done
+python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/isic2018" --samples 16 \
+  --json results/v5/confidence_calibration_samples16.json  # the same threshold at 16 samples
 python scripts/package_weights.py $SHIPPED --eval results/v5/isic2017_test \
   results/v5/isic2018_heldout --note-file results/MODEL_NOTE.md
 # The mask threshold swept on the held-out images (the test set only reports the choice):
