@@ -61,3 +61,23 @@ def test_cli_model_summary_and_list(capsys) -> None:
     assert main(["model", "summary", "--size", "100"]) == 2
     assert main(["model", "summary", "--set", "model.nonsense=1"]) == 2
     assert "model.nonsense" in capsys.readouterr().err
+
+
+def test_list_names_the_shipped_network_and_summary_describes_it(capsys) -> None:
+    """The paper's configuration is the default; the shipped weights pool PAM's keys and
+    values, which changes the cost: both commands say which is which."""
+    import json
+
+    from mobilegan.inference.segmenter import shipped_weights
+
+    stored = json.loads(shipped_weights().with_suffix(".json").read_text())["model"]
+    assert main(["model", "list"]) == 0
+    assert f"model.pam_kv_stride={stored['pam_kv_stride']}" in capsys.readouterr().out
+    assert main(["model", "summary", "--shipped", "--json"]) == 0
+    shipped = json.loads(capsys.readouterr().out)
+    assert main(["model", "summary", "--json"]) == 0
+    paper = json.loads(capsys.readouterr().out)
+    assert shipped["model"]["pam_kv_stride"] == stored["pam_kv_stride"] != paper["model"]["pam_kv_stride"]
+    assert shipped["total_params"] == paper["total_params"]  # pooling adds no weights...
+    assert shipped["total_macs"] < paper["total_macs"]  # ... and saves work
+    assert main(["model", "summary", "--shipped", "--set", "model.attention=false"]) == 2

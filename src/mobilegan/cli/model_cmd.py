@@ -7,6 +7,7 @@ summary - per-layer table (output shape, parameters, multiply-adds) and totals
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 #: What each registry model is, for ``model list``.
@@ -42,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     summary.add_argument("--all-layers", action="store_true",
                          help="also list layers without weights or MACs (ReLU, pooling, ...)")
     summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    summary.add_argument("--shipped", action="store_true",
+                         help="the shipped weights' network (its config), not the paper's")
     summary.set_defaults(func=run_summary)
 
 
@@ -74,7 +77,22 @@ def run_list(args: argparse.Namespace) -> int:
     print("ablations of mobilegan:")
     for what, how in ABLATIONS:
         print(f"  {what:<36} {how}")
+    shipped = _shipped_config()
+    if shipped is not None:
+        changed = [f"model.{f.name}={getattr(shipped, f.name)}" for f in dataclasses.fields(shipped)
+                   if getattr(shipped, f.name) != getattr(ModelConfig(), f.name)]
+        print(f"shipped weights: {shipped.name} with {', '.join(changed) or 'the defaults'} "
+              f"(`mobilegan model summary --shipped`)")
     return 0
+
+
+def _shipped_config():  # -> ModelConfig | None
+    """The network the shipped weights were trained as (None when they are not installed)."""
+    from mobilegan.inference.segmenter import shipped_weights
+    from mobilegan.models.io import model_config, read_model_info
+
+    path = shipped_weights()
+    return model_config(read_model_info(path)["model"]) if path.is_file() else None
 
 
 def run_summary(args: argparse.Namespace) -> int:
@@ -84,6 +102,12 @@ def run_summary(args: argparse.Namespace) -> int:
 
     size = _size(args.size)
     cfg = _model_config(args.model, args.overrides)
+    if args.shipped:
+        if args.model is not None or args.overrides:
+            raise ValueError("--shipped describes the shipped network: no --model or --set with it")
+        cfg = _shipped_config()
+        if cfg is None:
+            raise FileNotFoundError("the shipped weights are not installed")
     summary = model_summary(build_model(cfg), size, in_channels=cfg.in_channels,
                             all_layers=args.all_layers)
     if args.json:
