@@ -172,3 +172,20 @@ def test_a_jfif_file_is_a_jpeg_image(tmp_path: Path) -> None:
     touch_mask(tmp_path / "mole_segmentation.png")
     samples = discover(tmp_path)["all"]
     assert [s.id for s in samples] == ["mole"] and samples[0].mask is not None
+
+
+def test_a_missing_split_says_what_the_folder_has_and_how_to_read_it_all(tmp_path: Path) -> None:
+    """A generic images/ + masks/ folder is a 'train' split: asking it for 'test' names
+    that and the way to read every image."""
+    from PIL import Image
+
+    from mobilegan.data.layouts import load_samples, split_samples
+
+    for folder in ("images", "masks"):
+        (tmp_path / folder).mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "images" / "a.jpg")
+    Image.new("L", (8, 8)).save(tmp_path / "masks" / "a.png")
+    for read in (load_samples, split_samples):
+        with pytest.raises(KeyError, match=r"found \['train'\] \(--split train, or --split all"):
+            read(tmp_path, "test")
+    assert [s.id for s in load_samples(tmp_path, "all")] == ["a"]

@@ -181,7 +181,7 @@ def split_samples(root: str | Path, wanted: str | None) -> list[Sample]:
         return splits[wanted]
     if wanted is None or list(splits) == ["all"]:
         return [s for samples in splits.values() for s in samples]
-    raise KeyError(f"split {wanted!r} not under {root}; found {sorted(splits)}")
+    raise missing_split(root, wanted, splits)
 
 
 def every_split(found: dict[str, list[Sample]], split: str | None) -> bool:
@@ -196,5 +196,13 @@ def load_samples(root: str | Path, split: str | None = None) -> list[Sample]:
     if every_split(splits, split):
         return [s for samples in splits.values() for s in samples]
     if split not in splits:
-        raise KeyError(f"split {split!r} not under {root}; found {sorted(splits)}")
+        raise missing_split(root, split, splits)
     return splits[split]
+
+
+def missing_split(root: str | Path, split: str | None, found: dict[str, list[Sample]]) -> KeyError:
+    """The error for a split a folder lacks, naming what it has and how to read it all (a
+    generic ``images/`` + ``masks/`` folder is a ``train`` split, not a ``test`` one)."""
+    return KeyError(f"split {split!r} not under {root}; found {sorted(found)} "
+                    f"(--split {sorted(found)[0] if len(found) == 1 else 'NAME'}, or --split all "
+                    f"for every image)")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mobilegan.data.io import DEFAULT_MAX_PIXELS
-from mobilegan.data.layouts import discover, every_split
+from mobilegan.data.layouts import discover, every_split, missing_split
 from mobilegan.data.validate import Problem, iter_checked, orphan_masks
 
 #: Histogram bins of lesion area, in percent of the image.
@@ -73,7 +73,7 @@ def summarize_folder(root: str | Path, split: str | None = None,
     every = every_split(found, split)
     if not every:
         if split not in found:
-            raise KeyError(f"split {split!r} not under {root}; found {sorted(found)}")
+            raise missing_split(root, split, found)
         found = {split: found[split]}
     splits = {}
     for name, samples in found.items():
