@@ -124,8 +124,9 @@ def test_sampling_flags_against_the_threshold_chosen_for_sampling(
     assert sampled.low_confidence_below == LOW_CONFIDENCE_SAMPLED
     result = sampled.predict(lesion)
     assert result.low_confidence == (result.confidence < LOW_CONFIDENCE_SAMPLED)
-    chosen = Segmenter(weights, image_size=SIZE, samples=4, seed=1, low_confidence_below=1.01)
-    assert chosen.low_confidence_below == 1.01 and chosen.predict(lesion).low_confidence
+    chosen = Segmenter(weights, image_size=SIZE, samples=4, seed=1, low_confidence_below=0.5)
+    assert chosen.low_confidence_below == 0.5
+    assert chosen.predict(lesion).low_confidence == (result.confidence < 0.5)
 
 
 def test_tta_averages_flips(weights: Path, segmenter: Segmenter) -> None:
@@ -231,3 +232,77 @@ def test_default_image_size_is_the_one_the_weights_were_trained_at(tmp_path: Pat
     onnx = Segmenter(trained, backend="onnx")  # the on-the-fly export carries the metadata
     assert onnx.image_size == 64
     assert onnx.predict(np.zeros((30, 50, 3), np.uint8)).mask.shape == (30, 50)
+
+
+def test_batches_take_lists_or_4d_arrays_and_name_files(segmenter: Segmenter, lesion: np.ndarray,
+                                                        tmp_path: Path) -> None:
+    path = tmp_path / "mole_7.png"
+    Image.fromarray(lesion).save(path)
+    from_list = segmenter.predict_batch([lesion, lesion])
+    from_array = segmenter.predict_batch(np.stack([lesion, lesion]))
+    assert np.array_equal(from_list[1].mask, from_array[1].mask)
+    assert [r.id for r in segmenter.predict_batch([path, lesion])] == ["mole_7", None]
+    assert segmenter.predict_batch([lesion], ids=[5])[0].id == "5"
+    assert segmenter.predict_batch(iter([])) == []
+    with pytest.raises(ValueError, match="use predict for one image"):
+        segmenter.predict_batch(lesion)
+    for one in (str(path), path):
+        with pytest.raises(TypeError, match="takes a list of"):
+            segmenter.predict_batch(one)
+        with pytest.raises(TypeError, match="takes a list of"):
+            list(segmenter.predict_many(one))
+
+
+def test_options_of_the_wrong_type_or_range_are_refused_at_once(weights: Path) -> None:
+    for bad in ({"samples": 2.5}, {"samples": True}, {"samples": "4"}, {"image_size": 0},
+                {"threshold": "0.5"}, {"low_confidence_below": 5}, {"low_confidence_below": -1}):
+        with pytest.raises(ValueError):
+            Segmenter(weights, **bad)
+    assert Segmenter(weights, image_size=SIZE, samples=np.int64(2)).samples == 2
+
+
+def test_a_uint16_array_of_8_bit_values_is_refused_not_read_as_black(lesion: np.ndarray) -> None:
+    from mobilegan.inference.preprocess import array_to_rgb
+
+    with pytest.raises(ValueError, match="astype"):
+        array_to_rgb(lesion.astype(np.uint16))
+    assert np.array_equal(array_to_rgb(lesion.astype(np.uint16) * 257), lesion)
+
+
+def test_a_seeded_samples_result_does_not_depend_on_its_batch(weights: Path,
+                                                              lesion: np.ndarray) -> None:
+    other = draw_lesion((150, 120), seed=9)[0]
+    seg = Segmenter(weights, image_size=SIZE, samples=3, seed=5)
+    alone = seg.predict(lesion)
+    first, second, third = seg.predict_batch([other, lesion, lesion])
+    assert np.array_equal(second.probability, alone.probability)
+    assert np.array_equal(third.uncertainty, alone.uncertainty)
+    assert not np.array_equal(first.probability[:100, :100], second.probability[:100, :100])
+
+
+def test_the_package_exports_the_api_a_researcher_reaches_for() -> None:
+    import mobilegan
+    from mobilegan.evaluation.evaluate import evaluate
+    from mobilegan.inference.result import SegmentationResult
+    from mobilegan.training.trainer import train
+
+    assert mobilegan.evaluate is evaluate and mobilegan.train is train
+    assert mobilegan.SegmentationResult is SegmentationResult
+    assert {"Segmenter", "evaluate", "train", "SegmentationResult"} <= set(dir(mobilegan))
+
+
+def test_devices_a_backend_cannot_use_are_value_errors(tmp_path: Path) -> None:
+    import torch
+
+    from mobilegan.hardware import resolve_device
+    from mobilegan.inference.onnx_backend import OnnxBackend
+
+    if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        with pytest.raises(ValueError, match="MPS"):
+            resolve_device("mps")
+    with pytest.raises(ValueError, match="only cpu, cuda and mps"):
+        resolve_device("meta")
+    from mobilegan.inference.segmenter import shipped_int8
+
+    with pytest.raises(ValueError, match="cpu or cuda"):
+        OnnxBackend(shipped_int8(), device="bogus")

@@ -31,6 +31,8 @@ class OnnxBackend:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         providers = ["CPUExecutionProvider"]
+        if device not in ("cpu", "auto") and not device.startswith("cuda"):
+            raise ValueError(f"device {device!r}: the onnx backends run on cpu or cuda")
         if device.startswith("cuda"):
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise ValueError("device='cuda' but this onnxruntime has no CUDA provider "

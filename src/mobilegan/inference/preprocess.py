@@ -56,6 +56,9 @@ def array_to_rgb(array: np.ndarray) -> np.ndarray:
     elif a.dtype == np.bool_:
         a = a.astype(np.uint8) * 255
     elif a.dtype == np.uint16:
+        if a.max() <= 255:  # 8-bit values in a 16-bit array would all scale to black
+            raise ValueError("a uint16 image array whose values are all <= 255 holds 8-bit "
+                             "values: pass array.astype(np.uint8) (uint16 is read as 0-65535)")
         a = (a.astype(np.uint32) // 257).astype(np.uint8)
     elif np.issubdtype(a.dtype, np.floating):
         if not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from PIL import Image
 from scipy.special import expit
 
 from mobilegan.inference import postprocess
@@ -106,8 +107,8 @@ class Segmenter:
                  threshold: float = 0.5, threads: int | None = None, device: str = "cpu",
                  low_confidence_below: float | None = None, seed: int | None = None,
                  exposure: bool = True) -> None:
-        self._configure(image_size or DEFAULT_IMAGE_SIZE, tta, samples, postprocess, threshold,
-                        low_confidence_below, exposure)
+        self._configure(DEFAULT_IMAGE_SIZE if image_size is None else image_size, tta, samples,
+                        postprocess, threshold, low_confidence_below, exposure)
         _check(backend in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if backend != "torch" and samples > 1:
             raise ValueError("samples > 1 needs backend='torch': the ONNX export has no noise z "
@@ -163,8 +164,12 @@ class Segmenter:
                    threshold: float, low_confidence_below: float | None,
                    exposure: bool) -> None:
         self._set_image_size(image_size, "image_size")
-        _check(samples >= 1, f"samples must be >= 1, got {samples}")
-        _check(0.0 < threshold < 1.0, f"threshold must be in (0, 1), got {threshold}")
+        _check(_is_int(samples) and samples >= 1, f"samples must be an int >= 1, got {samples!r}")
+        _check(_is_number(threshold) and 0.0 < threshold < 1.0,
+               f"threshold must be a number in (0, 1), got {threshold!r}")
+        _check(low_confidence_below is None or (_is_number(low_confidence_below)
+                                                and 0.0 <= low_confidence_below <= 1.0),
+               f"low_confidence_below must be in [0, 1] (confidence is), got {low_confidence_below!r}")
         self.tta = tta
         self.samples = samples
         self.postprocess = postprocess
@@ -174,8 +179,8 @@ class Segmenter:
         self.exposure = exposure
 
     def _set_image_size(self, size: int, what: str) -> None:
-        _check(size >= 32 and size % 16 == 0,
-               f"{what} must be a multiple of 16 and >= 32, got {size}")
+        _check(_is_int(size) and size >= 32 and size % 16 == 0,
+               f"{what} must be a multiple of 16 and >= 32, got {size!r}")
         self.image_size = int(size)
 
     def predict(self, image: ImageInput, id: str | None = None) -> SegmentationResult:
@@ -189,6 +194,7 @@ class Segmenter:
         """Segment files lazily, ``batch_size`` at a time in memory; an unreadable file
         raises (``mobilegan segment`` records and skips them instead)."""
         _check(batch_size >= 1, f"batch_size must be >= 1, got {batch_size}")
+        _check_collection(paths, "predict_many", "paths")
         chunk: list[Path] = []
         for path in paths:
             chunk.append(Path(path))
@@ -200,12 +206,20 @@ class Segmenter:
 
     def predict_batch(self, images: Sequence[ImageInput],
                       ids: Sequence[str | None] | None = None) -> list[SegmentationResult]:
-        """Segment images of any sizes in one network call (arrays are not copied)."""
-        if not images:
+        """Segment images of any sizes in one network call (arrays are not copied). A
+        (B, H, W, 3) array is B images; a file's id is its name, as in :meth:`predict`."""
+        _check_collection(images, "predict_batch", "images")
+        if isinstance(images, np.ndarray) and images.ndim != 4:
+            raise ValueError(f"predict_batch takes a list of images or a (B, H, W, C) array, "
+                             f"got an array of shape {images.shape}; use predict for one image")
+        images = list(images)
+        if len(images) == 0:
             return []
-        images = [to_rgb(image) for image in images]
         ids = list(ids) if ids is not None else [None] * len(images)
         _check(len(ids) == len(images), "one id per image")
+        ids = [_id_of(Path(image)) if id is None and isinstance(image, (str, os.PathLike))
+               else None if id is None else str(id) for image, id in zip(images, ids)]
+        images = [to_rgb(image) for image in images]
         network_input = [normalize_exposure(im) for im in images] if self.exposure else images
         mean, variance = self._probabilities(prepare_batch(network_input, self.image_size))
         return [self._finish(image, mean[i], None if variance is None else variance[i], ids[i])
@@ -263,6 +277,22 @@ class Segmenter:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(message)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_collection(items: Any, method: str, what: str) -> None:
+    """One path or image where a collection of them is expected is a TypeError, not a
+    string read letter by letter as file names."""
+    if isinstance(items, (str, bytes, os.PathLike, Image.Image)):
+        raise TypeError(f"{method} takes a list of {what}, got one {type(items).__name__}; "
+                        f"wrap it in a list, or use predict")
 
 
 def _id_of(path: Path) -> str:

@@ -64,6 +64,12 @@ class TorchBackend:
         once and decodes ``samples`` times (the noise is in the decoder only)."""
         if not self.can_sample:
             raise ValueError(f"{type(self.model).__name__} has no noise z to sample; use samples=1")
+        if self.seed is not None and len(batch) > 1:
+            # Seeded: each image draws its noise from the seed alone, so its result does not
+            # depend on which images share its batch (one image at a time costs little on a
+            # CPU; unseeded sampling keeps the batch).
+            return np.concatenate([self.sample_logits(batch[i:i + 1], samples)
+                                   for i in range(len(batch))], axis=1)
         x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
         with torch.inference_mode(), self._rng(True):
             if hasattr(self.model, "sample"):
