@@ -282,3 +282,45 @@ def test_large_images_get_a_jpeg_overlay_and_a_full_size_mask(client):
     assert r["overlay"]["mime"] == "image/jpeg" and r["overlay"]["filename"] == "wide_overlay.jpg"
     assert _png(r["mask"]).size == (2000, 1500)
     assert max(_png(r["uncertainty"]).size) == 1024  # a preview of a smooth map
+
+
+def test_a_boundary_the_parser_refuses_is_a_400_not_a_500(torch_segmenter):
+    client = TestClient(create_app(torch_segmenter), raise_server_exceptions=False)
+    response = client.post("/api/segment", content=b"x", headers={
+        "content-type": "multipart/form-data; boundary=" + "x" * 257})
+    assert response.status_code == 400 and "multipart" in response.json()["error"]
+
+
+def test_head_requests_and_unknown_parameters(client, real_image):
+    assert client.head("/").status_code == 200
+    assert client.head("/api/health").status_code == 200
+    response = client.post("/api/segment?threshold=0.9&samples=3",
+                           files=[_part(real_image.name, real_image.read_bytes())])
+    assert response.status_code == 400
+    assert "samples, threshold" in response.json()["error"]
+
+
+def test_uploads_of_one_name_at_once_are_all_kept(torch_segmenter, tmp_path):
+    """Six uploads named alike within one second: six files (the name check and the write
+    were two steps, so two threads could pick one name)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mobilegan.app.uploads import Upload, keep_upload
+
+    uploads = [Upload("same.jpg", _buffer=bytearray([i] * 10)) for i in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        paths = list(pool.map(lambda u: keep_upload(tmp_path, u), uploads))
+    assert len(set(paths)) == 6
+    assert sorted(p.read_bytes()[0] for p in paths) == list(range(6))
+
+
+def test_a_png_with_a_huge_text_chunk_is_refused_for_what_it_is(client):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "x" * 20_000_000, zip=True)  # 20 MB unpacked, 20 kB sent
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "PNG", pnginfo=info)
+    (r,) = client.post("/api/segment", files=[_part("t.png", buffer.getvalue(), "image/png")]
+                       ).json()["results"]
+    assert not r["ok"] and "compressed chunk" in r["error"] and "pixels" not in r["error"]

@@ -76,3 +76,24 @@ def test_missing_weights_are_a_clear_error(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("MOBILEGAN_WEIGHTS", str(tmp_path / "none.safetensors"))
     assert main(["serve"]) == 2
     assert "weights" in capsys.readouterr().err
+
+
+def test_a_port_out_of_range_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _args("--port", "99999")
+    assert exit_info.value.code == 2 and "port must be 1-65535" in capsys.readouterr().err
+
+
+def test_keep_uploads_that_cannot_be_written_stops_before_serving(weights, monkeypatch, capsys,
+                                                                  tmp_path):
+    """The server must not start saying it keeps uploads while every write would fail."""
+    import uvicorn
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(app))
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    code = main(["serve", "--weights", str(weights), "--samples", "2",
+                 "--keep-uploads", str(a_file)])
+    assert code == 2 and not started
+    assert "--keep-uploads" in capsys.readouterr().err and a_file.read_text() == "not a folder"

@@ -76,7 +76,9 @@ def test_not_multipart_is_a_400():
     ("../../etc/passwd", "passwd"),
     (".hidden", "hidden"),
     ("", "image"),
-    ("été.png", "t"),
+    ("été.png", "été"),  # letters of any script are kept: names stay told apart
+    ("日本.jpg", "日本"),
+    ("-1-1.jpg", "1-1"),  # never a leading '-', a minus sign in a spreadsheet
 ])
 def test_upload_ids_are_safe_file_stems(filename, expected):
     assert upload_id(filename) == expected

@@ -113,16 +113,21 @@ def create_app(segmenter: Any, limits: UploadLimits | None = None,
             response.headers["Cache-Control"] = "no-store"  # results are patient data
         return response
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    @app.get("/api/health")
+    @app.api_route("/api/health", methods=["GET", "HEAD"])  # HEAD: `curl -I`, uptime checks
     async def health() -> dict[str, Any]:
         return service.health()
 
     @app.post("/api/segment")
     async def segment(request: Request, format: str = "json") -> Response:
+        unknown = sorted(set(request.query_params) - {"format"})
+        if unknown:  # a script must not believe it set a threshold the server ignores
+            return _error(400, f"unknown parameter(s) {', '.join(unknown)}: the only one is "
+                               f"format (json or csv); sampling, TTA and the threshold are set "
+                               f"when `mobilegan serve` starts")
         if format not in ("json", "csv"):
             return _error(400, "format must be json or csv")
         try:

@@ -92,7 +92,9 @@ def upload_id(filename: str) -> str:
     without any client path and with only filename-safe characters."""
     name = re.split(r"[\\/]", filename or "")[-1]
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:100]
+    # Letters of any script are kept (a Japanese or German name stays told apart); no
+    # leading '-', which a spreadsheet would read as a minus sign (``-1-1`` -> -2).
+    safe = re.sub(r"[^\w.-]+", "_", stem).strip("._-")[:100]
     return safe or "image"
 
 
@@ -125,14 +127,18 @@ class MultipartReader:
         self._disposition = b""
         self._part_type = b""
         self._parse_options = parse_options_header
-        self._parser = MultipartParser(params[b"boundary"], {
+        callbacks = {
             "on_part_begin": self._on_part_begin,
             "on_part_data": self._on_part_data,
             "on_header_field": self._on_header_field,
             "on_header_value": self._on_header_value,
             "on_header_end": self._on_header_end,
             "on_headers_finished": self._on_headers_finished,
-        })
+        }
+        try:  # python-multipart refuses some boundaries (over 256 characters) right here
+            self._parser = MultipartParser(params[b"boundary"], callbacks)
+        except Exception as error:  # noqa: BLE001 - the client's body, never a server error
+            raise RequestRejected(400, f"not a valid multipart/form-data request ({error})") from None
 
     def feed(self, chunk: bytes) -> None:
         self._received += len(chunk)
@@ -230,6 +236,9 @@ def decode_upload(upload: Upload, limits: UploadLimits) -> np.ndarray:
 
 def read_error_message(filename: str, error: ImageReadError, limits: UploadLimits) -> str:
     """One sentence per failure kind of :func:`mobilegan.data.io.read_image`."""
+    if error.kind == "too_large" and "decompressed" in error.reason.lower():
+        return (f"{filename} holds a compressed chunk (text or metadata) too large to unpack "
+                f"safely: a possible decompression bomb, refused")
     if error.kind == "too_large":
         size = re.search(r"(\d+)x(\d+)", error.reason)
         count = re.search(r"\((\d+) pixels\)", error.reason)  # Pillow's own bomb check
@@ -254,8 +263,11 @@ def keep_upload(directory: Path, upload: Upload) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = directory / f"{stamp}_{upload.id}{suffix}"
     counter = 1
-    while path.exists():
-        path = directory / f"{stamp}_{upload.id}_{counter}{suffix}"
-        counter += 1
-    path.write_bytes(upload.data)
-    return path
+    while True:  # created exclusively: two uploads of one name in one second never collide
+        try:
+            with path.open("xb") as handle:
+                handle.write(upload.data)
+            return path
+        except FileExistsError:
+            path = directory / f"{stamp}_{upload.id}_{counter}{suffix}"
+            counter += 1

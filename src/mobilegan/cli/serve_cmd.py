@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+from pathlib import Path
 
 # Plain Python: the limits module needs no web package until a request is parsed.
 from mobilegan.app.uploads import DEFAULT_MAX_FILES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
@@ -28,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "--keep-uploads is given. Research tool, not a medical device.")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help=f"port to listen on (default {DEFAULT_PORT})")
+    p.add_argument("--port", type=port_number, default=DEFAULT_PORT,
+                   help=f"port to listen on, 1-65535 (default {DEFAULT_PORT})")
     p.add_argument("--backend", choices=("torch", "onnx", "int8"), default="torch",
                    help="torch (default), onnx (onnxruntime float32) or int8 (onnxruntime, int8 "
                         "convolutions; no uncertainty map)")
@@ -50,6 +51,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
     p.add_argument("--seed", type=int, default=None, help="seed the noise samples")
     p.set_defaults(func=run)
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535, got {value}")
+    return value
+
+
+def writable_folder(path: str) -> Path:
+    """``--keep-uploads``: made now and checked writable, so that the server never runs
+    saying it keeps uploads while every write fails."""
+    import tempfile
+
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"--keep-uploads {path}: cannot write there "
+                         f"({error.strerror or error})") from None
+    return folder
 
 
 def is_loopback(host: str) -> bool:
@@ -102,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     from mobilegan.app.uploads import UploadLimits
 
     limits = UploadLimits.from_megabytes(args.max_upload_mb, args.max_pixels, args.max_files)
+    if args.keep_uploads:
+        writable_folder(args.keep_uploads)
     if not is_loopback(args.host):
         print(f"warning: --host {args.host} makes the page reachable from other computers. "
               f"It has no login and no encryption: anyone on the network can upload images "
