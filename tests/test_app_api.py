@@ -324,3 +324,10 @@ def test_a_png_with_a_huge_text_chunk_is_refused_for_what_it_is(client):
     (r,) = client.post("/api/segment", files=[_part("t.png", buffer.getvalue(), "image/png")]
                        ).json()["results"]
     assert not r["ok"] and "compressed chunk" in r["error"] and "pixels" not in r["error"]
+
+
+def test_quotes_in_a_file_name_come_back_as_the_user_named_the_file(client, real_image):
+    """httpx (as browsers and curl) sends '"' as %22 in the multipart file name."""
+    (r,) = client.post("/api/segment", files=[_part('mole "left".jpg', real_image.read_bytes())]
+                       ).json()["results"]
+    assert r["filename"] == 'mole "left".jpg' and r["id"] == "mole_left"

@@ -193,6 +193,10 @@ class MultipartReader:
         filename = options[b"filename"]
         if isinstance(filename, bytes):
             filename = filename.decode("utf-8", "replace")
+        # Browsers (WHATWG), curl and httpx percent-encode exactly these three in a
+        # multipart file name; anything else is as the user named the file.
+        for code, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
+            filename = filename.replace(code, char).replace(code.lower(), char)
         self._part = Upload(filename=filename or "unnamed",
                             content_type=self._part_type.decode("latin-1", "replace"))
         self.uploads.append(self._part)
