@@ -205,15 +205,30 @@ def test_grey_mask_pixels_are_counted_and_binarised_like_the_scorer(tmp_path: Pa
     assert mask.sum() == 3
 
 
-def test_rgb_mask_with_unequal_channels_uses_luminance(tmp_path: Path) -> None:
+def test_rgb_mask_with_unequal_channels_uses_its_brightest_channel(tmp_path: Path) -> None:
+    """A red-on-black mask is a lesion (its luminance, 76, would read as background)."""
     rgb = np.zeros((4, 4, 3), np.uint8)
     rgb[:2] = (255, 255, 255)
-    rgb[2:, :2] = (255, 0, 0)  # red: luminance 76, background
+    rgb[2:, :2] = (255, 0, 0)
     levels = read_mask_levels(save(rgb, tmp_path / "rgb.png"))
-    assert levels[:2].min() == 255 and levels[2, 0] == 76
+    assert levels[:2].min() == 255 and levels[2, 0] == 255 and levels[3, 3] == 0
+    mask, _ = read_mask(tmp_path / "rgb.png")
+    assert mask.sum() == 12
 
 
-def test_sixteen_bit_mask_with_label_values_reads_as_empty(tmp_path: Path) -> None:
-    """0/1 labels are not a lesion to the ISIC scorer either; validation flags it."""
+def test_two_level_masks_have_their_other_level_as_lesion(tmp_path: Path) -> None:
+    """As the ISIC scorer reads a ground truth: 0/1 labels or 0/128 are a lesion where the
+    level is not 0, with no grey pixels counted; three levels are thresholded."""
+    for high in (1, 128):
+        mask, grey = read_mask(save((LESION > 0).astype(np.uint8) * high, tmp_path / f"{high}.png"))
+        assert np.array_equal(mask, LESION > 0) and grey == 0
+    levels = np.zeros((2, 3), np.uint8)
+    levels[0] = [1, 128, 255]
+    mask, grey = read_mask(save(levels, tmp_path / "three.png"))
+    assert mask[0].tolist() == [False, False, True] and grey == 2
+
+
+def test_sixteen_bit_mask_with_label_values_reads_as_its_lesion(tmp_path: Path) -> None:
+    """16-bit 0/1 labels would scale to 0/0: the two-level rule comes first."""
     mask, grey = read_mask(save(Image.fromarray(LESION.astype(np.uint16)), tmp_path / "l.png"))
-    assert not mask.any() and grey == 0
+    assert np.array_equal(mask, LESION > 0) and grey == 0

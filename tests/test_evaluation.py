@@ -338,3 +338,20 @@ def test_figures_draw_the_masks_that_were_scored(drawn_weights: Path, tmp_path: 
     for case in drawn:
         assert image_metrics(case.prediction, case.truth)["JAC"] == pytest.approx(
             jac[case.id], abs=1e-9), case.id
+
+
+def test_a_limited_evaluation_says_it_is_partial(tmp_path: Path, isic2017: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """--limit scores a few images: summary.md and the terminal say so (the set's size is
+    recorded), so that nobody quotes it as the test set's score."""
+    from mobilegan.cli.main import main
+    from tests.conftest import untrained_weights
+
+    weights = untrained_weights(tmp_path / "w")
+    out = tmp_path / "e"
+    assert main(["evaluate", str(weights), str(isic2017), "--limit", "2", "--image-size", "64",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert "Partial: the first 2 of 600 images" in capsys.readouterr().out
+    assert "**Partial: the first 2 of 600 images (--limit 2)" in (out / "summary.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dataset"]["n_available"] == 600 and summary["dataset"]["set"] == "ISIC 2017 test"

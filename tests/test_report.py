@@ -89,8 +89,12 @@ def results(tiny_run: Path, paper_run: Path, isic2017: Path, isic2018: Path,
                              paper_splits["train"][:2] + paper_splits["val"][:1] + never,
                              ("ISIC2018_Task1-2_Training_Input",
                               "ISIC2018_Task1_Training_GroundTruth"))
+    # ... laid out as an ISIC 2017 test folder (as the 529 shared images are): Table 1 is
+    # about that set alone.
+    (paper_data / "images").rename(paper_data / "ISIC-2017_Test_v2_Data")
+    (paper_data / "masks").rename(paper_data / "ISIC-2017_Test_v2_Part1_GroundTruth")
     evals["paper_seen"] = tmp / "paper_seen"
-    evaluate(paper_run, paper_data, split="all", out_dir=evals["paper_seen"], progress=False)
+    evaluate(paper_run, paper_data, split="test", out_dir=evals["paper_seen"], progress=False)
     out = tmp / "results" / "RESULTS.md"
     preface = tmp / "preface.md"
     preface.write_text("> State: tiny test runs only.\n")
@@ -324,6 +328,7 @@ def test_images_that_chose_the_epoch_are_not_a_leak_free_test(tmp_path: Path) ->
         folder = tmp_path / "summaries" / name
         folder.mkdir(parents=True)
         summary = {**base, "name": name, "protocol": "leak-free", "weights": name,
+                   "dataset": {**base["dataset"], "set": "ISIC 2017 test"},
                    "overlap": {"known": True, "train": 0, "val": val, "train_examples": []}}
         (folder / "summary.json").write_text(json.dumps(summary))
 
@@ -332,3 +337,40 @@ def test_images_that_chose_the_epoch_are_not_a_leak_free_test(tmp_path: Path) ->
     leak_free = _section(sections, "Table 2")
     assert "| clean | leak-free |" in leak_free and "| selected |" not in leak_free
     assert "| selected |" in _section(sections, "Table 4")
+
+
+def test_only_the_isic_2017_test_set_enters_the_test_tables(tmp_path: Path) -> None:
+    """Tables 1, 2 and 5 are about ISIC 2017 test: a user's own folder (or ISIC 2017
+    validation) scored with leak-free weights stays out of them, in Table 4 only."""
+    import numpy as np
+    from PIL import Image
+
+    from mobilegan.evaluation.report import is_isic2017_test
+    from tests.conftest import untrained_weights
+
+    weights = untrained_weights(tmp_path / "weights")
+    data = tmp_path / "clinic"
+    (data / "images").mkdir(parents=True)
+    (data / "masks").mkdir()
+    Image.fromarray(np.full((40, 48, 3), 120, np.uint8)).save(data / "images" / "m1.jpg")
+    mask = np.zeros((40, 48), np.uint8)
+    mask[10:30, 10:40] = 255
+    Image.fromarray(mask).save(data / "masks" / "m1.png")
+    base = evaluate(weights, data, split="all", out_dir=tmp_path / "eval", progress=False,
+                    image_size=64).summary
+    assert base["dataset"]["set"] is None and not is_isic2017_test(base)
+    for name, official in (("own", None), ("official", "ISIC 2017 test")):
+        folder = tmp_path / "s" / name
+        folder.mkdir(parents=True)
+        summary = {**base, "name": name, "protocol": "leak-free", "weights": name,
+                   "dataset": {**base["dataset"], "set": official},
+                   "overlap": {"known": True, "train": 0, "val": 0, "train_examples": []}}
+        (folder / "summary.json").write_text(json.dumps(summary))
+    sections = _sections(build_report([tmp_path / "s"], tmp_path / "RESULTS.md"))
+    assert "| official | leak-free |" in _section(sections, "Table 2")
+    for table in ("Table 1", "Table 2", "Table 5"):
+        assert "| own " not in _section(sections, table)
+    assert "| own " in _section(sections, "Table 4")
+    # summaries written before the set was recorded: known by folder name and split
+    assert is_isic2017_test({"dataset": {"name": "isic2017", "split": "test"}})
+    assert not is_isic2017_test({"dataset": {"name": "my_clinic", "split": "test"}})

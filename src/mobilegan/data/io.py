@@ -173,15 +173,19 @@ def pil_to_rgb(image: Image.Image, name: str = "<PIL image>") -> np.ndarray:
 def read_mask_levels(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """A mask's 8-bit grey levels (H, W) uint8, from mode 1, L, P, RGB(A) or 16-bit files.
 
-    RGB masks whose channels agree use one channel; otherwise their luminance.
+    RGB masks use their brightest channel: one channel where they agree (a grey mask saved
+    as RGB), and a coloured lesion (red on black) is as bright as its colour, where its
+    luminance (76 for pure red) would fall below the threshold and read as no lesion.
     """
     image = _open_decoded(source, max_pixels)
     if image.mode in _ALPHA:
         image = image.convert("RGB" if image.mode.startswith("R") else "L")
     if image.mode == "RGB":
-        rgb = np.asarray(image, dtype=np.uint8)
-        if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
-            return np.ascontiguousarray(rgb[..., 0])
+        return np.ascontiguousarray(np.asarray(image, dtype=np.uint8).max(axis=2))
+    if image.mode in _SIXTEEN_BIT or image.mode == "I":  # 0/1 labels would scale to 0/0
+        labelled = _two_level_foreground(np.asarray(image).clip(0, 65535))
+        if labelled is not None:
+            return labelled.astype(np.uint8) * 255
     try:
         return _grey_levels(image)
     except (ValueError, OSError) as error:
@@ -190,9 +194,23 @@ def read_mask_levels(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS
 
 
 def binarize(levels: np.ndarray) -> tuple[np.ndarray, int]:
-    """(foreground ``> MASK_THRESHOLD``, number of grey pixels: neither 0 nor 255)."""
+    """(foreground, number of grey pixels: neither 0 nor 255), as the ISIC scorer reads a
+    ground truth: a mask of two levels, 0 and another (0/1 labels, 0/128), has that other
+    level as its lesion; any other mask is lesion where ``> MASK_THRESHOLD``. Two-level
+    masks count no grey pixels: nothing about them is uncertain."""
+    labelled = _two_level_foreground(levels)
+    if labelled is not None:
+        return labelled, 0
     grey = int(np.count_nonzero((levels != 0) & (levels != 255)))
     return levels > MASK_THRESHOLD, grey
+
+
+def _two_level_foreground(values: np.ndarray) -> np.ndarray | None:
+    """Where a mask of levels {0, v} (or {v} alone, v > 0) is v; None for any other mask."""
+    present = np.flatnonzero(np.bincount(values.ravel().astype(np.int64), minlength=2))
+    if len(present) <= 2 and present[-1] != 0 and (len(present) == 1 or present[0] == 0):
+        return values == present[-1]
+    return None
 
 
 def read_mask(source: Source,

@@ -14,6 +14,7 @@ none). Superpixel files and metadata (csv, txt) are ignored.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,26 @@ OFFICIAL_LAYOUTS: list[tuple[str, str, str]] = [
     ("test", "ISBI2016_ISIC_Part1_Test_Data", "ISBI2016_ISIC_Part1_Test_GroundTruth"),
     ("train", "images", "masks"),
 ]
+
+#: The published image sets, by their official image folder: what a report may call them.
+OFFICIAL_SETS = {
+    "ISIC2018_Task1-2_Training_Input": "ISIC 2018 training",
+    "ISIC2018_Task1-2_Validation_Input": "ISIC 2018 validation",
+    "ISIC2018_Task1-2_Test_Input": "ISIC 2018 test",
+    "ISIC-2017_Training_Data": "ISIC 2017 training",
+    "ISIC-2017_Validation_Data": "ISIC 2017 validation",
+    "ISIC-2017_Test_v2_Data": "ISIC 2017 test",
+    "ISBI2016_ISIC_Part1_Training_Data": "ISBI 2016 training",
+    "ISBI2016_ISIC_Part1_Test_Data": "ISBI 2016 test",
+}
+
+
+def official_set(samples: Sequence[Sample]) -> str | None:
+    """The published set all ``samples`` come from ("ISIC 2017 test"), by the official
+    folder their images sit in; None for a user's own folder or a mix of sets."""
+    names = {OFFICIAL_SETS.get(sample.image.parent.name) for sample in samples}
+    return names.pop() if len(names) == 1 else None
+
 
 #: Where PH2's per-image folders may sit below the folder a user points at.
 PH2_IMAGE_FOLDERS = ("", "PH2 Dataset images", "PH2Dataset/PH2 Dataset images")

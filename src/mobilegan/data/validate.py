@@ -92,7 +92,8 @@ def check_pair(sample: Sample, max_pixels: int | None = DEFAULT_MAX_PIXELS,
             f"mask is not binary: {grey:,} of {levels.size:,} pixels are neither 0 nor 255 "
             f"(binarised at > {MASK_THRESHOLD}, as the ISIC scorer does)"))
     if not result.mask.any():
-        hint = " (saved as 0/1 labels instead of 0/255?)" if levels.any() else ""
+        hint = (f" (its levels run up to {int(levels.max())}; the lesion is read as "
+                f"> {MASK_THRESHOLD})" if levels.any() else "")
         result.problems.append(Problem(sample.id, sample.mask, "empty_mask",
                                        f"mask has no lesion pixels{hint}"))
     if result.image is not None and result.image.shape[:2] != levels.shape:

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from mobilegan.data.layouts import Sample, discover
+from mobilegan.data.layouts import Sample, discover, official_set
 from mobilegan.data.splits import ids_sha256
 from mobilegan.data.validate import check_pair
 from mobilegan.evaluation.report import SEEN_GROUPS
@@ -247,7 +247,8 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     command = command or equivalent_command(run_or_weights, dataset, split, out_dir, image_size,
                                             batch_size, threshold, tta, limit, device,
                                             figures, name, perturb, postprocess, exposure)
-    samples = select_samples(dataset, split, source, limit)
+    available = select_samples(dataset, split, source)
+    samples = available[:limit] if limit else available
     out = Path(out_dir) if out_dir else _default_out(source, dataset, split, perturb)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -288,7 +289,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
 
     summary = _summary(source, model_cfg, params, dataset, split, samples, rows, counts,
                        skipped, warnings, overlap, size, threshold, tta, limit, torch_device,
-                       wall, command, name, perturb, postprocess, exposure)
+                       wall, command, name, perturb, postprocess, exposure, len(available))
     summary["runtime"] = runtime
     result = Evaluation(out, rows, summary)
     result.files["per_image"] = write_per_image(rows, out / "per_image.csv")
@@ -336,7 +337,7 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
              threshold: float, tta: bool, limit: int | None, device: torch.device,
              wall: float, command: str | None, name: str | None,
              perturb: str | None = None, postprocess: bool = False,
-             exposure: bool = False) -> dict[str, Any]:
+             exposure: bool = False, n_available: int | None = None) -> dict[str, Any]:
     per_image = [{k: row[k] for k in METRIC_KEYS} for row in rows]
     means = summarize(per_image, counts)
     values = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in METRIC_KEYS}
@@ -361,7 +362,8 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
         "training": (read_json(source.run_dir / "train_result.json")
                      if source.run_dir is not None else None),
         "dataset": {"dir": str(dataset), "name": dataset.resolve().name, "split": split,
-                    "kind": kind, "n_samples": len(samples),
+                    "kind": kind, "n_samples": len(samples), "set": official_set(samples),
+                    "n_available": n_available,
                     "ids_sha256": ids_sha256(row["id"] for row in rows)},
         "protocol": splits.get("protocol") or meta.get("protocol") or "unknown",
         "leak": bool(overlap["known"] and overlap["train"]),

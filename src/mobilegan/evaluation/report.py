@@ -46,6 +46,16 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100.0 * value:.2f}"
 
 
+def partial_note(summary: dict[str, Any]) -> str:
+    """A ``--limit`` evaluation says it is not a score of the whole set ("" otherwise)."""
+    dataset = summary["dataset"]
+    available = dataset.get("n_available")
+    if not summary.get("limit") or not available or available <= dataset["n_samples"]:
+        return ""
+    return (f"Partial: the first {dataset['n_samples']} of {available} images (--limit "
+            f"{summary['limit']}); not a score of the whole set")
+
+
 def summary_markdown(summary: dict[str, Any]) -> str:
     """``summary.md`` of one evaluation: labels first, then the metrics in percent."""
     dataset = summary["dataset"]
@@ -55,6 +65,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                   f"before prediction (ground truth unchanged).**", ""]
     if summary.get("leak_label"):
         lines += [f"**{summary['leak_label']}**", ""]
+    partial = partial_note(summary)
+    if partial:
+        lines += [f"**{partial}**", ""]
     if summary.get("selection_note"):
         lines += [f"_Note: {summary['selection_note']}._", ""]
     lines += [
@@ -437,6 +450,16 @@ def _figures(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> list[s
     return lines
 
 
+def is_isic2017_test(summary: dict[str, Any]) -> bool:
+    """Whether an evaluation scored the ISIC 2017 test set: recorded by ``evaluate`` as the
+    official set its images came from; summaries written before that record it are known
+    by their folder (a name holding 2017) and split."""
+    dataset = summary["dataset"]
+    if "set" in dataset:
+        return dataset["set"] == "ISIC 2017 test"
+    return dataset.get("split") == "test" and "2017" in str(dataset.get("name", ""))
+
+
 def build_report(paths: Iterable[str | Path], out: str | Path, preface: str = "") -> str:
     """RESULTS.md text for the summaries found under ``paths``; links are relative to
     ``out``'s folder. ``preface`` (Markdown) goes right under the title: the state of the
@@ -448,7 +471,9 @@ def build_report(paths: Iterable[str | Path], out: str | Path, preface: str = ""
     all_groups = group_summaries(items)
     perturbed = [g for g in all_groups if g.perturbation]
     groups = [g for g in all_groups if not g.perturbation]
-    tests = [g for g in groups if g.kind == "test"]
+    # Tables 1, 2 and 5 are about one test set: an evaluation of any other folder (a
+    # user's own images, ISIC 2017 validation) stays in Table 4 with its dataset named.
+    tests = [g for g in groups if g.kind == "test" and is_isic2017_test(g.first)]
     paper_protocol = [g for g in tests if g.protocol.startswith("paper")]
     # Table 2 promises that no image was seen in training *or model selection*: a row
     # scored on images that chose the run's best epoch (its validation ids) is not one.
