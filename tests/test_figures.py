@@ -115,3 +115,20 @@ def test_threshold_sweep_plot_checks_its_columns(tmp_path: Path) -> None:
         plot_threshold_sweep(thresholds, {"test": [0.7, 0.8]}, tmp_path / "bad.png", marked=0.5)
     with pytest.raises(ValueError, match="default threshold 0.5 is not among"):
         plot_threshold_sweep([0.3, 0.7], {"test": [0.7, 0.8]}, tmp_path / "bad.png", marked=0.3)
+
+
+def test_histogram_counts_images_in_whole_numbers(tmp_path, monkeypatch) -> None:
+    """Three images: the y axis counts 0, 1, 2..., never 1.25 images."""
+    from mobilegan.evaluation import figures
+
+    seen = {}
+    real_finish = figures._finish
+
+    def capture(figure, ax, *args, **kwargs):
+        seen["ax"] = ax
+        return real_finish(figure, ax, *args, **kwargs)
+
+    monkeypatch.setattr(figures, "_finish", capture)
+    figures.plot_jac_histogram([0.5, 0.81, 0.82], tmp_path / "h.png")
+    ticks = seen["ax"].get_yticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)

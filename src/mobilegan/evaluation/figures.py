@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 #: Largest side drawn for a case; full-resolution ISIC originals (6000 px) are shrunk.
@@ -113,7 +114,7 @@ def plot_cases(cases: Sequence[Case], path: str | Path, title: str = "") -> Path
         row[2].imshow(image)
         _contour(row[2], truth, TRUTH_COLOUR)
         _contour(row[2], prediction, PREDICTION_COLOUR)
-        row[2].set_title(f"prediction: JAC {case.jac:.3f}", fontsize=9)
+        row[2].set_title(f"truth green, prediction red: JAC {case.jac:.3f}", fontsize=9)
         for ax in row:
             ax.set_axis_off()
     if title:
@@ -136,6 +137,7 @@ def plot_jac_histogram(jacs: Sequence[float], path: str | Path, title: str = "",
                label=f"JAC_th threshold {threshold:.2f} "
                      f"({np.mean(values < threshold):.0%} of images below)")
     ax.set_xlim(0.0, 1.0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of images: no 1.25
     return _finish(figure, ax, path, "per-image Jaccard index", "images",
                    title or f"per-image JAC (n = {values.size})", legend="upper left")
 
