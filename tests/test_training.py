@@ -493,3 +493,87 @@ def test_only_rank_zero_reports_the_result(data_root: Path, tmp_path: Path,
     assert cli_main(["train", *sets, "--set", "train.progress=false",
                      "--out", str(tmp_path / "run0")]) == 0
     assert "done:" in capsys.readouterr().out
+
+
+def _train_cli(data_root: Path, out: Path, *extra: str, steps: int = 2) -> int:
+    sets = [a for o in tiny_overrides(data_root, out, steps) for a in ("--set", o)]
+    return cli_main(["train", *sets, "--out", str(out), *extra])
+
+
+def test_a_missing_evaluation_folder_stops_training(data_root: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Without it the run would call itself leak-free while training on test images."""
+    cfg = tiny_config(data_root, tmp_path / "r")
+    cfg.data.eval_dir = str(tmp_path / "isic2017_typo")
+    with pytest.raises(FileNotFoundError, match="cannot be kept out of training"):
+        plan_splits(cfg)
+    cfg.data.eval_dir = None  # said on purpose: no evaluation set to keep out
+    assert plan_splits(cfg)[2]["eval_ids_excluded"] == 0
+    assert _train_cli(data_root, tmp_path / "r2", "--set",
+                      f"data.eval_dir={tmp_path / 'nope'}") == 2
+    assert "data.eval_dir" in capsys.readouterr().err and not (tmp_path / "r2").exists()
+
+
+def test_an_existing_run_folder_is_not_replaced_without_overwrite(
+        data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert _train_cli(data_root, out) == 0
+    weights = (out / "best.safetensors").read_bytes()
+    assert _train_cli(data_root, out, "--set", "train.seed=5") == 2
+    assert "finished run" in capsys.readouterr().err
+    assert (out / "best.safetensors").read_bytes() == weights
+    assert _train_cli(data_root, out, "--set", "train.seed=5", "--overwrite") == 0
+    assert json.loads((out / "config.json").read_text())["train"]["seed"] == 5
+
+
+def test_a_damaged_checkpoint_or_a_changed_split_stops_a_resume(
+        data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert _train_cli(data_root, out, steps=2) == 0
+    (out / "train_result.json").unlink()  # as if interrupted
+    splits = json.loads((out / "splits.json").read_text())
+    (out / "splits.json").write_text(json.dumps({**splits, "val": splits["val"][:-1]}))
+    assert cli_main(["train", "--resume", "--out", str(out), "--set", "train.max_steps=3"]) == 2
+    assert "another split than the run started with" in capsys.readouterr().err
+    (out / "splits.json").write_text(json.dumps(splits))
+    checkpoint = out / "checkpoints" / "last.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(checkpoint)
+    assert cli_main(["train", "--resume", "--out", str(out), "--set", "train.max_steps=3"]) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
+
+
+def test_config_files_that_are_not_objects_and_limits_of_zero_are_refused(tmp_path: Path) -> None:
+    for text in ("[1, 2]", '{"base": 5}', '{"train": '):
+        path = tmp_path / "c.json"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match="c.json"):
+            RunConfig.load(path)
+    for override, field in (("data.limit=0", "data.limit"), ("train.max_steps=-1", "train.max_steps"),
+                            ("train.betas=[0.5, 1.5]", "train.betas")):
+        with pytest.raises(ConfigError, match=field):
+            apply_overrides(RunConfig(), [override]).validate()
+
+
+def test_unusable_pairs_are_said_in_train_log(data_root: Path, tmp_path: Path) -> None:
+    """A pair that cannot be read is skipped: train.log (and the terminal) say how many,
+    not only splits.json."""
+    import shutil
+
+    data = tmp_path / "data"
+    images = data / "ISIC2018_Task1-2_Training_Input"
+    masks = data / "ISIC2018_Task1_Training_GroundTruth"
+    images.mkdir(parents=True)
+    masks.mkdir()
+    source = data_root / "isic2018"
+    for path in sorted((source / images.name).glob("*.jpg"))[:12]:
+        shutil.copy(path, images / path.name)
+        shutil.copy(source / masks.name / f"{path.stem}_segmentation.png", masks)
+    broken = sorted(images.glob("*.jpg"))[0]
+    broken.write_bytes(b"not a jpeg")
+    cfg = tiny_config(data_root, tmp_path / "run", steps=1)
+    cfg.data.train_dir = str(data)
+    trainer_module.train(cfg)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "skipped 1 image/mask pair(s)" in log and broken.stem in log

@@ -241,6 +241,15 @@ class RunConfig:
              f"must be > 0 seconds or null, got {self.train.time_budget_s}"),
             ("train.batch_size", self.train.batch_size >= 1,
              f"must be >= 1, got {self.train.batch_size}"),
+            # 0 would mean "no limit" and -3 "all but the last 3": neither is what was meant
+            ("train.max_steps", self.train.max_steps is None or self.train.max_steps >= 1,
+             f"must be >= 1 or null (no limit), got {self.train.max_steps}"),
+            ("data.limit", self.data.limit is None or self.data.limit >= 1,
+             f"must be >= 1 or null (every image), got {self.data.limit}"),
+            ("data.val_limit", self.data.val_limit is None or self.data.val_limit >= 1,
+             f"must be >= 1 or null (every image), got {self.data.val_limit}"),
+            ("train.betas", len(self.train.betas) == 2 and all(0 <= b < 1 for b in self.train.betas),
+             f"must be two numbers in [0, 1) (Adam's), got {self.train.betas}"),
             ("data.image_size", self.data.image_size >= 32 and self.data.image_size % 16 == 0,
              f"must be a multiple of 16 and >= 32 (the encoder halves it 3 times and the "
              f"input block 8x), got {self.data.image_size}"),
@@ -267,10 +276,18 @@ def read_config_file(path: Path, _through: tuple[Path, ...] = ()) -> dict[str, A
     """The settings of a config file as a dict. A ``"base"`` key names another config file
     (relative to this one) whose settings this one overrides field by field, so a candidate
     that changes one setting of a recipe says only that; saved runs hold the result whole."""
-    raw = json.loads(path.read_text())
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config is a JSON object of sections, got "
+                          f"{type(raw).__name__}")
     base = raw.pop("base", None)
     if base is None:
         return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: \"base\" names another config file, got {base!r}")
     base_path = (path.parent / base).resolve()
     chain = (*_through, path.resolve())
     if base_path in chain:

@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="for scripts that may span sessions: start the run in --out, or "
                              "continue it from its last checkpoint if it was interrupted (its "
                              "saved config must match these options), or leave it if finished")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train from scratch into an --out that already holds a run "
+                             "(its files are replaced); without it such a folder is refused")
     parser.add_argument("--no-adversary", action="store_true", help="train the generator alone (no GAN)")
     parser.set_defaults(func=run)
 
@@ -74,6 +77,18 @@ def resume_config(args: argparse.Namespace) -> RunConfig:
     cfg = apply_overrides(RunConfig.load(saved), args.overrides)
     cfg.out_dir = args.out
     return cfg
+
+
+def refuse_existing_run(out: Path) -> None:
+    """A run folder is never replaced by accident: a finished run's weights and scores, or an
+    interrupted run's progress, stay unless --overwrite says otherwise."""
+    state = run_state(out)
+    if state == "new" and not (out / "config.json").is_file():
+        return
+    what = {"finished": "a finished run", "interrupted": "an interrupted run (continue it "
+            "with --resume)"}.get(state, "a run's config.json")
+    raise FileExistsError(f"{out} already holds {what}: choose another --out, or pass "
+                          f"--overwrite to train it again from scratch")
 
 
 def settings_that_differ(wanted: RunConfig, saved: RunConfig) -> list[str]:
@@ -122,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         cfg, resume = planned
     else:
         cfg, resume = build_config(args), bool(args.resume)
+        if not resume and not args.overwrite and os.environ.get("RANK", "0") == "0":
+            refuse_existing_run(Path(cfg.out_dir))  # rank 0 only: it writes the folder
     if not resume:
         cfg.validate()
     try:

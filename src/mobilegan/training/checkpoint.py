@@ -5,6 +5,7 @@ back with ``weights_only=True`` so that loading never runs pickled code."""
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -34,4 +35,10 @@ def atomic_save(state: dict[str, Any], path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    return torch.load(Path(path), map_location=map_location, weights_only=True)
+    """The state saved by :func:`save_checkpoint`; a damaged file (cut short, emptied) is a
+    ValueError naming it, not torch's zip-reader error."""
+    try:
+        return torch.load(Path(path), map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        raise ValueError(f"{path} is not a readable checkpoint ({str(error).splitlines()[0]}); "
+                         f"it may have been cut off: train again without --resume") from None

@@ -25,9 +25,17 @@ class PreparedData:
 
 
 def evaluation_ids(cfg: RunConfig) -> set[str]:
+    """The test ids training must keep out (leak-free) or label (paper). A named folder
+    that is missing is an error: without it the run would call itself leak-free while
+    training on whatever test images its training folder holds."""
     d = cfg.data
-    if not d.eval_dir or not Path(d.eval_dir).is_dir():
+    if not d.eval_dir:
         return set()
+    if not Path(d.eval_dir).is_dir():
+        raise FileNotFoundError(
+            f"data.eval_dir {d.eval_dir} is not a folder (from {Path.cwd()}): its test ids "
+            f"cannot be kept out of training. Point it at the test set, or set "
+            f"data.eval_dir=null to train with no evaluation set")
     return {s.id for s in load_samples(d.eval_dir, d.eval_split)}
 
 
@@ -88,7 +96,9 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
     info = {
         "protocol": protocol,
         "leak": leak,
-        "leak_label": (f"LEAKY: {len(overlap)} training ids are in the test set" if leak else ""),
+        "leak_label": (f"LEAKY: {len(overlap)} training ids are in the test set "
+                       f"({len(set(train_ids) & eval_ids)} in the training split, the rest in "
+                       f"validation)" if leak else ""),
         "train_dir": d.train_dir,
         "extra_train_dir": d.extra_train_dir,
         "extra_train_added": len([s for s in extra if s.id not in excluded]),

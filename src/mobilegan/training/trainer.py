@@ -134,6 +134,7 @@ class Trainer:
         self.resumed_at_step: int | None = None
         self._fit_start: float | None = None
         if resume:
+            self._check_same_split()
             self._load(self.out / "checkpoints" / "last.pt")
             if self.main:
                 self._record_resumed_config()
@@ -143,6 +144,12 @@ class Trainer:
             (self.out / "splits.json").write_text(json.dumps(self.data.info, indent=2) + "\n")
             if init_note:
                 self._log_event(init_note)
+        skipped = self.data.info.get("skipped") or []
+        if skipped and self.main:  # listed whole in splits.json; said here so nobody misses it
+            shown = "; ".join(reason for _id, reason in skipped[:3])
+            self._log_event(f"skipped {len(skipped)} image/mask pair(s) that could not be used "
+                            f"(all in splits.json 'skipped'): {shown}"
+                            f"{' ...' if len(skipped) > 3 else ''}")
         self._snapshot = self._capture()
         if self.main:
             self.steps_log = CsvLog(self.out / "steps.csv", "step", self.global_step if resume else None)
@@ -209,6 +216,23 @@ class Trainer:
             if "cuda_rng" in state and self.device.type == "cuda":
                 torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self._set_lr(self.lr)
+
+    def _check_same_split(self) -> None:
+        """A resume trains on the ids the run started with, or not at all: paths resolved
+        from another folder, or a changed data folder, would silently change the split
+        (and could bring test images into training)."""
+        saved_path = self.out / "splits.json"
+        if not saved_path.is_file():
+            raise FileNotFoundError(f"--resume: {saved_path} is missing: the run's split "
+                                    f"cannot be checked")
+        saved = json.loads(saved_path.read_text())
+        for key in ("train_ids_sha256", "val"):
+            if saved.get(key) != self.data.info.get(key):
+                raise ValueError(
+                    f"--resume: the data now give another split than the run started with "
+                    f"({'training' if key == 'train_ids_sha256' else 'validation'} ids differ "
+                    f"from {saved_path}); resume from the folder the run was started in, or "
+                    f"with the data it used")
 
     def _load(self, path: Path) -> None:
         if not path.exists():
