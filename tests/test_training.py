@@ -577,3 +577,28 @@ def test_unusable_pairs_are_said_in_train_log(data_root: Path, tmp_path: Path) -
     trainer_module.train(cfg)
     log = (tmp_path / "run" / "train.log").read_text()
     assert "skipped 1 image/mask pair(s)" in log and broken.stem in log
+
+
+def test_resume_if_interrupted_refuses_a_finished_run_of_other_settings(
+        data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert _train_cli(data_root, out, "--resume-if-interrupted") == 0
+    assert _train_cli(data_root, out, "--resume-if-interrupted", "--set", "train.lr=0.1") == 2
+    assert "finished run" in capsys.readouterr().err
+
+
+def test_a_stale_temporary_checkpoint_is_swept_by_the_next_save(tmp_path: Path) -> None:
+    """SIGTERM during a write leaves no exception to clean up after: the next save does."""
+    stale = tmp_path / ".last.pt.abc123.tmp"
+    stale.write_bytes(b"x" * 100)
+    atomic_save({"a": torch.zeros(1)}, tmp_path / "last.pt")
+    assert not stale.exists() and load_checkpoint(tmp_path / "last.pt")["a"].shape == (1,)
+
+
+def test_an_excluded_id_that_is_nowhere_is_reported(data_root: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(data_root, tmp_path / "run", steps=1)
+    cfg.data.exclude_train_ids = ["ISIC_TYPO"]
+    trainer_module.train(cfg)
+    assert json.loads((tmp_path / "run" / "splits.json").read_text())[
+        "exclude_train_ids_not_found"] == ["ISIC_TYPO"]
+    assert "ISIC_TYPO" in (tmp_path / "run" / "train.log").read_text()

@@ -111,17 +111,20 @@ def interrupted_run_config(args: argparse.Namespace) -> tuple[RunConfig, bool] |
         raise ValueError("--resume-if-interrupted needs --out RUN_FOLDER and no --resume")
     cfg = build_config(args)
     state = run_state(Path(args.out))
-    if state == "finished":
-        return None
-    if state == "interrupted":
-        saved = Path(args.out) / "config.json"
-        if not saved.is_file():
-            raise FileNotFoundError(f"{args.out} has a checkpoint but no config.json to check")
+    saved = Path(args.out) / "config.json"
+    if state == "interrupted" and not saved.is_file():
+        raise FileNotFoundError(f"{args.out} has a checkpoint but no config.json to check")
+    if state != "new" and saved.is_file():
+        # A finished run skipped, or an interrupted one continued, only if it is this run:
+        # a script whose settings changed must not report a run of other settings as done.
         differ = settings_that_differ(cfg, RunConfig.load(saved))
         if differ:
-            raise ValueError(f"the interrupted run in {args.out} was started with other "
-                             f"settings ({', '.join(differ)}); resume it with --resume, or "
+            raise ValueError(f"the {state} run in {args.out} was started with other "
+                             f"settings ({', '.join(differ)}); "
+                             f"{'resume it with --resume, or ' if state == 'interrupted' else ''}"
                              "choose another --out")
+    if state == "finished":
+        return None
     return cfg, state == "interrupted"
 
 

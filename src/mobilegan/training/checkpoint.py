@@ -16,6 +16,10 @@ import torch
 def atomic_save(state: dict[str, Any], path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A write cut by SIGKILL or SIGTERM (no exception to clean up after) left its temporary
+    # file: one process writes a run's checkpoints, so any such file is stale.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -87,6 +87,8 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
     train = train + extra  # after the split: validation is the same with or without extras
     excluded = set(d.exclude_train_ids)
     dropped = sorted(s.id for s in train if s.id in excluded)
+    # An id that is nowhere (a typo) excludes nothing: the run says so rather than nothing.
+    unknown = sorted(excluded - {s.id for s in [*train, *val]})
     train = [s for s in train if s.id not in excluded]
     if d.limit:
         train = train[: d.limit]
@@ -103,6 +105,7 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         "extra_train_dir": d.extra_train_dir,
         "extra_train_added": len([s for s in extra if s.id not in excluded]),
         "train_ids_dropped": dropped,
+        "exclude_train_ids_not_found": unknown,
         "eval_dir": d.eval_dir,
         "eval_split": d.eval_split,
         "eval_ids_excluded": len(overlap) if (overlap and d.exclude_eval_ids) else 0,

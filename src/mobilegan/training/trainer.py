@@ -144,6 +144,11 @@ class Trainer:
             (self.out / "splits.json").write_text(json.dumps(self.data.info, indent=2) + "\n")
             if init_note:
                 self._log_event(init_note)
+        unknown = self.data.info.get("exclude_train_ids_not_found") or []
+        if unknown and self.main:
+            self._log_event(f"data.exclude_train_ids: {len(unknown)} id(s) are in neither the "
+                            f"training nor the validation images, so exclude nothing: "
+                            f"{', '.join(unknown[:5])}")
         skipped = self.data.info.get("skipped") or []
         if skipped and self.main:  # listed whole in splits.json; said here so nobody misses it
             shown = "; ".join(reason for _id, reason in skipped[:3])
