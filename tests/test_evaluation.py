@@ -355,3 +355,25 @@ def test_a_limited_evaluation_says_it_is_partial(tmp_path: Path, isic2017: Path,
     assert "**Partial: the first 2 of 600 images (--limit 2)" in (out / "summary.md").read_text()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["dataset"]["n_available"] == 600 and summary["dataset"]["set"] == "ISIC 2017 test"
+
+
+def test_a_folder_where_nothing_can_be_scored_leaves_no_output_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mobilegan.cli.main import main
+    from tests.conftest import untrained_weights
+
+    weights = untrained_weights(tmp_path / "w")
+    data = tmp_path / "bad"
+    (data / "images").mkdir(parents=True)
+    (data / "masks").mkdir()
+    (data / "images" / "a.jpg").write_bytes(b"not a jpeg")
+    (data / "masks" / "a.png").write_bytes(b"not a png")
+    out = tmp_path / "e"
+    assert main(["evaluate", str(weights), str(data), "--split", "all", "--image-size", "64",
+                 "--out", str(out), "--no-progress"]) == 2
+    assert "could be scored" in capsys.readouterr().err and not out.exists()
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep")
+    assert main(["evaluate", str(weights), str(data), "--split", "all", "--out", str(a_file),
+                 "--no-progress"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err and a_file.read_text() == "keep"

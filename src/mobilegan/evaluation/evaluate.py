@@ -250,7 +250,8 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     available = select_samples(dataset, split, source)
     samples = available[:limit] if limit else available
     out = Path(out_dir) if out_dir else _default_out(source, dataset, split, perturb)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():  # said before the scoring, not after it
+        raise NotADirectoryError(f"--out {out} is a file, not a folder")
 
     torch_device = resolve_device(device)
     model, model_cfg, params, runtime = load_network(source, torch_device)
@@ -286,6 +287,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
         first = skipped[0]["reason"] if skipped else "no samples"
         raise ValueError(f"no image of {dataset} ({split}) could be scored; "
                          f"{len(skipped)} skipped, first: {first}")
+    out.mkdir(parents=True, exist_ok=True)  # only now: a run that scored nothing leaves nothing
 
     summary = _summary(source, model_cfg, params, dataset, split, samples, rows, counts,
                        skipped, warnings, overlap, size, threshold, tta, limit, torch_device,
