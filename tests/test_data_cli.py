@@ -77,6 +77,10 @@ def test_split_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "7 train, 3 val" in capsys.readouterr().out
     split = load_split(out)
     assert len(split.train) == 7 and split.seed == 4
+    assert "warning" not in capsys.readouterr().err
+    (root / "masks" / "im3_segmentation.png").unlink()  # an image with no mask is warned of
+    assert main(["data", "split", str(root), "--out", str(tmp_path / "s2.json")]) == 0
+    assert "1 image(s) have no mask" in capsys.readouterr().err
 
 
 def test_real_summary_of_one_split(isic2017: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -235,7 +235,13 @@ def run_split(args: argparse.Namespace) -> int:
     from mobilegan.data.splits import ids_sha256, save_split, seeded_split
 
     root = _existing(args.dir)
-    ids = [s.id for s in load_samples(root, args.split)]
+    samples = load_samples(root, args.split)
+    ids = [s.id for s in samples]
+    unlabelled = [s.id for s in samples if s.mask is None]
+    if unlabelled:  # they would sit in a split and be skipped by training: say so now
+        print(f"warning: {len(unlabelled)} image(s) have no mask and are split all the same "
+              f"(training skips them), e.g. {', '.join(unlabelled[:3])}; "
+              f"`mobilegan data validate {root}` checks every pair", file=sys.stderr)
     train, val = seeded_split(ids, args.train_fraction, args.seed)
     path = save_split(args.out, train, val, seed=args.seed, train_fraction=args.train_fraction,
                       source=f"{root}" + (f" [{args.split}]" if args.split else ""))
