@@ -87,8 +87,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     mean = s["mean"]
     if s["leak_label"]:
         print(s["leak_label"])
-    if partial_note(s):
-        print(partial_note(s))
+    partial = partial_note(s)
+    if partial:
+        print(partial)
     print(f"{s['n']} images scored ({len(s['skipped'])} skipped): JAC {100 * mean['JAC']:.2f}, "
           f"DIC {100 * mean['DIC']:.2f}, ACC {100 * mean['ACC']:.2f}, "
           f"JAC_th {100 * mean['JAC_th']:.2f} (%)")

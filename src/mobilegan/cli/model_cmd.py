@@ -66,7 +66,7 @@ def _model_config(name: str | None, overrides: list[str]):  # -> ModelConfig
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from mobilegan.config import ModelConfig
+    from mobilegan.config import ModelConfig, changed_fields
     from mobilegan.models.registry import available_models, build_model
     from mobilegan.models.summary import count_parameters
 
@@ -79,8 +79,9 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"  {what:<36} {how}")
     shipped = _shipped_config()
     if shipped is not None:
-        changed = [f"model.{f.name}={getattr(shipped, f.name)}" for f in dataclasses.fields(shipped)
-                   if getattr(shipped, f.name) != getattr(ModelConfig(), f.name)]
+        ours = dataclasses.asdict(shipped)
+        changed = [f"model.{name}={ours[name]}"
+                   for name in changed_fields(ours, dataclasses.asdict(ModelConfig()))]
         print(f"shipped weights: {shipped.name} with {', '.join(changed) or 'the defaults'} "
               f"(`mobilegan model summary --shipped`)")
     return 0

@@ -79,6 +79,12 @@ def resume_config(args: argparse.Namespace) -> RunConfig:
     return cfg
 
 
+def _is_rank_zero() -> bool:
+    """Whether this process is torchrun's rank 0 (or the only process), before the trainer
+    has set up distributed training."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def refuse_existing_run(out: Path) -> None:
     """A run folder is never replaced by accident: a finished run's weights and scores, or an
     interrupted run's progress, stay unless --overwrite says otherwise."""
@@ -140,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         cfg, resume = planned
     else:
         cfg, resume = build_config(args), bool(args.resume)
-        if not resume and not args.overwrite and os.environ.get("RANK", "0") == "0":
+        if not resume and not args.overwrite and _is_rank_zero():
             refuse_existing_run(Path(cfg.out_dir))  # rank 0 only: it writes the folder
     if not resume:
         cfg.validate()
@@ -149,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as error:
         print(f"mobilegan train: stopped: {error}")
         return 3
-    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 validates and reports
+    if not _is_rank_zero():  # under torchrun only rank 0 validates and reports
         return 0
     print(f"done: {result.epochs_done} epochs, {result.steps_done} steps in {result.wall_s:.0f} s; "
           f"best validation JAC {result.best_val_jac:.4f} at epoch {result.best_epoch}; "

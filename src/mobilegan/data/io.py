@@ -207,7 +207,7 @@ def binarize(levels: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _two_level_foreground(values: np.ndarray) -> np.ndarray | None:
     """Where a mask of levels {0, v} (or {v} alone, v > 0) is v; None for any other mask."""
-    present = np.flatnonzero(np.bincount(values.ravel().astype(np.int64), minlength=2))
+    present = np.flatnonzero(np.bincount(values.ravel(), minlength=2))
     if len(present) <= 2 and present[-1] != 0 and (len(present) == 1 or present[0] == 0):
         return values == present[-1]
     return None

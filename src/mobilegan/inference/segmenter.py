@@ -41,7 +41,7 @@ LOW_CONFIDENCE = 0.952
 #: The same choice with the noise z sampled (``samples > 1``): a mean over noisy maps has
 #: softer borders, so the score runs lower and 0.952 would flag 34% of the held-out images.
 #: Chosen at 8 samples (``mobilegan serve``'s default) the same way: the 20% quantile
-#: rounded, 0.934, flags 83 of 413 holding 27 of the 40 failures (AUROC 0.89;
+#: rounded, 0.934, flags 84 of 413 holding 27 of the 40 failures (AUROC 0.89;
 #: results/v5/confidence_calibration_samples8.json). Reported on the leak-free test set:
 #: flags 32% (192 of 600) holding 101 of its 146 failures (AUROC 0.82), as the deterministic
 #: threshold does there (results/v5/confidence_test_samples8.json).
