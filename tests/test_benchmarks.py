@@ -127,3 +127,15 @@ def test_calibrate_confidence_takes_a_weights_file_and_its_splits(tmp_path: Path
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "no splits.json" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_serve_speed_times_the_page_over_http(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi", reason="the web extras: pip install 'mobilegan[app]'")
+    out = _run("serve_speed.py", "--backend", "int8", "--requests", "2", "--warmup", "0",
+               "--sizes", "64x48", "300x200", cwd=tmp_path)
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| 64x48 |")
+            or line.startswith("| 300x200 |")]
+    assert len(rows) == 2 and "backend int8, 1 sample(s)" in out
+    for row in rows:
+        p50, p90, inside = float(row[3]), float(row[4]), float(row[5])
+        assert 0 < inside <= p50 <= p90  # the server's own clock sees part of the round trip

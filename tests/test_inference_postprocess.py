@@ -74,3 +74,50 @@ def test_normalize_exposure_meets_the_target_and_keeps_colours() -> None:
     np.testing.assert_array_equal(normalize_exposure(black), black)
     bright = np.full((4, 4, 3), 250, np.uint8)  # brighter than the target: darkened, no wrap
     assert normalize_exposure(bright, target=200.0).max() == 200
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fill_holes_in_the_bounding_box_equals_filling_the_whole_image(seed: int) -> None:
+    """Random blobs with holes, touching the image's edges or not, sometimes with a hole
+    whose background opens onto the bounding box's edge (not a hole: it must stay open)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    mask = ndimage.gaussian_filter(rng.random((61, 83)), 3) > 0.5
+    if seed % 2:
+        mask[:, :4] = True  # the lesion runs off the left edge
+    mask[20:40, 30:35] = bool(seed % 3)
+    mask[44:56, 60:76] = True
+    mask[47:53, 63 + seed:70] = False  # one hole for sure
+    expected = ndimage.binary_fill_holes(mask)
+    assert expected[50, 69] and not mask[50, 69]
+    np.testing.assert_array_equal(postprocess.fill_holes(mask), expected)
+    ring = np.zeros((12, 12), bool)
+    ring[2:10, 2:10] = True
+    ring[4:8, 4:8] = False
+    ring[5, 2] = False  # a notch joins the inner background to the box's edge: no hole now
+    ring[5, 3] = ring[5, 4] = False
+    np.testing.assert_array_equal(postprocess.fill_holes(ring), ndimage.binary_fill_holes(ring))
+    assert not postprocess.fill_holes(ring)[5, 5]
+    thin = np.zeros((12, 12), bool)
+    thin[2:10, 2:10] = True
+    thin[3:9, 3:9] = False  # walls one pixel thick: the hole touches all four box edges
+    assert postprocess.fill_holes(thin)[2:10, 2:10].all()
+    assert not postprocess.fill_holes(np.zeros((4, 5), bool)).any()
+    assert postprocess.fill_holes(np.ones((4, 5), bool)).all()
+
+
+def test_mean_luminance_is_exact_on_a_large_image() -> None:
+    """Counted, not accumulated in float32 (which drifted by 5e-4 on a 6-megapixel photo)."""
+    from mobilegan.inference.preprocess import mean_luminance, normalize_exposure
+
+    rng = np.random.default_rng(1)
+    photo = rng.integers(90, 200, size=(2000, 3000, 3), dtype=np.uint8)
+    exact = photo.reshape(-1, 3).sum(axis=0, dtype=np.int64) / (2000 * 3000) @ [0.299, 0.587, 0.114]
+    assert mean_luminance(photo) == pytest.approx(exact, rel=1e-12)
+    view = photo[::7, ::5]  # a strided view is read as the pixels it shows
+    exact_view = view.reshape(-1, 3).sum(axis=0, dtype=np.int64) / view[..., 0].size @ [0.299, 0.587, 0.114]
+    assert mean_luminance(view) == pytest.approx(exact_view, rel=1e-12)
+    table = np.clip(np.round(np.arange(256, dtype=np.float32) *
+                             np.float32(140.0 / mean_luminance(view))), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(normalize_exposure(view, target=140.0), table[view])
