@@ -331,3 +331,14 @@ def test_quotes_in_a_file_name_come_back_as_the_user_named_the_file(client, real
     (r,) = client.post("/api/segment", files=[_part('mole "left".jpg', real_image.read_bytes())]
                        ).json()["results"]
     assert r["filename"] == 'mole "left".jpg' and r["id"] == "mole_left"
+
+
+def test_unknown_paths_and_methods_answer_in_the_apps_error_shape(client: TestClient) -> None:
+    for method, path, status in (("get", "/api/segmnet", 404), ("get", "/static/nope.js", 404),
+                                 ("get", "/api/segment", 405), ("delete", "/api/health", 405)):
+        response = getattr(client, method)(path)
+        assert response.status_code == status, (method, path)
+        body = response.json()
+        assert set(body) == {"error"} and "/api/segment" in body["error"], (method, path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "POST" in client.get("/api/segment").headers["allow"]

@@ -305,6 +305,25 @@ def test_a_duplicate_id_is_skipped_not_scored_twice(drawn_weights: Path, tmp_pat
         assert [row["id"] for row in csv.DictReader(handle)] == ["ISIC_0000001", "ISIC_0000002"]
 
 
+def test_a_mask_without_its_image_is_listed_as_skipped(drawn_weights: Path,
+                                                        tmp_path: Path) -> None:
+    """A test image lost from the folder would otherwise shrink the test set silently."""
+    data = _drawn_pairs(tmp_path / "data", {"ISIC_0000001.jpg": "ISIC_0000001",
+                                            "ISIC_0000002.jpg": "ISIC_0000002"})
+    (data / "images" / "ISIC_0000002.jpg").unlink()
+
+    result = evaluate(drawn_weights, data, split="all", out_dir=tmp_path / "out",
+                      progress=False, image_size=64)
+
+    assert result.summary["n"] == 1
+    [skipped] = result.summary["skipped"]
+    assert skipped["id"] == "ISIC_0000002" and skipped["kind"] == "orphan_mask"
+    assert "ISIC_0000002_segmentation.png" in (tmp_path / "out" / "summary.md").read_text()
+    limited = evaluate(drawn_weights, data, split="all", out_dir=tmp_path / "limited",
+                       progress=False, image_size=64, limit=1)
+    assert limited.summary["skipped"] == []  # a partial run says so in its own note
+
+
 def test_figures_draw_the_masks_that_were_scored(drawn_weights: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """With --postprocess each case's outline is the cleaned mask its JAC was computed on,

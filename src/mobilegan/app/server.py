@@ -21,12 +21,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mobilegan.app import payload
 from mobilegan.app.uploads import (MultipartReader, RequestRejected, Upload, UploadLimits,
                                    decode_upload, keep_upload, megabytes)
 
 log = logging.getLogger("mobilegan.app")
+_HTTP_ERRORS = {404: "no such page or endpoint: the API is GET /api/health and POST /api/segment",
+                405: "method not allowed: GET /api/health, POST /api/segment"}
 STATIC = Path(__file__).resolve().parent / "static"
 #: The page loads only its own files; images come back as data and blob URLs.
 _CSP = ("default-src 'self'; img-src 'self' data: blob:; connect-src 'self' blob: data:; "
@@ -112,6 +115,12 @@ def create_app(segmenter: Any, limits: UploadLimits | None = None,
         if request.url.path.startswith("/api/"):
             response.headers["Cache-Control"] = "no-store"  # results are patient data
         return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        # Unknown paths and methods answer as the app's own errors do: {"error": ...}.
+        return JSONResponse({"error": _HTTP_ERRORS.get(error.status_code, str(error.detail))},
+                            status_code=error.status_code, headers=error.headers)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index() -> FileResponse:

@@ -28,7 +28,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from mobilegan.data.layouts import Sample, discover, official_set
+from mobilegan.data.layouts import (Sample, discover, folder_pairs, mask_id, official_set,
+                                    unpaired_masks)
 from mobilegan.data.splits import ids_sha256
 from mobilegan.data.validate import check_pair
 from mobilegan.evaluation.report import SEEN_GROUPS
@@ -81,6 +82,19 @@ def select_samples(dataset: str | Path, split: str, source: ModelSource,
         raise ValueError(f"split {split!r} not under {dataset}; found {sorted(splits)} "
                          f"(or use '{ALL_SPLIT}' or '{HELDOUT_SPLIT}')")
     return samples[:limit] if limit else samples
+
+
+def imageless_masks(dataset: str | Path, split: str) -> list[dict[str, str]]:
+    """``skipped`` entries for the masks of ``split`` (any split for ``all``) that have no
+    image; none for ``heldout``, whose ids come from the run, not from the folder."""
+    if split == HELDOUT_SPLIT:
+        return []
+    pairs = folder_pairs(dataset)
+    if split != ALL_SPLIT and any(name == split for name, _, _ in pairs):
+        pairs = [pair for pair in pairs if pair[0] == split]
+    return [{"id": mask_id(path), "path": str(path), "kind": "orphan_mask",
+             "reason": "mask has no matching image"}
+            for _, images, masks in pairs for path in unpaired_masks(images, masks)]
 
 
 def overlap_report(ids: Sequence[str], source: ModelSource) -> dict[str, Any]:
@@ -262,7 +276,8 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     start = time.perf_counter()
     rows: list[dict[str, Any]] = []
     counts: list[tuple[int, int, int, int]] = []
-    skipped: list[dict[str, str]] = []
+    # A ground-truth mask whose image is missing is a test image not scored: said, not dropped.
+    skipped: list[dict[str, str]] = [] if limit else imageless_masks(dataset, split)
     warnings: list[dict[str, str]] = []
     bar = tqdm(total=len(samples), desc="evaluating", unit="img", disable=not progress,
                leave=False)
