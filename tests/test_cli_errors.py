@@ -113,3 +113,27 @@ def test_evaluate_of_the_shipped_weights_writes_to_the_working_folder(
                  "--no-progress"]) == 0
     assert (tmp_path / "eval" / "mobilegan_isic2017_test" / "summary.json").is_file()
     assert sorted(p.name for p in PACKAGED_WEIGHTS.parent.iterdir()) == before
+
+
+@pytest.mark.parametrize("code, shown", [(30, True), (28, True), (5, False)])
+def test_a_read_only_or_full_disk_is_one_line_other_os_errors_are_not_hidden(
+        code: int, shown: bool, monkeypatch: pytest.MonkeyPatch, image: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """EROFS and ENOSPC are the machine's state, said in one line; EIO stays a traceback."""
+    import errno
+
+    import mobilegan.inference.batch as batch
+
+    assert (errno.EROFS, errno.ENOSPC, errno.EIO) == (30, 28, 5)
+
+    def fail(*args, **kwargs):
+        raise OSError(code, "as the OS says it", str(image.parent / "out" / "results.csv"))
+
+    monkeypatch.setattr(batch, "segment_files", fail)
+    if not shown:
+        with pytest.raises(OSError):
+            main(["segment", str(image), "--out", str(image.parent / "out"), "--quiet"])
+        return
+    assert main(["segment", str(image), "--out", str(image.parent / "out"), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().endswith("error: as the os says it: "
+                                                    f"{image.parent / 'out' / 'results.csv'}")

@@ -132,3 +132,26 @@ def test_cli_export_without_weights_says_what_to_do(
     assert main(["export"]) == 2
     assert "no WEIGHTS given" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.onnx")) and os.listdir(tmp_path) == []
+
+
+def test_a_file_that_fails_its_check_is_set_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A pipeline that looks for --out must not find a file that failed its check."""
+    import mobilegan.inference.export as export
+
+    cfg = ModelConfig(name="unet", unet_base=4)
+    weights = save_model(_trained_like(cfg), cfg, tmp_path / "unet.safetensors")
+    monkeypatch.setattr(export, "check_onnx_parity", lambda model, path: 0.5)
+    out = tmp_path / "unet.onnx"
+    assert main(["export", str(weights), "--out", str(out), "--check"]) == 1
+    assert not out.exists() and (tmp_path / "unet.check-failed.onnx").is_file()
+    assert "FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option", [["--tolerance", "0"], ["--tolerance", "-1"],
+                                    ["--tolerance", "nan"], ["--min-agreement", "1.5"],
+                                    ["--min-agreement", "nan"], ["--min-agreement", "0"]])
+def test_check_limits_that_cannot_be_met_or_always_are_refused(
+        option: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "--out", str(tmp_path / "m.onnx"), "--check", *option]) == 2
+    assert option[0] in capsys.readouterr().err and not list(tmp_path.iterdir())

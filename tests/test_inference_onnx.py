@@ -76,3 +76,28 @@ def test_onnx_backend_runs_without_torch(onnx_file: Path, real_image: Path,
     expected = Segmenter(weights, image_size=SIZE).predict(real_image)
     assert answer["shape"] == list(expected.mask.shape)
     assert answer["mean"] == pytest.approx(float(expected.probability.mean()), abs=1e-5)
+
+
+def test_the_command_line_runs_int8_without_torch_and_says_when_torch_is_needed(
+        real_image: Path, tmp_path: Path) -> None:
+    """On an onnxruntime-only install: the shipped int8 file segments; the float `onnx`
+    backend on the shipped .safetensors (exported on the fly, with torch) says what to do."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["torch"] = None  # any `import torch` now raises ImportError
+        from mobilegan.cli.main import main
+        int8 = main(["segment", {str(real_image)!r}, "--out", {str(tmp_path / "int8")!r},
+                     "--backend", "int8", "--quiet"])
+        onnx = main(["segment", {str(real_image)!r}, "--out", {str(tmp_path / "onnx")!r},
+                     "--backend", "onnx", "--quiet"])
+        assert sys.modules["torch"] is None
+        print(int8, onnx)
+    """)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["0", "2"]
+    assert "needs torch" in done.stderr and "Traceback" not in done.stderr
+    assert (tmp_path / "int8" / f"{real_image.stem}_segmentation.png").is_file()
+    assert not (tmp_path / "onnx" / "results.csv").exists()

@@ -139,13 +139,16 @@ def test_output_names_cannot_escape(weights: Path, tmp_path: Path) -> None:
         assert not name.startswith(".")
     ids = UniqueIds()
     assert [ids("x"), ids("X"), ids("x"), ids("../x")] == ["x", "X_2", "x_3", "x_4"]
+    # any script's letters tell names apart; no leading '-', which a spreadsheet sums
+    assert [safe_id(n) for n in ("患者", "病人", "läsion ü", "-2-3", "--")] == [
+        "患者", "病人", "läsion_ü", "2-3", "image"]
     folder = tmp_path / "in"
     folder.mkdir()
     Image.fromarray(draw_lesion((64, 64), seed=0)[0]).save(folder / "..\\..\\evil.png")
     out = tmp_path / "deep" / "out"
     assert _segment(folder / "..\\..\\evil.png", "--out", out, "--weights", weights) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "evil_overlay.png", "evil_segmentation.png", "results.csv"]
+        "evil_overlay.png", "evil_segmentation.png", "results.csv", "segment_run.json"]
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]
 
 
@@ -207,11 +210,12 @@ def test_segmenting_into_an_input_folder_twice_skips_its_own_outputs(weights: Pa
     folder.mkdir()
     Image.fromarray(draw_lesion((48, 64), seed=1)[0]).save(folder / "x.jpg")
     Image.fromarray(draw_lesion((48, 64), seed=2)[0]).save(folder / "mole_overlay.png")
-    for _ in range(2):
-        assert _segment(folder, "--out", folder, "--weights", weights, "--samples", "2") == 0
+    for again in ([], ["--overwrite"]):
+        assert _segment(folder, "--out", folder, "--weights", weights, "--samples", "2",
+                        *again) == 0
         assert sorted(row["id"] for row in _rows(folder).values()) == ["mole_overlay", "x"]
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["x.jpg", "mole_overlay.png", "results.csv"]
+        ["x.jpg", "mole_overlay.png", "results.csv", "segment_run.json"]
         + [f"{i}_{kind}.png" for i in ("x", "mole_overlay")
            for kind in ("segmentation", "overlay", "uncertainty")])
     assert [p.name for p in collect_inputs([folder])] == ["mole_overlay.png", "x.jpg"]
@@ -291,7 +295,7 @@ def test_a_ground_truth_mask_in_the_out_folder_is_never_replaced(weights: Path,
     assert not (folder / "a_overlay.png").exists()  # nothing of a refused image is written
     assert rows["b"]["status"] == "ok"
     # a rerun replaces its own outputs (marked in their PNG text) and still spares the truth
-    assert _segment(folder, "--out", folder, "--weights", weights) == 0
+    assert _segment(folder, "--out", folder, "--weights", weights, "--overwrite") == 0
     rows = {row["id"]: row for row in _rows(folder).values()}
     assert (rows["a"]["status"], rows["b"]["status"]) == ("error", "ok")
     assert (folder / "a_segmentation.png").read_bytes() == before
@@ -320,8 +324,9 @@ def test_outputs_of_an_earlier_version_are_known_by_its_results_csv(weights: Pat
     unmarked = Image.open(out / "x_segmentation.png")
     unmarked.load()
     unmarked.save(out / "x_segmentation.png")  # no text chunk: as an older version wrote it
-    assert _segment(image, "--out", out, "--weights", weights) == 0
+    assert _segment(image, "--out", out, "--weights", weights, "--overwrite") == 0
     assert [row["status"] for row in _rows(out).values()] == ["ok"]
+    assert Image.open(out / "x_segmentation.png").text  # replaced, with the mark now
 
 
 def test_max_pixels_refuses_large_images_as_rows_and_can_be_raised(weights: Path,
@@ -335,3 +340,82 @@ def test_max_pixels_refuses_large_images_as_rows_and_can_be_raised(weights: Path
     out = tmp_path / "raised"
     assert _segment(image, "--out", out, "--weights", weights, "--max-pixels", "2000") == 0
     assert [r["status"] for r in _rows(out).values()] == ["ok"]
+
+
+def test_an_earlier_run_is_never_replaced_unless_asked(weights: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Two photos of one name from two folders, segmented one after the other into one
+    --out: the second run replaced the first's table and mask without a word."""
+    for folder, seed in (("monday", 1), ("tuesday", 2)):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(draw_lesion((40, 48), seed=seed)[0]).save(tmp_path / folder / "mole.jpg")
+    Image.fromarray(draw_lesion((40, 48), seed=3)[0]).save(tmp_path / "monday" / "scar.jpg")
+    out = tmp_path / "out"
+    assert _segment(tmp_path / "monday", "--out", out, "--weights", weights) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    assert _segment(tmp_path / "tuesday", "--out", out, "--weights", weights) == 2
+    assert "earlier run" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+
+    assert _segment(tmp_path / "tuesday", "--out", out, "--weights", weights, "--overwrite") == 0
+    assert [row["id"] for row in _rows(out).values()] == ["mole"]
+    assert sorted(p.name for p in out.iterdir()) == [  # Monday's scar is gone with its row
+        "mole_overlay.png", "mole_segmentation.png", "results.csv", "segment_run.json"]
+
+
+def test_the_refusal_names_the_folder_and_the_way_out(weights: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((32, 32), seed=5)[0]).save(image)
+    assert _segment(image, "--out", tmp_path / "out", "--weights", weights) == 0
+    capsys.readouterr()
+    assert _segment(image, "--out", tmp_path / "out", "--weights", weights) == 2
+    err = capsys.readouterr().err
+    assert "holds an earlier run's results" in err and "--overwrite" in err and "1 rows" in err
+
+
+def test_a_second_run_into_a_folder_being_written_stops(weights: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The lock of a live run stops a second one; a dead run's lock is taken over."""
+    import os
+    import subprocess
+    import sys
+
+    from mobilegan.inference.batch import LOCK_NAME
+
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((32, 32), seed=6)[0]).save(image)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_NAME).write_text(str(os.getpid()))  # this test's process: alive
+    assert _segment(image, "--out", out, "--weights", weights) == 2
+    assert f"process {os.getpid()}" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    (out / LOCK_NAME).write_text(finished.stdout.strip())  # a run that died
+    assert _segment(image, "--out", out, "--weights", weights) == 0
+    assert not (out / LOCK_NAME).exists()  # released at the end
+    assert _rows(out)[str(image)]["status"] == "ok"
+
+
+def test_the_run_record_repeats_a_sampled_run(weights: Path, tmp_path: Path) -> None:
+    """--samples without --seed draws a seed and records it: the same seed gives the same
+    masks; the record names the weights by their hash and the settings."""
+    import hashlib
+    import json
+
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((40, 48), seed=7)[0]).save(image)
+    assert _segment(image, "--out", tmp_path / "a", "--weights", weights, "--samples", "3") == 0
+    record = json.loads((tmp_path / "a" / "segment_run.json").read_text())
+    assert isinstance(record["seed"], int) and record["samples"] == 3
+    assert record["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert (record["backend"], record["image_size"], record["images"], record["succeeded"]) == (
+        "torch", 64, 1, 1)
+    assert _segment(image, "--out", tmp_path / "b", "--weights", weights, "--samples", "3",
+                    "--seed", str(record["seed"])) == 0
+    for name in ("x_segmentation.png", "x_uncertainty.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

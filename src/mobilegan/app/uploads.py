@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mobilegan.inference.batch import safe_id
+
 if TYPE_CHECKING:
     from mobilegan.data.io import ImageReadError
 
@@ -92,10 +94,8 @@ def upload_id(filename: str) -> str:
     without any client path and with only filename-safe characters."""
     name = re.split(r"[\\/]", filename or "")[-1]
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    # Letters of any script are kept (a Japanese or German name stays told apart); no
-    # leading '-', which a spreadsheet would read as a minus sign (``-1-1`` -> -2).
-    safe = re.sub(r"[^\w.-]+", "_", stem).strip("._-")[:100]
-    return safe or "image"
+    # The rule of `mobilegan segment`'s ids (letters of any script kept, no leading '-').
+    return safe_id(stem)[:100].rstrip("._-") or "image"
 
 
 def megabytes(size: int) -> str:

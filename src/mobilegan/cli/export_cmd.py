@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 import time
 from pathlib import Path
+
+#: Images beside the calibration set that ``--check`` compares int8 and float32 masks on.
+CHECK_IMAGES = 64
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -12,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "export", help="export weights to ONNX (dynamic batch and size, noise z off)",
         description="Export a .safetensors network (with its .json config beside it) to ONNX. "
                     "The graph takes 'image' (B, 3, H, W) float32 in [-1, 1], H and W "
-                    "multiples of 16, and returns 'logits' (B, 1, H, W). Without WEIGHTS the "
+                    "multiples of 8 (of 16 for the U-Net), and returns 'logits' (B, 1, H, W). Without WEIGHTS the "
                     "shipped weights are exported.")
     p.add_argument("weights", nargs="?", default=None, metavar="WEIGHTS",
                    help="a .safetensors file (default: the shipped weights)")
@@ -66,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
                                             weights_metadata)
     from mobilegan.models.io import load_model
 
+    if not (math.isfinite(args.tolerance) and args.tolerance > 0):
+        raise ValueError(f"--tolerance must be a number > 0, got {args.tolerance}")
+    if not 0 < args.min_agreement <= 1:  # also refuses nan
+        raise ValueError(f"--min-agreement is a mean Jaccard, in (0, 1]; got {args.min_agreement}")
     weights = _weights(args.weights)
     if args.quantize:
         return run_quantize(args, weights)
@@ -81,8 +90,18 @@ def run(args: argparse.Namespace) -> int:
         ok = diff < args.tolerance
         print(f"parity with PyTorch (1x128x128, 2x192x256): max |diff| = {diff:.2e} "
               f"{'OK' if ok else 'FAILED'} (tolerance {args.tolerance:g})")
-        return 0 if ok else 1
+        return 0 if ok else set_aside(path)
     return 0
+
+
+def set_aside(path: Path) -> int:
+    """A file that failed its check is renamed so that nothing ships it by its name; the
+    exit code 1."""
+    failed = path.with_name(f"{path.stem}.check-failed{path.suffix}")
+    path.replace(failed)
+    print(f"the check failed: moved {path.name} to {failed} (not for use; kept to inspect)",
+          file=sys.stderr)
+    return 1
 
 
 def onnx_out(given: str | None, default: Path) -> Path:
@@ -148,7 +167,6 @@ def _readable(samples: list, count: int, size: int) -> tuple[list, list, list[st
 
 def run_quantize(args: argparse.Namespace, weights: Path) -> int:
     import random
-    import sys
     import tempfile
 
     from mobilegan.data.layouts import split_samples
@@ -196,7 +214,7 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
               f"{len(chosen)} images ({rule})")
         if not args.check:
             return 0
-        held, _, _ = _readable(rest, min(64, args.calibration_images), size)
+        held, _, _ = _readable(rest, CHECK_IMAGES, size)
         if not held:
             print("no images left beside the calibration set for --check", file=sys.stderr)
             return 1
@@ -206,4 +224,4 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
           f"{agree['mean_mask_jaccard']:.4f} (worst {agree['worst_mask_jaccard']:.4f}), largest "
           f"probability change {agree['max_probability_change']:.3f} "
           f"{'OK' if ok else 'FAILED'} (least {args.min_agreement:g})")
-    return 0 if ok else 1
+    return 0 if ok else set_aside(out)

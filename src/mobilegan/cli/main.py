@@ -7,6 +7,7 @@ adds its parser and sets ``func``; the parser's ``func(args)`` returns an exit c
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -64,11 +65,20 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input is the user's to fix: say what and where, no stack trace.
         print(f"mobilegan {args.command}: error: {describe_error(error)}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.errno not in MACHINE_ERRNOS:
+            raise
+        print(f"mobilegan {args.command}: error: {describe_error(error)}", file=sys.stderr)
+        return 2
 
 
 #: Errors that mean the input or a path is wrong, not the program: one line, exit 2.
+#: (ModuleNotFoundError: an optional package this command needs, e.g. torch on an
+#: onnxruntime-only install.)
 USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
-               PermissionError, ValueError, KeyError)
+               PermissionError, ValueError, KeyError, ModuleNotFoundError)
+#: OS errors about the machine, not the program: a read-only file system, a full disk.
+MACHINE_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 def describe_error(error: BaseException) -> str:

@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="torch (default), onnx (onnxruntime float32) or int8 (onnxruntime, int8 "
                         "convolutions; no uncertainty map)")
     p.add_argument("--weights", default=None,
-                   help="a .safetensors (with its .json) or .onnx file; default: shipped weights")
+                   help="a .safetensors (with its .json), or an .onnx file for --backend onnx "
+                        "or int8; default: shipped weights")
     p.add_argument("--samples", type=int, default=None,
                    help=f"noise samples for the uncertainty map (default {DEFAULT_TORCH_SAMPLES} "
                         f"with torch, 1 with onnx, which cannot sample)")

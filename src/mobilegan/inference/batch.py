@@ -9,7 +9,10 @@ can write outside the output folder.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,13 +32,16 @@ CSV_NAME = "results.csv"
 CSV_FIELDS = ["id", "source", "width", "height", "area_pixels", "area_percent",
               "bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1", "confidence", "low_confidence",
               "status", "error"]
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: Letters and digits of any script (``\\w``), '.', '_' and '-': ``患者.jpg`` and
+#: ``läsion.jpg`` keep names that tell them apart.
+_UNSAFE = re.compile(r"[^\w.-]+")
 
 
 def safe_id(raw: str) -> str:
-    """An id usable as a file name: no separators, no '..', no leading dot, not empty."""
+    """An id usable as a file name: no separators, no '..', no leading dot, not empty, and
+    no leading '-' (a spreadsheet reads ``-2-3`` as a sum; the id is a CSV cell too)."""
     text = _UNSAFE.sub("_", raw.replace("\\", "/").split("/")[-1])
-    text = re.sub(r"\.{2,}", "_", text).strip("._") or "image"
+    text = re.sub(r"\.{2,}", "_", text).strip("._-") or "image"
     return text[:150]
 
 
@@ -104,13 +110,31 @@ class BatchSummary:
 
 def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_size: int = 8,
                   progress: bool = True, overlays: bool = True,
-                  max_pixels: int | None = None) -> BatchSummary:
+                  max_pixels: int | None = None, overwrite: bool = False,
+                  record: dict[str, Any] | None = None) -> BatchSummary:
     """Segment ``paths`` into ``out_dir``; rows reach the CSV as each batch finishes.
-    Images over ``max_pixels`` (None: 50 M) are error rows, as possible decompression bombs."""
+    Images over ``max_pixels`` (None: 50 M) are error rows, as possible decompression bombs.
+    A folder holding an earlier run's results is refused unless ``overwrite``, which first
+    removes that run's own outputs (so the folder then holds this run's only). ``record``
+    (settings, weights...) is written to :data:`RECORD_NAME` with the counts."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        # Before anything is written: a foreign results.csv, or an earlier run's without
+        # ``overwrite``, stops here.
+        guard = OutputGuard(out, overwrite)
+        summary = _segment_into(segmenter, paths, out, guard, batch_size, progress, overlays,
+                                max_pixels)
+        if record is not None:
+            write_record(out, {**record, "images": len(paths), "succeeded": summary.succeeded,
+                               "failed": summary.failed})
+    return summary
+
+
+def _segment_into(segmenter: Any, paths: list[Path], out: Path, guard: "OutputGuard",
+                  batch_size: int, progress: bool, overlays: bool,
+                  max_pixels: int | None) -> BatchSummary:
     csv_path = out / CSV_NAME
-    guard = OutputGuard(out)  # before anything is written: a foreign results.csv stops here
     ids = UniqueIds()
     ok = failed = 0
     first_errors: list[str] = []
@@ -123,7 +147,7 @@ def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_
         writer.writeheader()
         for chunk in _chunks(paths, batch_size):
             for row in _segment_chunk(segmenter, chunk, ids, out, overlays, guard, max_pixels):
-                # Ids need no guard: safe_id keeps only letters, digits, '.', '_' and '-'.
+                # Ids need no guard: safe_id keeps letters, digits, '.', '_' and an inner '-'.
                 writer.writerow(with_text_cells(row, ("source", "error")))
                 ok += row["status"] == "ok"
                 failed += row["status"] != "ok"
@@ -222,29 +246,27 @@ def _signature() -> PngInfo:
 
 
 class OutputGuard:
-    """Lets a run replace only what ``mobilegan segment`` wrote. A rerun into the same
-    ``--out`` overwrites its own masks; a ground-truth ``<id>_segmentation.png`` or a user's
-    own picture in that folder (``--out`` pointed at the images) is never replaced: that
-    image's row says so and the run goes on. Files are known as ours by :data:`WRITER` in
-    their PNG text, or (outputs of versions before the mark) by an ``ok`` row of the
-    folder's own ``results.csv``; a ``results.csv`` that is not ours stops the run first."""
+    """Lets a run replace only what ``mobilegan segment`` wrote. A folder holding an earlier
+    run's ``results.csv`` is refused unless ``overwrite``, which removes that run's outputs
+    first (its table would otherwise lose the earlier rows and keep masks no row names);
+    a ground-truth ``<id>_segmentation.png`` or a user's own picture in that folder
+    (``--out`` pointed at the images) is never replaced: that image's row says so and the
+    run goes on. Files are known as ours by :data:`WRITER` in their PNG text, or (outputs
+    of versions before the mark) by an ``ok`` row of the folder's own ``results.csv``; a
+    ``results.csv`` that is not ours stops the run first."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, overwrite: bool = False) -> None:
         self.previous: set[str] = set()
-        csv_path = out / CSV_NAME
-        if not csv_path.exists():
+        rows = earlier_run(out, overwrite)
+        if rows is None:
             return
-        try:
-            with csv_path.open(newline="", encoding="utf-8", errors="replace") as handle:
-                reader = csv.DictReader(handle)
-                fields, rows = reader.fieldnames, list(reader)
-        except (OSError, csv.Error) as error:
-            raise FileExistsError(f"{csv_path} exists and cannot be read ({error}); "
-                                  f"choose another --out") from error
-        if fields != CSV_FIELDS:
-            raise FileExistsError(f"{csv_path} exists and was not written by mobilegan "
-                                  f"segment: not replaced; choose another --out")
         self.previous = {row["id"] for row in rows if row.get("status") == "ok"}
+        for row in rows:  # the earlier run's own files only: a ground truth stays
+            for kind in ("segmentation", "overlay", "uncertainty"):
+                path = out / f"{safe_id(row['id'])}_{kind}.png"
+                if path.is_file() and not path.is_symlink() and (
+                        _written_by_us(path) or row["id"] in self.previous):
+                    path.unlink()
 
     def check(self, path: Path) -> None:
         if not path.exists() and not path.is_symlink():
@@ -255,6 +277,90 @@ class OutputGuard:
         raise FileExistsError(f"{path} exists and was not written by mobilegan segment: "
                               f"not replaced (choose another --out)")
 
+
+
+def earlier_run(out: str | Path, overwrite: bool = False) -> list[dict[str, str]] | None:
+    """The rows of an earlier run's ``results.csv`` in ``out`` (None: there is none);
+    FileExistsError if there is one and not ``overwrite``, or a ``results.csv`` that is not
+    this tool's. Cheap: ``mobilegan segment`` asks before loading the network."""
+    csv_path = Path(out) / CSV_NAME
+    if not csv_path.exists():
+        return None
+    try:
+        with csv_path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.DictReader(handle)
+            fields, rows = reader.fieldnames, list(reader)
+    except (OSError, csv.Error) as error:
+        raise FileExistsError(f"{csv_path} exists and cannot be read ({error}); "
+                              f"choose another --out") from error
+    if fields != CSV_FIELDS:
+        raise FileExistsError(f"{csv_path} exists and was not written by mobilegan "
+                              f"segment: not replaced; choose another --out")
+    if not overwrite:
+        raise FileExistsError(f"{out} holds an earlier run's results ({csv_path}, {len(rows)} "
+                              f"rows): not replaced; pass --overwrite to replace that run's "
+                              f"outputs, or choose another --out")
+    return rows
+
+
+#: Held in ``--out`` while a run writes there: a second run into it stops instead of
+#: mixing its rows and masks with the first's.
+LOCK_NAME = ".mobilegan-segment.lock"
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """``out`` for this process alone. A lock left by a run that died (its process is
+    gone) is taken over, on POSIX; elsewhere the message says to delete it."""
+    lock = out / LOCK_NAME
+    for attempt in (1, 2):
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            pid = _lock_owner(lock)
+            if attempt == 1 and pid is not None and not _alive(pid):
+                lock.unlink(missing_ok=True)
+                continue
+            raise FileExistsError(
+                f"another mobilegan segment ({f'process {pid}' if pid else 'unknown process'}) "
+                f"is writing into {out}: wait for it or choose another --out (if no run is "
+                f"going, delete {lock})") from None
+    try:
+        os.write(handle, str(os.getpid()).encode())
+        os.close(handle)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_owner(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # Windows' os.kill ends the process: never probe it there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+#: The run's settings and provenance, beside results.csv.
+RECORD_NAME = "segment_run.json"
+
+
+def write_record(out: Path, record: dict[str, Any]) -> Path:
+    path = out / RECORD_NAME
+    path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
 
 
 def _written_by_us(path: Path) -> bool:

@@ -10,6 +10,7 @@ Importing this module needs no torch: ``backend="onnx"`` runs on numpy + onnxrun
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -95,7 +96,8 @@ class Segmenter:
     human look. ``weights`` is a ``.safetensors`` file (with its ``.json``) or, for
     ``backend="onnx"``, an ``.onnx`` file; None means the shipped weights.
     ``backend="int8"`` runs an int8 ONNX file (default: the shipped one) with onnxruntime:
-    about 1.4x faster on a CPU, masks within 0.2 JAC of float32 (docs/deployment.md).
+    about 1.4x faster on a CPU, masks as good as float32's (v5: JAC -0.1 on held-out
+    images, +0.4 on the test set; docs/deployment.md).
     ``image_size`` None (the default) is the size the weights were trained at, as their
     metadata records it (``mobilegan evaluate`` uses the same), else 128.
     """
@@ -184,7 +186,8 @@ class Segmenter:
         self.image_size = int(size)
 
     def predict(self, image: ImageInput, id: str | None = None) -> SegmentationResult:
-        """Segment one image (path, PIL image, or uint8 (H, W, 3) / (H, W) array)."""
+        """Segment one image (path, PIL image, or uint8 (H, W, 3) RGB / (H, W) array; an
+        OpenCV image is BGR: pass ``image[..., ::-1]``)."""
         if id is None and isinstance(image, (str, os.PathLike)):
             id = _id_of(Path(image))
         return self.predict_batch([to_rgb(image)], [id])[0]
@@ -343,6 +346,12 @@ def _onnx_backend(path: Path, device: str, threads: int | None) -> Any:
 
     if path.suffix.lower() == ".onnx":
         return OnnxBackend(path, device=device, threads=threads)
+    if importlib.util.find_spec("torch") is None:
+        raise ModuleNotFoundError(
+            f"backend 'onnx' with {path.name} exports it to ONNX first, which needs torch "
+            f"(not installed here): pass an exported .onnx file as the weights (`mobilegan "
+            f"export` on a machine with torch), or use backend 'int8' (the shipped int8 "
+            f"file needs no torch)")
     from mobilegan.inference.torch_backend import export_weights_to_onnx
 
     with tempfile.TemporaryDirectory(prefix="mobilegan-onnx-") as tmp:
