@@ -87,3 +87,23 @@ def test_well_typed_overrides_keep_their_types() -> None:
     assert cfg.train.betas == (0.5, 0.9) and cfg.train.lr == 1
     assert cfg.data.eval_split == "2017"  # a text field keeps text that reads as a number
     assert cfg.model.discriminator_attention is None and cfg.data.exclude_train_ids == ()
+
+
+def test_values_set_in_python_are_type_checked_before_a_run(tmp_path: Path) -> None:
+    """``mobilegan.train(cfg)`` with ``cfg.model.attention = "False"`` trained the full
+    network and saved a config.json that `mobilegan train --config` then refused."""
+    import mobilegan
+    from mobilegan.config import ModelConfig
+
+    cfg = RunConfig()
+    cfg.out_dir = str(tmp_path / "run")
+    cfg.model.attention = "False"  # type: ignore[assignment]
+    with pytest.raises(ConfigError, match="model.attention: expected bool"):
+        mobilegan.train(cfg)
+    assert not (tmp_path / "run").exists()
+    cfg = RunConfig()
+    cfg.train.adversarial = "false"  # type: ignore[assignment]
+    with pytest.raises(ConfigError, match="train.adversarial"):
+        cfg.validate()
+    with pytest.raises(ConfigError, match="model.pam_kv_stride: expected int"):
+        build_model(ModelConfig(pam_kv_stride="2"))  # type: ignore[arg-type]

@@ -374,3 +374,28 @@ def test_only_the_isic_2017_test_set_enters_the_test_tables(tmp_path: Path) -> N
     # summaries written before the set was recorded: known by folder name and split
     assert is_isic2017_test({"dataset": {"name": "isic2017", "split": "test"}})
     assert not is_isic2017_test({"dataset": {"name": "my_clinic", "split": "test"}})
+
+
+def test_runs_on_another_data_split_or_threshold_are_kept_and_told_apart(
+        results: tuple[Path, str, dict[str, Path]], tmp_path: Path) -> None:
+    """A run with ``data.seed=5`` (other training ids) and training seed 0 was dropped as a
+    repeat of seed 0; a 0.3-threshold evaluation and a GAN-free run carried the label of
+    the default ones."""
+    _, _, evals = results
+    base = json.loads((evals["leak_free"] / "summary.json").read_text())
+    rows = (("a", {"seed": 0, "data_seed": 0, "train_ids_sha256": "a" * 64}),
+            ("b", {"seed": 0, "data_seed": 5, "train_ids_sha256": "b" * 64}),
+            ("c", {"seed": 0, "data_seed": 0, "train_ids_sha256": "a" * 64, "threshold": 0.3}),
+            ("d", {"seed": 0, "data_seed": 0, "train_ids_sha256": "a" * 64, "adversarial": False,
+                   "name": "nogan"}))
+    for folder, changes in rows:
+        (tmp_path / folder).mkdir()
+        summary = {"name": "mobilegan", **base, "figures": {}, "weights": folder, **changes}
+        summary["name"] = changes.get("name", "mobilegan")
+        (tmp_path / folder / "summary.json").write_text(json.dumps(summary))
+    sections = _sections(build_report([tmp_path], tmp_path / "RESULTS.md"))
+    table2 = _section(sections, "Table 2")
+    assert "| 0/data 0, 0/data 5 |" in table2
+    assert "| mobilegan (threshold 0.3) (first" in table2
+    assert any(line.startswith("| nogan (first") and "| no GAN |" in line
+               for line in _section(sections, "Table 4").splitlines())

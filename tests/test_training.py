@@ -134,12 +134,18 @@ def test_overlap_guard_refuses_then_labels(data_root: Path, tmp_path: Path) -> N
         plan_splits(cfg)
     cfg.data.allow_overlap = True
     _, _, info = plan_splits(cfg)
-    assert info["leak"] and info["leak_label"].startswith("LEAKY: 529")
+    from mobilegan.data.layouts import load_samples
+    test_ids = {s.id for s in load_samples(data_root / "isic2017", "test")}
+    used = len(set(info["train"] + info["val"]) & test_ids)  # data.limit keeps a few images
+    assert info["leak"] and info["leak_label"].startswith(f"LEAKY: {used} training ids")
+    assert info["train_overlap_with_eval"] == used < 529
+    whole = tiny_config(data_root, tmp_path / "w")
+    whole.data.exclude_eval_ids, whole.data.allow_overlap = False, True
+    whole.data.limit = whole.data.val_limit = None
+    assert plan_splits(whole)[2]["leak_label"].startswith("LEAKY: 529")
     cfg.data.exclude_eval_ids = True
     train, val, info = plan_splits(cfg)
     assert info["protocol"] == "leak-free" and info["eval_ids_excluded"] == 529
-    from mobilegan.data.layouts import load_samples
-    test_ids = {s.id for s in load_samples(data_root / "isic2017", "test")}
     full_cfg = tiny_config(data_root, tmp_path / "y")
     full_cfg.data.limit = full_cfg.data.val_limit = None
     train, val, _ = plan_splits(full_cfg)
@@ -602,3 +608,33 @@ def test_an_excluded_id_that_is_nowhere_is_reported(data_root: Path, tmp_path: P
     assert json.loads((tmp_path / "run" / "splits.json").read_text())[
         "exclude_train_ids_not_found"] == ["ISIC_TYPO"]
     assert "ISIC_TYPO" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resume_is_exact(
+        data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM (a scheduler's pre-emption) or Ctrl+C lost every step since the last
+    periodic checkpoint (up to 100): the run now saves the step it was in and stops."""
+    straight = tmp_path / "straight"
+    trainer_module.train(tiny_config(data_root, straight, steps=4))
+
+    out = tmp_path / "run"
+    real_step = trainer_module.Trainer._step
+
+    def step_then_signal(self, *args):
+        losses = real_step(self, *args)
+        if self.global_step == 1:  # during the second step
+            os.kill(os.getpid(), signal.SIGTERM)
+        return losses
+
+    monkeypatch.setattr(trainer_module.Trainer, "_step", step_then_signal)
+    with pytest.raises(KeyboardInterrupt):
+        trainer_module.train(tiny_config(data_root, out, steps=4))
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers given back
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["global_step"] == 2
+    assert "SIGTERM at step 2" in (out / "train.log").read_text()
+    monkeypatch.setattr(trainer_module.Trainer, "_step", real_step)
+    trainer_module.train(RunConfig.load(out / "config.json"), resume=True)
+    a, b = read_csv(straight / "steps.csv"), read_csv(out / "steps.csv")
+    assert [r["step"] for r in b] == ["1", "2", "3", "4"]
+    for row_a, row_b in zip(a, b):
+        assert abs(float(row_a["g_total"]) - float(row_b["g_total"])) <= 1e-6, row_a["step"]

@@ -54,6 +54,7 @@ class ModelConfig:
     def validate(self) -> "ModelConfig":
         """The switches a network is built from; ``build_model`` calls this, so a model made
         without a RunConfig cannot fall back silently to another start or PAM."""
+        _build(ModelConfig, dataclasses.asdict(self), "model.")  # types, as a file's are
         checks = [
             ("model.head_init", self.head_init in HEAD_INITS,
              f"must be one of {HEAD_INITS}, got {self.head_init!r}"),
@@ -215,6 +216,10 @@ class RunConfig:
         """Fail at start, naming the field, rather than hours into a run."""
         from mobilegan.models.registry import available_models
         from mobilegan.training.schedule import SCHEDULES
+
+        # Every field's type, as a config file's and --set's are checked: set in Python,
+        # ``cfg.model.attention = "False"`` is truthy and trained the attention it named off.
+        RunConfig.from_dict(self.to_dict())
 
         checks = [
             ("model.name", self.model.name in available_models(),

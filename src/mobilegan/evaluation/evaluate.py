@@ -391,6 +391,8 @@ def _summary(source: ModelSource, model_cfg: Any, params: int, dataset: Path, sp
         "overlap": {k: v for k, v in overlap.items() if k not in ("train_ids", "val_ids")},
         "seed": (source.run_config or {}).get("train", {}).get("seed", meta.get("seed")),
         "data_seed": splits.get("seed"),
+        # trained with the discriminator (None: not known, e.g. bare weights)
+        "adversarial": (source.run_config or {}).get("train", {}).get("adversarial"),
         "image_size": size,
         "threshold": threshold,
         "tta": tta,

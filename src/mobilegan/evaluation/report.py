@@ -189,6 +189,9 @@ class Group:
         return ", ".join(f"[E{i}](#e{i})" for i, _, _ in self.items)
 
     def seeds(self) -> str:
+        """Training seeds; as ``train/data`` pairs when the runs split the data differently."""
+        if len({s.get("data_seed") for s in self.summaries}) > 1:
+            return ", ".join(f"{s.get('seed')}/data {s.get('data_seed')}" for s in self.summaries)
         return ", ".join(str(s.get("seed")) for s in self.summaries)
 
     def hashes(self) -> str:
@@ -223,6 +226,8 @@ class Group:
             name += " + exposure normalisation"
         if self.first.get("postprocess"):
             name += " + post-processing"
+        if self.first.get("threshold", 0.5) != 0.5:
+            name += f" (threshold {self.first['threshold']:g})"
         if self.first.get("limit"):
             name += f" (first {self.first['limit']} images only)"
         if self.leak:
@@ -252,12 +257,18 @@ def group_summaries(items: Sequence[tuple[Path, dict[str, Any]]]) -> list[Group]
     for number, (path, summary) in enumerate(items, start=1):
         key = _group_key(summary)
         group = groups.setdefault(key, Group(summary["name"]))
-        if any(s.get("seed") == summary.get("seed")
+        if any(s.get("seed") == summary.get("seed") and _same_split(s, summary)
                and (summary.get("seed") is not None or _same_weights(s, summary))
                for s in group.summaries):
             continue
         group.items.append((number, path, summary))
     return list(groups.values())
+
+
+def _same_split(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """The same training ids (another ``data.seed`` is another run, not a repeat)."""
+    return (a.get("data_seed"), a.get("train_ids_sha256")) == \
+        (b.get("data_seed"), b.get("train_ids_sha256"))
 
 
 def _same_weights(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -338,7 +349,8 @@ def _side_by_side(groups: Sequence[Group]) -> list[str]:
         s = g.first
         model = s.get("model", {})
         variant = ", ".join(part for part, off in (("no attention", not model.get("attention", True)),
-                                                   ("single scale", not model.get("multiscale", True)))
+                                                   ("single scale", not model.get("multiscale", True)),
+                                                   ("no GAN", s.get("adversarial") is False))
                             if off) or model.get("name", "?")
         dataset = f"{s['dataset']['name']} ({s['dataset']['split']})"
         lines.append(f"| {g.label()} | {variant} | {dataset} | {g.protocol} | "

@@ -95,10 +95,12 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
     if d.val_limit:
         val = val[: d.val_limit]
     train_ids = [s.id for s in train]
+    # Counted on what the run uses: data.limit / val_limit may leave out test ids.
+    seen = ({*train_ids, *(s.id for s in val)} & eval_ids) if leak else set()
     info = {
         "protocol": protocol,
         "leak": leak,
-        "leak_label": (f"LEAKY: {len(overlap)} training ids are in the test set "
+        "leak_label": (f"LEAKY: {len(seen)} training ids are in the test set "
                        f"({len(set(train_ids) & eval_ids)} in the training split, the rest in "
                        f"validation)" if leak else ""),
         "train_dir": d.train_dir,
@@ -109,7 +111,7 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         "eval_dir": d.eval_dir,
         "eval_split": d.eval_split,
         "eval_ids_excluded": len(overlap) if (overlap and d.exclude_eval_ids) else 0,
-        "train_overlap_with_eval": len(overlap) if leak else 0,
+        "train_overlap_with_eval": len(seen),
         "train_ids_sha256": ids_sha256(train_ids),
         "seed": d.seed,
         "train": train_ids,

@@ -6,10 +6,14 @@ Everything a run produces lands in one folder (see :func:`train`).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -391,49 +395,8 @@ class Trainer:
         elif resumed and t.time_budget_s and self._shared_elapsed() >= t.time_budget_s:
             stop, stop_reason = True, "time budget"
         try:
-            while self.epoch < t.epochs and not stop:
-                order = self._epoch_order(self.epoch)
-                sums: dict[str, float] = {}
-                count, seen, tick = 0, 0, time.time()
-                bar = tqdm(range(self.step_in_epoch, steps_per_epoch), disable=not (t.progress and self.main),
-                           desc=f"epoch {self.epoch + 1}/{t.epochs}", unit="step", leave=False)
-                for i in bar:
-                    indices = order[i * t.batch_size:(i + 1) * t.batch_size]
-                    if len(indices) < t.batch_size and len(order) >= t.batch_size:
-                        continue
-                    self._apply_schedule(self.epoch + i / steps_per_epoch)
-                    losses = self._step(*self._batch(indices))
-                    if losses is None:
-                        self._handle_bad_step()
-                        continue
-                    self.bad_steps = 0
-                    self.global_step += 1
-                    self.step_in_epoch = i + 1
-                    count += 1
-                    seen += len(indices) * self.dist.world_size
-                    for k, v in losses.items():
-                        sums[k] = sums.get(k, 0.0) + v
-                    rate = seen / max(time.time() - tick, 1e-9)
-                    if self.main:
-                        self.steps_log.write({"step": self.global_step, "epoch": self.epoch + 1, **losses,
-                                              "lr": self.current_lr})
-                        bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()
-                                         if k in ("d_loss", "g_total")} | {"img/s": f"{rate:.1f}"})
-                    if self.global_step % t.snapshot_every == 0:
-                        self._snapshot = self._capture()
-                    if self.global_step % t.checkpoint_every == 0:
-                        self._save_checkpoint()
-                    if t.max_steps and self.global_step >= t.max_steps:
-                        stop, stop_reason = True, "max_steps"
-                        break
-                    if t.time_budget_s and self._shared_elapsed() >= t.time_budget_s:
-                        stop, stop_reason = True, "time budget"
-                        self._log_event(f"time budget of {t.time_budget_s:g} s spent at epoch "
-                                        f"{self.epoch + 1}, step {self.global_step}: stopping")
-                        break
-                bar.close()
-                epoch_done = not stop or self.step_in_epoch >= steps_per_epoch
-                self._end_epoch(sums, count, seen, time.time() - tick, epoch_done, final=stop)
+            with self._interrupts_wait_for_the_step():
+                stop, stop_reason = self._train_epochs(steps_per_epoch, stop, stop_reason)
             for model in (self.generator, self.discriminator):
                 if model is not None:
                     broadcast_buffers(_unwrap(model), self.dist)
@@ -447,6 +410,92 @@ class Trainer:
         if self.main:
             self._write_result(result, stop_reason, steps_per_epoch)
         return result
+
+    @contextlib.contextmanager
+    def _interrupts_wait_for_the_step(self) -> Iterator[None]:
+        """Ctrl+C or SIGTERM (a scheduler's pre-emption) ends the run after the step in
+        progress, with a checkpoint of it, so that ``--resume`` loses nothing and stays
+        exact (a checkpoint between a D step and its G step would not be); a second Ctrl+C
+        stops at once. One process only: under torchrun the ranks could be at different
+        steps, and the signals keep their defaults."""
+        self._stop_signal: str | None = None
+        if self.dist.world_size > 1 or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def wait_for_the_step(number: int, _frame: Any) -> None:
+            if self._stop_signal is not None:
+                raise KeyboardInterrupt
+            self._stop_signal = signal.Signals(number).name
+            tqdm.write(f"{self._stop_signal}: stopping after this step with a checkpoint "
+                       f"(Ctrl+C again to stop at once)")
+
+        previous = {sig: signal.signal(sig, wait_for_the_step)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop_if_signalled(self) -> None:
+        if getattr(self, "_stop_signal", None) is None:
+            return
+        self._save_checkpoint()
+        self._log_event(f"{self._stop_signal} at step {self.global_step} (epoch "
+                        f"{self.epoch + 1}, step {self.step_in_epoch} of it): checkpoint saved; "
+                        f"--resume continues from here")
+        raise KeyboardInterrupt
+
+    def _train_epochs(self, steps_per_epoch: int, stop: bool,
+                      stop_reason: str) -> tuple[bool, str]:
+        t = self.cfg.train
+        while self.epoch < t.epochs and not stop:
+            order = self._epoch_order(self.epoch)
+            sums: dict[str, float] = {}
+            count, seen, tick = 0, 0, time.time()
+            bar = tqdm(range(self.step_in_epoch, steps_per_epoch), disable=not (t.progress and self.main),
+                       desc=f"epoch {self.epoch + 1}/{t.epochs}", unit="step", leave=False)
+            for i in bar:
+                indices = order[i * t.batch_size:(i + 1) * t.batch_size]
+                if len(indices) < t.batch_size and len(order) >= t.batch_size:
+                    continue
+                self._apply_schedule(self.epoch + i / steps_per_epoch)
+                losses = self._step(*self._batch(indices))
+                if losses is None:
+                    self._handle_bad_step()
+                    continue
+                self.bad_steps = 0
+                self.global_step += 1
+                self.step_in_epoch = i + 1
+                count += 1
+                seen += len(indices) * self.dist.world_size
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                rate = seen / max(time.time() - tick, 1e-9)
+                if self.main:
+                    self.steps_log.write({"step": self.global_step, "epoch": self.epoch + 1, **losses,
+                                          "lr": self.current_lr})
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()
+                                     if k in ("d_loss", "g_total")} | {"img/s": f"{rate:.1f}"})
+                if self.global_step % t.snapshot_every == 0:
+                    self._snapshot = self._capture()
+                if self.global_step % t.checkpoint_every == 0:
+                    self._save_checkpoint()
+                self._stop_if_signalled()
+                if t.max_steps and self.global_step >= t.max_steps:
+                    stop, stop_reason = True, "max_steps"
+                    break
+                if t.time_budget_s and self._shared_elapsed() >= t.time_budget_s:
+                    stop, stop_reason = True, "time budget"
+                    self._log_event(f"time budget of {t.time_budget_s:g} s spent at epoch "
+                                    f"{self.epoch + 1}, step {self.global_step}: stopping")
+                    break
+            bar.close()
+            epoch_done = not stop or self.step_in_epoch >= steps_per_epoch
+            self._end_epoch(sums, count, seen, time.time() - tick, epoch_done, final=stop)
+            self._stop_if_signalled()  # one that came during validation
+        return stop, stop_reason
 
     def _write_result(self, result: TrainResult, stop_reason: str, steps_per_epoch: int) -> None:
         """``train_result.json``: how far this invocation got and on what, for the report
