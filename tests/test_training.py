@@ -227,8 +227,11 @@ def test_resume_refuses_to_change_what_the_run_computes(data_root: Path, tmp_pat
     trainer_module.train(tiny_config(data_root, out, steps=2))
     code = cli_main(["train", "--out", str(out), "--resume", "--set", "train.lr=0.1"])
     assert code == 2 and "train.lr" in capsys.readouterr().err
-    code = cli_main(["train", "--out", str(out), "--resume", "--set", "train.max_steps=3",
-                     "--set", "train.progress=false"])
+    code = cli_main(["train", "--out", str(out), "--resume", "--no-adversary"])
+    assert code == 2 and "train.adversarial" in capsys.readouterr().err
+    # the command that started the run, repeated with --resume: same values, so accepted
+    same = [a for o in tiny_overrides(data_root, out, 3) for a in ("--set", o)]
+    code = cli_main(["train", "--out", str(out), "--resume", *same])
     assert code == 0
     assert [int(r["step"]) for r in read_csv(out / "steps.csv")] == [1, 2, 3]
     assert [int(r["epoch"]) for r in read_csv(out / "metrics.csv")] == [1]

@@ -49,17 +49,21 @@ RESUMABLE_FIELDS = {"train.epochs", "train.num_threads", "train.progress", "trai
 def build_config(args: argparse.Namespace) -> RunConfig:
     if args.resume:
         return resume_config(args)
-    cfg = RunConfig.load(args.config) if args.config else RunConfig()
+    cfg = apply_overrides(RunConfig.load(args.config) if args.config else RunConfig(),
+                          command_overrides(args))
+    if args.out:
+        cfg.out_dir = args.out
+    return cfg
+
+
+def command_overrides(args: argparse.Namespace) -> list[str]:
+    """The flags and ``--set`` options of the command line, as ``--set`` strings."""
     overrides = list(PROTOCOLS.get(args.protocol or "", []))
     if args.allow_overlap:
         overrides.append("data.allow_overlap=true")
     if args.no_adversary:
         overrides.append("train.adversarial=false")
-    overrides += args.overrides
-    cfg = apply_overrides(cfg, overrides)
-    if args.out:
-        cfg.out_dir = args.out
-    return cfg
+    return overrides + args.overrides
 
 
 def resume_config(args: argparse.Namespace) -> RunConfig:
@@ -69,12 +73,14 @@ def resume_config(args: argparse.Namespace) -> RunConfig:
     saved = Path(args.out) / "config.json"
     if not saved.is_file():
         raise FileNotFoundError(f"--resume: no run at {args.out} (missing config.json)")
-    changed = [o.split("=", 1)[0] for o in args.overrides]
-    fixed = [name for name in changed if name not in RESUMABLE_FIELDS]
-    if fixed or args.protocol or args.allow_overlap or args.no_adversary or args.config:
+    run = RunConfig.load(saved)
+    # Compared by value: the command that started the run, repeated with --resume, is fine.
+    cfg = apply_overrides(RunConfig.load(args.config) if args.config else run,
+                          command_overrides(args))
+    fixed = settings_that_differ(cfg, run)
+    if fixed:
         raise ValueError(f"--resume continues the saved config; only {sorted(RESUMABLE_FIELDS)} "
-                         f"may change (got {fixed or 'protocol/config flags'})")
-    cfg = apply_overrides(RunConfig.load(saved), args.overrides)
+                         f"may change (these would: {', '.join(fixed)})")
     cfg.out_dir = args.out
     return cfg
 
