@@ -103,10 +103,8 @@ def run(args: argparse.Namespace) -> int:
 def run_record(args: argparse.Namespace, segmenter) -> dict:  # segmenter: Segmenter
     """What produced this folder: enough to repeat the run and to know its weights."""
     from mobilegan import __version__
-    from mobilegan.inference.segmenter import shipped_int8, shipped_weights
 
-    weights = Path(args.weights) if args.weights else (
-        shipped_int8() if args.backend == "int8" else shipped_weights())
+    weights = segmenter.weights
     return {
         "inputs": list(args.paths),
         "version": __version__,

@@ -256,23 +256,19 @@ class OutputGuard:
     ``results.csv`` that is not ours stops the run first."""
 
     def __init__(self, out: Path, overwrite: bool = False) -> None:
-        self.previous: set[str] = set()
-        rows = earlier_run(out, overwrite)
-        if rows is None:
-            return
-        self.previous = {row["id"] for row in rows if row.get("status") == "ok"}
-        for row in rows:  # the earlier run's own files only: a ground truth stays
+        # An earlier run (refused unless ``overwrite``) leaves nothing of its own behind, so
+        # what :meth:`check` later meets is this run's or not ours.
+        for row in earlier_run(out, overwrite) or []:  # its own files only: a truth stays
             for kind in ("segmentation", "overlay", "uncertainty"):
                 path = out / f"{safe_id(row['id'])}_{kind}.png"
                 if path.is_file() and not path.is_symlink() and (
-                        _written_by_us(path) or row["id"] in self.previous):
+                        _written_by_us(path) or row.get("status") == "ok"):
                     path.unlink()
 
     def check(self, path: Path) -> None:
         if not path.exists() and not path.is_symlink():
             return
-        if path.is_file() and not path.is_symlink() and (
-                _written_by_us(path) or _OUTPUT_NAME.sub("", path.stem) in self.previous):
+        if path.is_file() and not path.is_symlink() and _written_by_us(path):
             return
         raise FileExistsError(f"{path} exists and was not written by mobilegan segment: "
                               f"not replaced (choose another --out)")

@@ -134,6 +134,8 @@ class Segmenter:
                                                      seed=seed)
         if samples > 1 and not self.backend.can_sample:
             raise ValueError("samples > 1: this network has no noise z to sample")
+        #: The weights file the network came from (None for :meth:`from_module`).
+        self.weights: Path | None = path
         if image_size is None:  # the size the weights were trained at, as evaluation uses
             self._set_image_size(getattr(self.backend, "image_size", None) or DEFAULT_IMAGE_SIZE,
                                  "the image_size the weights record (else pass image_size=...)")
@@ -158,6 +160,7 @@ class Segmenter:
         self._configure(image_size, tta, samples, postprocess, threshold, low_confidence_below,
                         exposure)
         self.backend = TorchBackend(model, device=device, threads=threads, seed=seed)
+        self.weights = None
         if samples > 1 and not self.backend.can_sample:
             raise ValueError("samples > 1: this network has no noise z to sample")
         return self

@@ -128,6 +128,8 @@ class Trainer:
 
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best_jac, self.best_epoch, self.collapsed_epochs = -1.0, -1, 0
+        #: The signal that asked the run to stop after its current step (see fit).
+        self._stop_signal: str | None = None
         self.lr = t.lr
         self.bad_steps = 0
         self.events: list[str] = []
@@ -418,7 +420,6 @@ class Trainer:
         exact (a checkpoint between a D step and its G step would not be); a second Ctrl+C
         stops at once. One process only: under torchrun the ranks could be at different
         steps, and the signals keep their defaults."""
-        self._stop_signal: str | None = None
         if self.dist.world_size > 1 or threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -439,7 +440,7 @@ class Trainer:
                 signal.signal(sig, handler)
 
     def _stop_if_signalled(self) -> None:
-        if getattr(self, "_stop_signal", None) is None:
+        if self._stop_signal is None:
             return
         self._save_checkpoint()
         self._log_event(f"{self._stop_signal} at step {self.global_step} (epoch "
