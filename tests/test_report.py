@@ -399,3 +399,18 @@ def test_runs_on_another_data_split_or_threshold_are_kept_and_told_apart(
     assert "| mobilegan (threshold 0.3) (first" in table2
     assert any(line.startswith("| nogan (first") and "| no GAN |" in line
                for line in _section(sections, "Table 4").splitlines())
+
+
+def test_the_time_and_device_columns_say_they_are_the_scoring_run(
+        results: tuple[Path, str, dict[str, Path]]) -> None:
+    """Training time sits in the provenance lines; the tables' time is the evaluation's."""
+    _, text, evals = results
+    summary = json.loads((evals["heldout"] / "summary.json").read_text())
+    heldout = _section(_sections(text), "Table 3")
+    header, _, *rows = [line for line in heldout.splitlines() if line.startswith("|")]
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    [row] = [r for r in rows if r.startswith("| tiny_run |")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert "Wall (s)" not in columns and "Device" not in columns
+    assert cells[columns.index("Scoring (s)")] == f"{summary['wall_s']:.0f}"
+    assert cells[columns.index("Scored on")] == summary["card"]

@@ -419,3 +419,28 @@ def test_the_run_record_repeats_a_sampled_run(weights: Path, tmp_path: Path) -> 
                     "--seed", str(record["seed"])) == 0
     for name in ("x_segmentation.png", "x_uncertainty.png"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_a_seed_without_sampling_is_named_as_having_no_effect(
+        weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((40, 48), seed=7)[0]).save(image)
+    assert _segment(image, "--out", tmp_path / "a", "--weights", weights, "--seed", "3") == 0
+    assert "--seed has no effect with --samples 1" in capsys.readouterr().err
+    assert _segment(image, "--out", tmp_path / "b", "--weights", weights, "--seed", "3",
+                    "--samples", "2") == 0
+    assert "no effect" not in capsys.readouterr().err
+
+
+def test_an_int8_file_given_to_the_onnx_backend_is_named_as_int8(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from mobilegan.inference.segmenter import shipped_int8
+
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((40, 48), seed=7)[0]).save(image)
+    assert _segment(image, "--out", tmp_path / "a", "--backend", "onnx",
+                    "--weights", shipped_int8()) == 0
+    assert "is an int8 export" in capsys.readouterr().err
+    assert json.loads((tmp_path / "a" / "segment_run.json").read_text())["backend"] == "int8"

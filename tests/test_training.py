@@ -641,3 +641,10 @@ def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resume_is_exact(
     assert [r["step"] for r in b] == ["1", "2", "3", "4"]
     for row_a, row_b in zip(a, b):
         assert abs(float(row_a["g_total"]) - float(row_b["g_total"])) <= 1e-6, row_a["step"]
+
+
+def test_a_fraction_of_an_epoch_is_never_reported_as_none() -> None:
+    assert trainer_module.epochs_trained(1, 260) == 0.0038
+    assert trainer_module.epochs_trained(65, 260) == 0.25
+    assert trainer_module.epochs_trained(0, 260) == 0.0
+    assert trainer_module.epochs_trained(520, 260) == 2.0

@@ -80,11 +80,17 @@ def run(args: argparse.Namespace) -> int:
         earlier_run(args.out, args.overwrite)  # refused before the network loads
     if args.seed is None and args.samples > 1:
         args.seed = secrets.randbelow(2**31)  # recorded: the sampled masks can be repeated
+    elif args.seed is not None and args.samples <= 1:
+        print("note: --seed has no effect with --samples 1: the noise z is off and every "
+              "mask is deterministic", file=sys.stderr)
     segmenter = Segmenter(weights=args.weights, backend=args.backend, image_size=args.image_size,
                           tta=args.tta, exposure=not args.no_normalize_exposure,
                           samples=args.samples, postprocess=not args.no_postprocess,
                           threshold=args.threshold, threads=args.threads, device=args.device,
                           seed=args.seed)
+    if args.backend == "onnx" and segmenter.backend.name == "int8":
+        print(f"note: {args.weights} is an int8 export: it runs as --backend int8 "
+              f"(segment_run.json records backend int8)", file=sys.stderr)
     summary = segment_files(segmenter, paths, args.out, batch_size=args.batch_size,
                             progress=not args.quiet, overlays=not args.no_overlay,
                             max_pixels=args.max_pixels, overwrite=args.overwrite,

@@ -286,7 +286,7 @@ def _params(group: Group) -> str:
 
 def _test_table(groups: Sequence[Group], with_paper: bool) -> list[str]:
     header = ("| Model | Protocol | n | ACC | DIC | JAC | JAC_th | SEN | SPE | pooled JAC "
-              "| Params (M) | Seeds | Train ids | Device | Wall (s) | Provenance |")
+              "| Params (M) | Seeds | Train ids | Scored on | Scoring (s) | Provenance |")
     lines = [header, "|" + " --- |" * 2 + " ---: |" * 9 + " --- |" * 5]
     if with_paper:
         p = paper.PAPER_ISIC2017_TEST
@@ -327,8 +327,8 @@ def _leak_breakdown(groups: Sequence[Group]) -> list[str]:
 
 
 def _heldout_table(groups: Sequence[Group]) -> list[str]:
-    lines = ["| Model | Protocol | n | JAC_th | JAC | DIC | Seeds | Train ids | Device "
-             "| Wall (s) | Provenance |",
+    lines = ["| Model | Protocol | n | JAC_th | JAC | DIC | Seeds | Train ids | Scored on "
+             "| Scoring (s) | Provenance |",
              "| --- | --- |" + " ---: |" * 4 + " --- |" * 5,
              f"| Sarker et al. 2019 (published, Table 2; official ISIC 2018 validation set, "
              f"other images) | paper | — | {paper.PAPER_ISIC2018_VAL_JAC_TH:.2f} | — | — | — "
@@ -342,7 +342,7 @@ def _heldout_table(groups: Sequence[Group]) -> list[str]:
 
 def _side_by_side(groups: Sequence[Group]) -> list[str]:
     lines = ["| Model | Variant | Dataset | Protocol | Input | TTA | n | ACC | DIC | JAC | JAC_th "
-             "| SEN | SPE | Params (M) | Seeds | Epochs trained | Train ids | Device | Wall (s) "
+             "| SEN | SPE | Params (M) | Seeds | Epochs trained | Train ids | Scored on | Scoring (s) "
              "| Provenance |",
              "|" + " --- |" * 6 + " ---: |" * 8 + " --- |" * 6]
     for g in groups:

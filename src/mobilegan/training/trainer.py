@@ -86,6 +86,15 @@ def validate(generator: nn.Module, data: CachedSet, batch_size: int = 64,
     return {"val_JAC": torch.cat(jac).mean().item(), "val_DIC": torch.cat(dic).mean().item()}
 
 
+
+def epochs_trained(steps: int, steps_per_epoch: int) -> float:
+    """Steps as epochs, to two decimals, or to two significant digits below 0.01 (one
+    step of a 260-step epoch is 0.0038, not 0.0)."""
+    epochs = steps / steps_per_epoch
+    if epochs == 0 or epochs >= 0.01:
+        return round(epochs, 2)
+    return float(f"{epochs:.2g}")
+
 class Trainer:
     """Holds the models, optimisers and counters of one run; ``fit()`` runs it."""
 
@@ -502,7 +511,7 @@ class Trainer:
         """``train_result.json``: how far this invocation got and on what, for the report
         (rows trained under one time budget say how many epochs each reached)."""
         info = {"epochs_done": result.epochs_done,
-                "epochs_trained": round(result.steps_done / steps_per_epoch, 2),
+                "epochs_trained": epochs_trained(result.steps_done, steps_per_epoch),
                 "steps_done": result.steps_done, "best_epoch": result.best_epoch,
                 "best_val_JAC": result.best_val_jac, "stop_reason": stop_reason,
                 "time_budget_s": self.cfg.train.time_budget_s, "wall_s": round(result.wall_s, 1),
