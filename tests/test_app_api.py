@@ -342,3 +342,14 @@ def test_unknown_paths_and_methods_answer_in_the_apps_error_shape(client: TestCl
         assert set(body) == {"error"} and "/api/segment" in body["error"], (method, path)
         assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "POST" in client.get("/api/segment").headers["allow"]
+
+
+def test_uploads_sharing_a_name_get_ids_of_their_own(client, real_image):
+    """a.jpg, a.png and dir/a.jpg in one request: three downloads, not three 'a_*' files."""
+    good = real_image.read_bytes()
+    files = [_part("a.jpg", good), _part("a.png", b"not an image", "image/png"),
+             _part("dir/a.jpg", good), _part("A.jpg", good)]
+    results = client.post("/api/segment", files=files).json()["results"]
+    assert [r["id"] for r in results] == ["a", "a_2", "a_3", "A_4"]
+    assert [r["ok"] for r in results] == [True, False, True, True]
+    assert results[2]["row"]["id"] == "a_3"

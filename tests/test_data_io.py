@@ -86,6 +86,35 @@ def test_sixteen_bit_grey_png_is_rescaled_not_clipped(tmp_path: Path) -> None:
     assert image[0, :, 0].tolist() == [0, 1, 128, 255]
 
 
+def test_eight_bit_values_in_a_sixteen_bit_file_are_read_as_eight_bit(tmp_path: Path) -> None:
+    """Scaled by 1/257 they would all be black (the network then sees nothing)."""
+    values = np.array([[0, 1, 128, 255]], dtype=np.uint16)
+    path = save(Image.fromarray(values), tmp_path / "i16_small.png")
+    assert Image.open(path).mode == "I;16"
+    assert read_image(path)[0, :, 0].tolist() == [0, 1, 128, 255]
+
+
+@pytest.mark.parametrize("values, levels", [
+    ([0.0, 0.5, 1.0], [0, 128, 255]),              # normalised
+    ([0.0, 128.0, 255.0], [0, 128, 255]),          # 8-bit range
+    ([0.0, 32896.0, 65535.0], [0, 128, 255]),      # 16-bit range: was clipped to white
+])
+def test_float_tiffs_are_read_by_their_range(tmp_path: Path, values: list[float],
+                                             levels: list[int]) -> None:
+    path = save(Image.fromarray(np.array([values], np.float32)), tmp_path / "f.tif")
+    assert Image.open(path).mode == "F"
+    assert read_image(path)[0, :, 0].tolist() == levels
+
+
+@pytest.mark.parametrize("values", [[-1.0, 0.0, 1.0], [0.0, float("nan"), 1.0], [0.0, 1e6]])
+def test_float_tiffs_outside_any_range_are_refused_not_clipped(tmp_path: Path,
+                                                               values: list[float]) -> None:
+    path = save(Image.fromarray(np.array([values], np.float32)), tmp_path / "f.tif")
+    with pytest.raises(ImageReadError) as caught:
+        read_image(path)
+    assert caught.value.kind == "unsupported_mode" and "float image" in str(caught.value)
+
+
 def test_sixteen_bit_rgb_png(tmp_path: Path) -> None:
     rgb16 = PICTURE.astype(np.uint16) * 257  # exact 16-bit copies of the 8-bit values
     image = read_image(png_rgb16(tmp_path / "rgb48.png", rgb16))
@@ -103,6 +132,28 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     assert image.shape == (40, 20, 3)  # portrait once upright
     assert image[5, 10, 0] > 200 and image[5, 10, 2] < 60  # top is the red (left) half
     assert image[35, 10, 2] > 200 and image[35, 10, 0] < 60
+
+
+def test_an_image_made_from_an_opened_one_is_not_turned_a_second_time(tmp_path: Path) -> None:
+    """Pillow carries the EXIF tag over to a rotated or cropped copy: the copy is taken as
+    it stands, while the image as opened is turned upright as its file is."""
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:, :20] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = save(stored, tmp_path / "rot.jpg", exif=exif.tobytes(), quality=95)
+    with Image.open(path) as opened:
+        assert pil_to_rgb(opened).shape == (40, 20, 3)  # as the file reads
+        upright = opened.transpose(Image.Transpose.ROTATE_270)  # the caller turned it
+        assert upright.getexif().get(0x0112) == 6  # ... and the tag came along
+        assert pil_to_rgb(upright).shape == (40, 20, 3)  # not turned back to landscape
+        assert pil_to_rgb(opened.crop((0, 0, 30, 20))).shape == (20, 30, 3)
+
+
+def test_premultiplied_grey_alpha_is_read() -> None:
+    image = Image.fromarray(np.full((4, 6), 90, np.uint8)).convert("LA").convert("La")
+    assert image.mode == "La"
+    assert pil_to_rgb(image).shape == (4, 6, 3)
 
 
 def test_open_file_objects_are_read_like_paths() -> None:
@@ -128,6 +179,8 @@ def test_not_an_image_names_the_file(tmp_path: Path, name: str, payload: bytes) 
         read_image(tmp_path / name)
     assert caught.value.kind == "unreadable"
     assert isinstance(caught.value, ValueError)
+    if not payload:
+        assert "empty file (0 bytes)" in str(caught.value)  # as the web app says it
 
 
 def test_corrupt_jpeg(tmp_path: Path) -> None:
@@ -164,6 +217,41 @@ def test_decompression_bomb_refused_before_decoding(tmp_path: Path) -> None:
     with pytest.raises(ImageReadError, match="too_large|bomb"):
         read_mask(path, max_pixels=1_000_000)
     assert read_image(path, max_pixels=2_000_000).shape == (1000, 1200, 3)
+
+
+def _png_claiming(path: Path, width: int, height: int) -> Path:
+    """A small PNG whose header claims ``width`` x ``height`` (a bomb's shape; its pixel
+    data would run out when decoded)."""
+    save(np.zeros((8, 8), np.uint8), path)
+    data = bytearray(path.read_bytes())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4:ihdr + 12] = struct.pack(">II", width, height)
+    data[ihdr + 17:ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr:ihdr + 17])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("side", [10_000, 15_000])  # over Pillow's warning, over its error
+def test_our_limit_speaks_before_pillows_own(tmp_path: Path, side: int) -> None:
+    import warnings
+
+    path = _png_claiming(tmp_path / "big.png", side, side)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's DecompressionBombWarning would raise here
+        with pytest.raises(ImageReadError) as caught:
+            read_image(path)
+    assert caught.value.kind == "too_large"
+    assert f"{side * side:,} pixels is over the limit of 50,000,000" in str(caught.value)
+    assert "Segmenter(max_pixels=...)" in str(caught.value)
+
+
+def test_a_limit_above_pillows_own_is_honoured(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after
+    path = _png_claiming(tmp_path / "big.png", 15_000, 15_000)  # 225 M: over Pillow's 179 M
+    with pytest.raises(ImageReadError) as caught:
+        read_image(path, max_pixels=300_000_000)
+    assert caught.value.kind == "truncated"  # decoding was tried: the size was allowed
 
 
 def test_pils_own_bomb_error_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -255,7 +255,8 @@ def test_batches_take_lists_or_4d_arrays_and_name_files(segmenter: Segmenter, le
 
 def test_options_of_the_wrong_type_or_range_are_refused_at_once(weights: Path) -> None:
     for bad in ({"samples": 2.5}, {"samples": True}, {"samples": "4"}, {"image_size": 0},
-                {"threshold": "0.5"}, {"low_confidence_below": 5}, {"low_confidence_below": -1}):
+                {"threshold": "0.5"}, {"low_confidence_below": 5}, {"low_confidence_below": -1},
+                {"max_pixels": 0}, {"max_pixels": 1.5}):
         with pytest.raises(ValueError):
             Segmenter(weights, **bad)
     assert Segmenter(weights, image_size=SIZE, samples=np.int64(2)).samples == 2
@@ -306,3 +307,17 @@ def test_devices_a_backend_cannot_use_are_value_errors(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="cpu or cuda"):
         OnnxBackend(shipped_int8(), device="bogus")
+
+
+def test_the_pixel_limit_for_files_is_the_callers_to_set(weights: Path, lesion: np.ndarray,
+                                                        tmp_path: Path) -> None:
+    path = tmp_path / "lesion.png"
+    Image.fromarray(lesion).save(path)  # 301 x 217 = 65,317 pixels
+    strict = Segmenter(weights, image_size=SIZE, max_pixels=60_000)
+    for call in (lambda: strict.predict(path), lambda: strict.predict_batch([path]),
+                 lambda: list(strict.predict_many([path]))):
+        with pytest.raises(ImageReadError, match="over the limit of 60,000") as caught:
+            call()
+        assert caught.value.kind == "too_large" and "Segmenter(max_pixels" in str(caught.value)
+    roomy = Segmenter(weights, image_size=SIZE, max_pixels=70_000)
+    assert roomy.predict(path).mask.shape == (217, 301)

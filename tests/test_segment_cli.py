@@ -4,6 +4,8 @@ original resolution, safe output names."""
 from __future__ import annotations
 
 import csv
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -224,7 +226,6 @@ def test_segmenting_into_an_input_folder_twice_skips_its_own_outputs(weights: Pa
 def test_a_file_name_that_is_not_utf8_is_a_row_not_a_crash(weights: Path, tmp_path: Path) -> None:
     """Linux file names are bytes: one that is not valid UTF-8 must not end the run (it
     did, when the CSV row was written) nor lose the other images' rows."""
-    import os
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -378,7 +379,6 @@ def test_the_refusal_names_the_folder_and_the_way_out(weights: Path, tmp_path: P
 def test_a_second_run_into_a_folder_being_written_stops(weights: Path, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """The lock of a live run stops a second one; a dead run's lock is taken over."""
-    import os
     import subprocess
     import sys
 
@@ -405,7 +405,6 @@ def test_the_run_record_repeats_a_sampled_run(weights: Path, tmp_path: Path) -> 
     """--samples without --seed draws a seed and records it: the same seed gives the same
     masks; the record names the weights by their hash and the settings."""
     import hashlib
-    import json
 
     image = tmp_path / "x.png"
     Image.fromarray(draw_lesion((40, 48), seed=7)[0]).save(image)
@@ -434,7 +433,6 @@ def test_a_seed_without_sampling_is_named_as_having_no_effect(
 
 def test_an_int8_file_given_to_the_onnx_backend_is_named_as_int8(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import json
 
     from mobilegan.inference.segmenter import shipped_int8
 
@@ -444,3 +442,98 @@ def test_an_int8_file_given_to_the_onnx_backend_is_named_as_int8(
                     "--weights", shipped_int8()) == 0
     assert "is an int8 export" in capsys.readouterr().err
     assert json.loads((tmp_path / "a" / "segment_run.json").read_text())["backend"] == "int8"
+
+
+@pytest.mark.parametrize("name", ["results.csv", "segment_run.json"])
+def test_the_table_and_record_never_follow_a_link_or_replace_a_users_file(
+        name: str, weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((32, 32), seed=5)[0]).save(image)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / name).symlink_to(victim)
+    assert _segment(image, "--out", linked, "--weights", weights, "--overwrite") == 2
+    assert "symbolic link" in capsys.readouterr().err
+    assert victim.read_text() == "precious" and sorted(os.listdir(linked)) == [name]
+    if name == "segment_run.json":  # a user's notes of that name
+        notes = tmp_path / "notes"
+        notes.mkdir()
+        (notes / name).write_text('{"my": "notes"}')
+        assert _segment(image, "--out", notes, "--weights", weights, "--overwrite") == 2
+        assert "not written by mobilegan segment" in capsys.readouterr().err
+        assert (notes / name).read_text() == '{"my": "notes"}'
+        # ... while a run's own record is replaced with the run (--overwrite)
+        assert _segment(image, "--out", tmp_path / "own", "--weights", weights) == 0
+        assert _segment(image, "--out", tmp_path / "own", "--weights", weights,
+                        "--overwrite", "--seed", "4", "--samples", "2") == 0
+        assert json.loads((tmp_path / "own" / name).read_text())["seed"] == 4
+
+
+def test_a_long_name_in_any_script_still_makes_file_names_that_fit(weights: Path,
+                                                                   tmp_path: Path) -> None:
+    folder = tmp_path / "long"
+    folder.mkdir()
+    for stem in ("患" * 83, "患" * 83 + "x"):  # 249 and 250 bytes: legal names
+        Image.fromarray(draw_lesion((32, 32), seed=5)[0]).save(folder / f"{stem}.png")
+    out = tmp_path / "out"
+    assert _segment(folder, "--out", out, "--weights", weights, "--samples", "2") == 0
+    assert [row["status"] for row in _rows(out).values()] == ["ok", "ok"]
+    names = [p.name for p in out.iterdir()]
+    assert len(names) == 2 * 3 + 2 and all(len(n.encode()) <= 255 for n in names)
+    assert all(safe_id(n).startswith("患" * 66) for n in names if n.endswith(".png"))
+
+
+def test_folders_name_what_they_leave_out_and_recursive_searches_subfolders(
+        weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def draw(path: Path, seed: int = 5) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(draw_lesion((32, 32), seed=seed)[0]).save(path)
+
+    photos = tmp_path / "photos"
+    draw(photos / "a.jpg")
+    draw(photos / "b.gif")                       # read now (first frame)
+    (photos / "scan.heic").write_bytes(b"\0")    # a format Pillow does not read
+    (photos / "notes.txt").write_text("visit 1")  # notes: not worth a word
+    (photos / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    draw(photos / "visit2" / "a.png", seed=6)     # same name, another folder
+    draw(photos / "visit2" / "deeper" / "c.png")
+    (photos / "visit2" / "loop").symlink_to(photos, target_is_directory=True)
+    draw(photos / "visit2" / "masks" / "x_segmentation.png")  # an images/masks pair...
+    draw(photos / "visit2" / "images" / "x.png")              # ... gives its image only
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    out = tmp_path / "flat"
+    assert _segment(photos, empty, "--out", out, "--weights", weights) == 0
+    err = capsys.readouterr().err
+    assert f"no images in {empty}" in err
+    assert "left out 2 files" in err and "scan.heic" in err and "gone.jpg" in err
+    assert "notes.txt" not in err
+    assert "1 subfolders not searched (--recursive searches them)" in err
+    assert sorted(_rows(out)) == [str(photos / "a.jpg"), str(photos / "b.gif")]
+
+    out = tmp_path / "deep"
+    assert _segment(photos, "--out", out, "--weights", weights, "--recursive") == 0
+    err = capsys.readouterr().err
+    assert "not searched" not in err
+    rows = _rows(out)
+    assert sorted(Path(source).relative_to(photos).as_posix() for source in rows) == [
+        "a.jpg", "b.gif", "visit2/a.png", "visit2/deeper/c.png", "visit2/images/x.png"]
+    assert sorted(row["id"] for row in rows.values()) == ["a", "a_2", "b", "c", "x"]
+    assert json.loads((out / "segment_run.json").read_text())["recursive"] is True
+
+
+def test_longest_ids_keep_their_suffix_and_write_files_of_their_own(tmp_path: Path) -> None:
+    ids = UniqueIds()
+    first, second, third = ids("x" * 300), ids("x" * 300), ids("患" * 120)
+    assert second.endswith("_2") and second != first and safe_id(second) == second
+    assert safe_id(first) == first and safe_id(third) == third
+    mask = np.zeros((8, 8), dtype=bool)
+    written = set()
+    for id in (first, second):
+        result = SegmentationResult(id, mask, mask.astype(np.float32), None, 1.0, False,
+                                    0, 0.0, None)
+        written.update(write_outputs(result, np.zeros((8, 8, 3), np.uint8), tmp_path))
+    assert len(written) == 4 and len(os.listdir(tmp_path)) == 4

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mobilegan.app import payload
+from mobilegan.inference.batch import UniqueIds
 from mobilegan.app.uploads import (MultipartReader, RequestRejected, Upload, UploadLimits,
                                    decode_upload, keep_upload, megabytes)
 
@@ -70,10 +71,12 @@ class SegmentService:
         }
 
     def segment(self, uploads: list[Upload]) -> list[dict[str, Any]]:
-        return [self.segment_one(upload) for upload in uploads]
+        ids = UniqueIds()  # a.jpg and a.png in one request download as a_* and a_2_*
+        return [self.segment_one(upload, ids(upload.id)) for upload in uploads]
 
-    def segment_one(self, upload: Upload) -> dict[str, Any]:
+    def segment_one(self, upload: Upload, id: str | None = None) -> dict[str, Any]:
         start = time.perf_counter()
+        id = id or upload.id
         if self.keep_dir is not None and upload.error is None and upload.size:
             try:
                 keep_upload(self.keep_dir, upload)
@@ -82,15 +85,15 @@ class SegmentService:
         try:
             rgb = decode_upload(upload, self.limits)
         except ValueError as error:
-            return payload.failure(upload.filename, upload.id, str(error))
+            return payload.failure(upload.filename, id, str(error))
         try:
             with self._lock:
-                result = self.segmenter.predict(rgb, id=upload.id)
-            return payload.success(upload.filename, upload.id, rgb, result, self.backend,
+                result = self.segmenter.predict(rgb, id=id)
+            return payload.success(upload.filename, id, rgb, result, self.backend,
                                    self.samples, time.perf_counter() - start)
         except Exception:  # noqa: BLE001 - the user gets a sentence, the log gets the trace
             log.exception("segmenting %s failed", upload.filename)
-            return payload.failure(upload.filename, upload.id,
+            return payload.failure(upload.filename, id,
                                    f"{upload.filename} could not be segmented because of an "
                                    f"internal error (details are in the server's log)")
         finally:

@@ -245,9 +245,11 @@ def read_error_message(filename: str, error: ImageReadError, limits: UploadLimit
                 f"safely: a possible decompression bomb, refused")
     if error.kind == "too_large":
         size = re.search(r"(\d+)x(\d+)", error.reason)
-        count = re.search(r"\((\d+) pixels\)", error.reason)  # Pillow's own bomb check
+        # "N pixels is over the limit" (past Pillow's own check), or Pillow's "(N pixels)"
+        count = re.search(r"(\d[\d,]*) pixels is over|\((\d+) pixels\)", error.reason)
         what = (f"is {size[1]}x{size[2]} = {int(size[1]) * int(size[2]):,} pixels" if size
-                else f"is {int(count[1]):,} pixels" if count else "has too many pixels")
+                else f"is {int((count[1] or count[2]).replace(',', '')):,} pixels" if count
+                else "has too many pixels")
         return (f"{filename} {what}, over this server's limit of {limits.max_pixels:,} "
                 f"(a possible decompression bomb; if the image is genuine, start "
                 f"`mobilegan serve` with a larger --max-pixels)")
@@ -255,7 +257,7 @@ def read_error_message(filename: str, error: ImageReadError, limits: UploadLimit
         return f"{filename} is incomplete (truncated): the file is damaged or was cut off"
     if error.kind == "unsupported_mode":
         return f"{filename} uses an image mode that cannot be converted to colour: {error.reason}"
-    return (f"{filename} is not an image this tool can read (JPEG, PNG, BMP or TIFF), "
+    return (f"{filename} is not an image this tool can read (JPEG, PNG, BMP, TIFF, WebP or GIF), "
             f"or the file is corrupt")
 
 

@@ -13,13 +13,16 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "segment", help="segment dermoscopy images (files or folders)",
-        description="Segment images (JPEG, PNG, BMP, TIFF; any size and mode). Per image it "
+        description="Segment images (JPEG, PNG, BMP, TIFF, WebP, GIF; any size and mode). Per image it "
                     "writes <id>_segmentation.png (0/255 at the original resolution: a folder "
                     "of them is an ISIC submission), <id>_overlay.png and, with --samples > 1, "
                     "<id>_uncertainty.png; plus results.csv with one row per input, failures "
                     "included. Exit code 0 if at least one image succeeded.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     p.add_argument("--out", required=True, help="output folder (created)")
+    p.add_argument("--recursive", "-r", action="store_true",
+                   help="search folders' subfolders too (ids stay file names: a name met twice "
+                        "becomes <id>_2; the CSV's source column keeps each file's path)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier run's results in --out (its masks, overlays and "
                         "table are removed first); without it such a folder is refused")
@@ -59,21 +62,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mobilegan.inference.batch import collect_inputs, earlier_run, segment_files
+    from mobilegan.inference.batch import earlier_run, find_inputs, segment_files
     from mobilegan.inference.segmenter import Segmenter
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ValueError(f"--max-pixels must be >= 1, got {args.max_pixels}")
-    if args.max_pixels:  # the user vouches for the images: lift Pillow's own bomb guard too
-        from PIL import Image
-
-        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)
     missing = [raw for raw in args.paths if not Path(raw).exists()]
     if len(missing) == len(args.paths):  # a typo, not a run: nothing to segment, nothing written
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    paths = collect_inputs(args.paths)  # a missing path among others becomes an error row
+    found = find_inputs(args.paths, args.recursive)  # a missing path becomes an error row
+    paths = found.images
+    _say_what_was_left(found)
     if not paths:
         raise FileNotFoundError(f"no images found in {' '.join(args.paths)}")
     if Path(args.out).is_dir():
@@ -106,13 +107,34 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary.succeeded else 1
 
 
+def _say_what_was_left(found) -> None:  # found: FoundInputs
+    """Name what the folders held beside their images, so that nothing is dropped unseen."""
+    def names(paths: list[Path]) -> str:
+        shown = ", ".join(str(p) for p in paths[:SHOWN])
+        return shown + (f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else "")
+
+    if found.empty:
+        print(f"note: no images in {names(found.empty)}", file=sys.stderr)
+    if found.left_out:
+        print(f"note: left out {len(found.left_out)} files that are not images it reads "
+              f"(JPEG, PNG, BMP, TIFF, WebP, GIF) or are broken links: {names(found.left_out)}",
+              file=sys.stderr)
+    if found.unsearched:
+        print(f"note: {len(found.unsearched)} subfolders not searched (--recursive searches "
+              f"them): {names(found.unsearched)}", file=sys.stderr)
+
+
+#: How many paths a note names before it counts the rest.
+SHOWN = 5
+
+
 def run_record(args: argparse.Namespace, segmenter) -> dict:  # segmenter: Segmenter
     """What produced this folder: enough to repeat the run and to know its weights."""
     from mobilegan import __version__
 
     weights = segmenter.weights
     return {
-        "inputs": list(args.paths),
+        "inputs": list(args.paths), "recursive": args.recursive,
         "version": __version__,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "weights": str(weights.resolve()),

@@ -10,6 +10,7 @@ the ISIC challenge scorer does (isic-challenge-scoring 5.6.0: foreground is ``> 
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -17,9 +18,14 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-#: Largest image accepted, in pixels. The biggest ISIC originals are about 30 M pixels;
-#: below PIL's own warning limit (89 M), so our check always fires first.
+#: Largest image accepted, in pixels (callers may raise it). The biggest ISIC originals
+#: are about 30 M pixels. Pillow's own guard (a warning over 89 M, an error over 179 M)
+#: never speaks first: its warning is silenced where this check follows, and a larger
+#: limit lifts Pillow's to match (see :func:`_open_decoded`).
 DEFAULT_MAX_PIXELS = 50_000_000
+#: How to raise the limit, named in the refusal.
+RAISE_LIMIT_HINT = ("if the image is genuine, raise the limit (--max-pixels of mobilegan "
+                    "segment or serve; Segmenter(max_pixels=...))")
 
 #: Mask foreground is ``value > MASK_THRESHOLD`` on the 8-bit grey level, as in
 #: isic-challenge-scoring 5.6.0 (``truth_image > 128``).
@@ -56,15 +62,24 @@ def _open_decoded(source: Source, max_pixels: int | None,
                   draft_size: tuple[int, int] | None = None) -> Image.Image:
     """Decode the first frame, upright, after checking its size from the header alone."""
     name = source_name(source)
+    if max_pixels is not None and (Image.MAX_IMAGE_PIXELS or max_pixels) < max_pixels:
+        # The caller vouches for images this large: Pillow's own guard (read at open time,
+        # process-wide) must not refuse them first. It is only ever raised, never lowered.
+        Image.MAX_IMAGE_PIXELS = max_pixels
+    if isinstance(source, (str, Path)) and Path(source).is_file() and Path(source).stat().st_size == 0:
+        raise ImageReadError(name, "unreadable", "empty file (0 bytes)")
     try:
-        with Image.open(source) as image:
+        with warnings.catch_warnings():
+            if max_pixels is not None:  # the check below speaks instead of Pillow's warning
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(source)
+        with image:
             width, height = image.size
             if max_pixels is not None and width * height > max_pixels:
                 raise ImageReadError(
                     name, "too_large",
                     f"{width}x{height} = {width * height:,} pixels is over the limit of "
-                    f"{max_pixels:,} (a possible decompression bomb); if the image is "
-                    f"genuine, raise the limit (mobilegan segment --max-pixels)")
+                    f"{max_pixels:,} (a possible decompression bomb); {RAISE_LIMIT_HINT}")
             if draft_size is not None:
                 image.draft(None, draft_size)  # JPEG only: decode at a reduced scale
             image.load()
@@ -75,8 +90,14 @@ def _open_decoded(source: Source, max_pixels: int | None,
         raise ImageReadError(name, "missing", "no such file") from error
     except IsADirectoryError as error:
         raise ImageReadError(name, "missing", "is a folder, not an image file") from error
-    except Image.DecompressionBombError as error:
-        raise ImageReadError(name, "too_large", f"decompression bomb: {error}") from error
+    except Image.DecompressionBombError as error:  # over Pillow's error limit (179 M)
+        count = re.search(r"\((\d+) pixels\)", str(error))
+        if count is None or max_pixels is None:
+            raise ImageReadError(name, "too_large", f"a possible decompression bomb ({error}); "
+                                 f"{RAISE_LIMIT_HINT}") from error
+        raise ImageReadError(name, "too_large",
+                             f"{int(count[1]):,} pixels is over the limit of {max_pixels:,} "
+                             f"(a possible decompression bomb); {RAISE_LIMIT_HINT}") from error
     except UnidentifiedImageError as error:
         raise ImageReadError(name, "unreadable",
                              "not a recognised image format (corrupt or not an image)") from error
@@ -93,7 +114,9 @@ def _open_decoded(source: Source, max_pixels: int | None,
 def _upright(image: Image.Image, name: str) -> Image.Image:
     """Apply the EXIF orientation, as every viewer (and the ISIC annotators) did."""
     try:
-        upright = ImageOps.exif_transpose(image)
+        with warnings.catch_warnings():  # Pillow's own "Corrupt EXIF data": the pixels stand
+            warnings.filterwarnings("ignore", message="Corrupt EXIF", category=UserWarning)
+            upright = ImageOps.exif_transpose(image)
     except Exception as error:  # noqa: BLE001 - broken EXIF must not lose the pixels
         warnings.warn(f"{name}: ignoring unreadable EXIF orientation ({error})", stacklevel=3)
         return image.copy()
@@ -101,20 +124,30 @@ def _upright(image: Image.Image, name: str) -> Image.Image:
 
 
 def _grey_levels(image: Image.Image) -> np.ndarray:
-    """8-bit grey levels of a single-channel image of any depth."""
-    if image.mode in _SIXTEEN_BIT:
-        values = np.asarray(image).astype(np.uint32)
-        return ((values * 255 + 32767) // 65535).astype(np.uint8)
-    if image.mode == "I":  # 32-bit int: 16-bit data from some decoders, else 8-bit
+    """8-bit grey levels of a single-channel image of any depth.
+
+    Integer files (16-bit, or 32-bit as some decoders give them) are 16-bit data unless
+    every value is <= 255: then they hold 8-bit values (converters write them so), which
+    scaled by 1/257 would all read as black. Float files are [0, 1], [0, 255] or
+    [0, 65535] by their largest value; negative, non-finite or larger values are a
+    ValueError, never clipped into a wrong picture.
+    """
+    if image.mode in _SIXTEEN_BIT or image.mode == "I":
         values = np.asarray(image).astype(np.int64).clip(0, 65535)
         if values.max(initial=0) > 255:
             return ((values * 255 + 32767) // 65535).astype(np.uint8)
         return values.astype(np.uint8)
-    if image.mode == "F":  # float: [0, 1] when it looks normalised, else [0, 255]
-        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
-        if values.max(initial=0.0) <= 1.0:
-            values = values * 255.0
-        return np.rint(values.clip(0, 255)).astype(np.uint8)
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(values).all() or values.min(initial=0.0) < 0:
+            raise ValueError("a float image with negative or non-finite values (NaN, inf): "
+                             "its grey levels are unknown")
+        top = values.max(initial=0.0)
+        if top > 65535:
+            raise ValueError(f"a float image with values up to {top:g}: expected [0, 1], "
+                             f"[0, 255] or [0, 65535]")
+        scale = 255.0 if top <= 1.0 else 1.0 if top <= 255.0 else 255.0 / 65535.0
+        return np.rint(values * scale).clip(0, 255).astype(np.uint8)
     return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
@@ -139,11 +172,16 @@ def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
 def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
     mode = image.mode
     if mode in _SIXTEEN_BIT or mode in {"I", "F"}:
-        grey = _grey_levels(image)
+        try:
+            grey = _grey_levels(image)
+        except ValueError as error:
+            raise ImageReadError(name, "unsupported_mode", str(error)) from error
         return np.repeat(grey[:, :, None], 3, axis=2)
     if mode == "CMYK":
         image = _cmyk_to_rgb(image)
     elif mode != "RGB":
+        if mode == "La":  # premultiplied grey + alpha: Pillow converts it only to LA
+            image = image.convert("LA")
         try:
             # Alpha is dropped, not composited: the colour channels are what was photographed.
             image = image.convert("RGB")
@@ -165,9 +203,13 @@ def read_image(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS, *,
 
 
 def pil_to_rgb(image: Image.Image, name: str = "<PIL image>") -> np.ndarray:
-    """An already-open Pillow image as RGB uint8 (H, W, 3), upright, converted exactly as
-    files are (16-bit rescaled, alpha dropped, CMYK through its profile)."""
-    return _to_rgb(_upright(image, name), name)
+    """An already-open Pillow image as RGB uint8 (H, W, 3), converted exactly as files are
+    (16-bit rescaled, alpha dropped, CMYK through its profile). An image as opened from a
+    file (``image.format`` set) is turned upright by its EXIF orientation, as its file
+    would be; one made from it (rotated, cropped, converted: ``format`` None) is taken as
+    it stands, since Pillow carries the EXIF tag over to it and the caller may already
+    have turned it upright."""
+    return _to_rgb(_upright(image, name) if image.format else image, name)
 
 
 def read_mask_levels(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: ".jfif" is what some browsers and phones name a saved JPEG.
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 _MASK_SUFFIX = re.compile(r"_segmentation$", re.IGNORECASE)
 #: PH2's mask naming, recognised only inside a mask folder (an image a user named
 #: ``mole_lesion.jpg`` is still an image).

@@ -24,7 +24,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from tqdm.auto import tqdm
 
-from mobilegan.data.layouts import folder_pairs, image_files, image_id
+from mobilegan.data.layouts import IMAGE_SUFFIXES, folder_pairs, image_files, image_id
 from mobilegan.inference.preprocess import read_image
 from mobilegan.inference.result import SegmentationResult
 
@@ -37,12 +37,24 @@ CSV_FIELDS = ["id", "source", "width", "height", "area_pixels", "area_percent",
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
+#: Longest id in characters, and in UTF-8 bytes (83 CJK characters, 249 bytes, made a
+#: 266-byte mask name).
+ID_CHARS, ID_BYTES = 150, 200
+
+
 def safe_id(raw: str) -> str:
     """An id usable as a file name: no separators, no '..', no leading dot, not empty, and
     no leading '-' (a spreadsheet reads ``-2-3`` as a sum; the id is a CSV cell too)."""
     text = _UNSAFE.sub("_", raw.replace("\\", "/").split("/")[-1])
     text = re.sub(r"\.{2,}", "_", text).strip("._-") or "image"
-    return text[:150]
+    return _shortened(text)
+
+
+def _shortened(text: str, room: int = 0) -> str:
+    """``text`` cut to fit a file name with ``room`` characters still to add: file names
+    are limited in bytes (255 on most file systems) and '<id>_uncertainty.png' must fit,
+    so ids keep at most ID_CHARS characters and ID_BYTES bytes of UTF-8."""
+    return text[:ID_CHARS - room].encode("utf-8")[:ID_BYTES - room].decode("utf-8", "ignore")
 
 
 class UniqueIds:
@@ -56,30 +68,87 @@ class UniqueIds:
         name, n = base, 1
         while name.lower() in self._taken:  # case-insensitive file systems collide too
             n += 1
-            name = f"{base}_{n}"
+            suffix = f"_{n}"  # room is made for it: a longest id keeps its suffix
+            name = _shortened(base, len(suffix)).rstrip("._-") + suffix
         self._taken.add(name.lower())
         return name
 
 
-def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
+@dataclass
+class FoundInputs:
+    """What the paths given to ``mobilegan segment`` hold."""
+
+    images: list[Path] = field(default_factory=list)
+    #: Files in the folders searched that are not images this tool reads (notes, HEIC
+    #: photos, broken links): named on the terminal, not segmented.
+    left_out: list[Path] = field(default_factory=list)
+    #: Subfolders not searched (without ``recursive``).
+    unsearched: list[Path] = field(default_factory=list)
+    #: Folders given that held no image.
+    empty: list[Path] = field(default_factory=list)
+
+
+#: Files a run itself keeps in a folder (``--out`` pointed at the images): not left out.
+_RUN_FILES = {CSV_NAME, "segment_run.json", ".mobilegan-segment.lock"}
+
+
+def find_inputs(paths: Iterable[str | Path], recursive: bool = False) -> FoundInputs:
     """Files as given; a folder as its images. A data set's folder (ISIC's official layouts,
     PH2's per-image folders, ``images/`` + ``masks/``) gives its images and never its
-    masks; every folder also gives the image files directly in it (not recursive), less
-    ground-truth masks (``<id>_segmentation``), ISIC superpixel files and the overlays and
-    uncertainty maps of an earlier run. Missing paths are kept, so that the run reports
-    them rather than forgetting them."""
-    found: list[Path] = []
+    masks; every folder also gives the image files directly in it, less ground-truth masks
+    (``<id>_segmentation``), ISIC superpixel files and the overlays and uncertainty maps of
+    an earlier run. Subfolders are searched the same way with ``recursive`` (hidden ones and
+    mask folders never). Missing paths are kept, so that the run reports them rather than
+    forgetting them."""
+    found = FoundInputs()
+    seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            folders = [images for _split, images, _masks in folder_pairs(path)]
-            if path not in folders:  # a layout's subfolder (``images/``, ``test/``...) was
-                folders.insert(0, path)  # found: the images beside it are still inputs
-            found.extend(image for folder in folders for image in image_files(folder)
-                         if not _is_own_output(image))
+            before = len(found.images)
+            _search(path, recursive, found, seen)
+            if len(found.images) == before:
+                found.empty.append(path)
         else:
-            found.append(path)
+            found.images.append(path)
     return found
+
+
+def collect_inputs(paths: Iterable[str | Path], recursive: bool = False) -> list[Path]:
+    """The images of :func:`find_inputs`."""
+    return find_inputs(paths, recursive).images
+
+
+def _search(folder: Path, recursive: bool, found: FoundInputs, seen: set[Path]) -> None:
+    real = folder.resolve()
+    if real in seen:  # a folder given twice, or a link that loops back
+        return
+    seen.add(real)
+    pairs = folder_pairs(folder)
+    image_folders = [images for _split, images, _masks in pairs]
+    mask_folders = {masks for _split, images, masks in pairs if masks not in (None, images)}
+    if folder not in image_folders:  # a layout's subfolder (``images/``, ``test/``...) was
+        image_folders.insert(0, folder)  # found: the images beside it are still inputs
+    for images_folder in image_folders:
+        taken = set(image_files(images_folder))
+        found.images.extend(image for image in sorted(taken) if not _is_own_output(image))
+        for entry in sorted(images_folder.iterdir()):
+            if entry.name.startswith(".") or entry in taken or entry.name in _RUN_FILES:
+                continue
+            if entry.is_dir():
+                if entry in mask_folders or entry in image_folders or entry.resolve() in seen:
+                    continue
+                if recursive:
+                    _search(entry, recursive, found, seen)
+                else:
+                    found.unsearched.append(entry)
+            elif not entry.exists() or entry.suffix.lower() not in _KNOWN_SUFFIXES:
+                found.left_out.append(entry)  # another format, or a link to nothing
+
+
+#: Files that are inputs, or sit beside them in data sets and runs (masks, superpixels,
+#: metadata, notes) and are not worth a word when left out.
+_KNOWN_SUFFIXES = IMAGE_SUFFIXES | {".csv", ".json", ".txt", ".md"}
 
 
 #: The kinds of file :func:`write_outputs` writes, as the suffix of ``<id>_<kind>.png``.
@@ -280,6 +349,7 @@ def earlier_run(out: str | Path, overwrite: bool = False) -> list[dict[str, str]
     FileExistsError if there is one and not ``overwrite``, or a ``results.csv`` that is not
     this tool's. Cheap: ``mobilegan segment`` asks before loading the network."""
     csv_path = Path(out) / CSV_NAME
+    _check_run_files(Path(out))
     if not csv_path.exists():
         return None
     try:
@@ -297,6 +367,28 @@ def earlier_run(out: str | Path, overwrite: bool = False) -> list[dict[str, str]
                               f"rows): not replaced; pass --overwrite to replace that run's "
                               f"outputs, or choose another --out")
     return rows
+
+
+def _check_run_files(out: Path) -> None:
+    """The table and the run record are written whole, so they must be this tool's to
+    replace: a symbolic link (it could point outside ``out``) or a ``segment_run.json`` of
+    someone else's stops the run before anything is written."""
+    for name in (CSV_NAME, RECORD_NAME):
+        if (out / name).is_symlink():
+            raise FileExistsError(f"{out / name} is a symbolic link: not followed or "
+                                  f"replaced; choose another --out")
+    record = out / RECORD_NAME
+    if record.exists() and not _is_our_record(record):
+        raise FileExistsError(f"{record} exists and was not written by mobilegan segment: "
+                              f"not replaced; choose another --out")
+
+
+def _is_our_record(path: Path) -> bool:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and RECORD_KEYS <= record.keys()
 
 
 #: Held in ``--out`` while a run writes there: a second run into it stops instead of
@@ -351,6 +443,8 @@ def _alive(pid: int) -> bool:
 
 #: The run's settings and provenance, beside results.csv.
 RECORD_NAME = "segment_run.json"
+#: Keys every run record holds (how an existing ``segment_run.json`` is known as ours).
+RECORD_KEYS = frozenset({"images", "succeeded", "failed"})
 
 
 def write_record(out: Path, record: dict[str, Any]) -> Path:

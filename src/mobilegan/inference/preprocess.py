@@ -71,10 +71,11 @@ def array_to_rgb(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def to_rgb(image: ImageInput) -> np.ndarray:
-    """Whatever the caller handed us, as uint8 (H, W, 3) at its original resolution."""
+def to_rgb(image: ImageInput, max_pixels: int | None = None) -> np.ndarray:
+    """Whatever the caller handed us, as uint8 (H, W, 3) at its original resolution; a
+    file over ``max_pixels`` (None: 50 M) is refused as a possible decompression bomb."""
     if isinstance(image, (str, os.PathLike)):
-        return read_image(Path(image))
+        return read_image(Path(image), max_pixels)
     if isinstance(image, Image.Image):
         return pil_to_rgb(image)
     if isinstance(image, np.ndarray):

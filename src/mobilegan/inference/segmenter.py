@@ -99,7 +99,8 @@ class Segmenter:
     about 1.4x faster on a CPU, masks as good as float32's (v5: JAC -0.1 on held-out
     images, +0.4 on the test set; docs/deployment.md).
     ``image_size`` None (the default) is the size the weights were trained at, as their
-    metadata records it (``mobilegan evaluate`` uses the same), else 128.
+    metadata records it (``mobilegan evaluate`` uses the same), else 128. Image files over
+    ``max_pixels`` (None: 50 M) are refused as possible decompression bombs.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None,
@@ -108,9 +109,9 @@ class Segmenter:
                  tta: bool = False, samples: int = 1, postprocess: bool = True,
                  threshold: float = 0.5, threads: int | None = None, device: str = "cpu",
                  low_confidence_below: float | None = None, seed: int | None = None,
-                 exposure: bool = True) -> None:
+                 exposure: bool = True, max_pixels: int | None = None) -> None:
         self._configure(DEFAULT_IMAGE_SIZE if image_size is None else image_size, tta, samples,
-                        postprocess, threshold, low_confidence_below, exposure)
+                        postprocess, threshold, low_confidence_below, exposure, max_pixels)
         _check(backend in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if backend != "torch" and samples > 1:
             raise ValueError("samples > 1 needs backend='torch': the ONNX export has no noise z "
@@ -152,13 +153,14 @@ class Segmenter:
                     samples: int = 1, postprocess: bool = True, threshold: float = 0.5,
                     threads: int | None = None, device: str = "cpu",
                     low_confidence_below: float | None = None,
-                    seed: int | None = None, exposure: bool = True) -> "Segmenter":
+                    seed: int | None = None, exposure: bool = True,
+                    max_pixels: int | None = None) -> "Segmenter":
         """Wrap a network already in memory (evaluation, tests) with the torch backend."""
         from mobilegan.inference.torch_backend import TorchBackend
 
         self = cls.__new__(cls)
         self._configure(image_size, tta, samples, postprocess, threshold, low_confidence_below,
-                        exposure)
+                        exposure, max_pixels)
         self.backend = TorchBackend(model, device=device, threads=threads, seed=seed)
         self.weights = None
         if samples > 1 and not self.backend.can_sample:
@@ -167,7 +169,7 @@ class Segmenter:
 
     def _configure(self, image_size: int, tta: bool, samples: int, postprocess: bool,
                    threshold: float, low_confidence_below: float | None,
-                   exposure: bool) -> None:
+                   exposure: bool, max_pixels: int | None) -> None:
         self._set_image_size(image_size, "image_size")
         _check(_is_int(samples) and samples >= 1, f"samples must be an int >= 1, got {samples!r}")
         _check(_is_number(threshold) and 0.0 < threshold < 1.0,
@@ -182,6 +184,9 @@ class Segmenter:
         self.low_confidence_below = (low_confidence_threshold(samples)
                                      if low_confidence_below is None else low_confidence_below)
         self.exposure = exposure
+        _check(max_pixels is None or (_is_int(max_pixels) and max_pixels >= 1),
+               f"max_pixels must be an int >= 1 (or None: 50 M), got {max_pixels!r}")
+        self.max_pixels = max_pixels
 
     def _set_image_size(self, size: int, what: str) -> None:
         _check(_is_int(size) and size >= 32 and size % 16 == 0,
@@ -193,7 +198,7 @@ class Segmenter:
         OpenCV image is BGR: pass ``image[..., ::-1]``)."""
         if id is None and isinstance(image, (str, os.PathLike)):
             id = _id_of(Path(image))
-        return self.predict_batch([to_rgb(image)], [id])[0]
+        return self.predict_batch([to_rgb(image, self.max_pixels)], [id])[0]
 
     def predict_many(self, paths: Iterable[str | os.PathLike],
                      batch_size: int = 8) -> Iterator[SegmentationResult]:
@@ -225,7 +230,7 @@ class Segmenter:
         _check(len(ids) == len(images), "one id per image")
         ids = [_id_of(Path(image)) if id is None and isinstance(image, (str, os.PathLike))
                else None if id is None else str(id) for image, id in zip(images, ids)]
-        images = [to_rgb(image) for image in images]
+        images = [to_rgb(image, self.max_pixels) for image in images]
         network_input = [normalize_exposure(im) for im in images] if self.exposure else images
         mean, variance = self._probabilities(prepare_batch(network_input, self.image_size))
         return [self._finish(image, mean[i], None if variance is None else variance[i], ids[i])
@@ -234,7 +239,8 @@ class Segmenter:
     # -- internals -------------------------------------------------------------------------
 
     def _predict_files(self, paths: list[Path]) -> list[SegmentationResult]:
-        return self.predict_batch([read_image(p) for p in paths], [_id_of(p) for p in paths])
+        return self.predict_batch([read_image(p, self.max_pixels) for p in paths],
+                                  [_id_of(p) for p in paths])
 
     def _probabilities(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Mean lesion probability (B, S, S) and its variance over noise samples (or None)."""
