@@ -179,13 +179,36 @@ def test_a_missing_split_says_what_the_folder_has_and_how_to_read_it_all(tmp_pat
     that and the way to read every image."""
     from PIL import Image
 
-    from mobilegan.data.layouts import load_samples, split_samples
+    from mobilegan.data.layouts import load_samples
 
     for folder in ("images", "masks"):
         (tmp_path / folder).mkdir()
     Image.new("RGB", (8, 8)).save(tmp_path / "images" / "a.jpg")
     Image.new("L", (8, 8)).save(tmp_path / "masks" / "a.png")
-    for read in (load_samples, split_samples):
-        with pytest.raises(KeyError, match=r"found \['train'\] \(--split train, or --split all"):
-            read(tmp_path, "test")
+    with pytest.raises(KeyError, match=r"found \['train'\] \(--split train, or --split all"):
+        load_samples(tmp_path, "test")
     assert [s.id for s in load_samples(tmp_path, "all")] == ["a"]
+
+
+def test_a_split_name_means_one_thing_in_training_evaluation_and_the_data_commands(
+        tmp_path: Path, data_root: Path) -> None:
+    """A bare folder answers any split; "all" is every split of a layout, wherever it is
+    asked (training's data.eval_split of a bare folder, and train_split "all" on ISIC 2017,
+    were KeyErrors while evaluation took them)."""
+    from PIL import Image
+
+    from mobilegan.data.layouts import load_samples
+    from mobilegan.data.summary import summarize_folder
+    from mobilegan.evaluation.evaluate import select_samples
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for i in range(2):
+        Image.new("RGB", (8, 8)).save(bare / f"a{i}.jpg")
+        Image.new("L", (8, 8)).save(bare / f"a{i}_segmentation.png")
+    for split in ("test", "all", None):
+        assert len(load_samples(bare, split)) == 2
+        assert len(select_samples(bare, split or "all", source=None)) == 2
+        assert summarize_folder(bare, split).splits.keys() == {"all"}
+    isic = data_root / "isic2017"
+    assert len(load_samples(isic, "all")) == len(select_samples(isic, "all", None)) == 2750

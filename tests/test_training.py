@@ -3,6 +3,7 @@ uninterrupted run; the NaN guard; the overlap guard; config errors name the fiel
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -648,3 +649,39 @@ def test_a_fraction_of_an_epoch_is_never_reported_as_none() -> None:
     assert trainer_module.epochs_trained(65, 260) == 0.25
     assert trainer_module.epochs_trained(0, 260) == 0.0
     assert trainer_module.epochs_trained(520, 260) == 2.0
+
+
+def test_a_restored_snapshot_is_not_changed_by_the_steps_after_it(data_root: Path,
+                                                                   tmp_path: Path) -> None:
+    """A second non-finite loss must restore the same good state as the first: the
+    optimisers once shared their moment tensors with the snapshot, which later steps then
+    rewrote."""
+    trainer = trainer_module.Trainer(tiny_config(data_root, tmp_path / "run", steps=8))
+
+    def good_step() -> None:
+        trainer._step(*trainer._batch(torch.arange(2)))
+        trainer.global_step += 1
+
+    good_step()
+    trainer._snapshot = trainer._capture()
+    before = copy.deepcopy(trainer._snapshot)
+    trainer._handle_bad_step()
+    good_step()
+    good_step()
+    for name in ("opt_g", "opt_d"):
+        for key, state in before[name]["state"].items():
+            for field, value in state.items():
+                assert torch.equal(value, trainer._snapshot[name]["state"][key][field]), (name, field)
+
+
+def test_a_validation_folder_never_shares_images_with_training(data_root: Path,
+                                                                tmp_path: Path) -> None:
+    """ISIC 2017's validation images as the selection set for ISIC 2018 training: 121 of
+    the 150 are ISIC 2018 training images too, and leave training."""
+    cfg = tiny_config(data_root, tmp_path / "v")
+    cfg.data.limit = cfg.data.val_limit = None
+    cfg.data.val_dir, cfg.data.val_split = str(data_root / "isic2017"), "val"
+    train, val, info = plan_splits(cfg)
+    assert len(val) == 150 and not {s.id for s in train} & {s.id for s in val}
+    assert info["train_ids_in_val_removed"] == 121
+    assert len(train) == 2594 - 529 - 121

@@ -169,7 +169,7 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
     import random
     import tempfile
 
-    from mobilegan.data.layouts import split_samples
+    from mobilegan.data.layouts import load_samples
     from mobilegan.inference.export import DEFAULT_OPSET, export_onnx, weights_metadata
     from mobilegan.inference.quantize import mask_agreement, quantize_onnx
     from mobilegan.models.io import load_model, read_model_info
@@ -179,8 +179,7 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
                          "the int8 ranges (never the test set)")
     if args.calibration_images < 1:
         raise ValueError(f"--calibration-images must be >= 1, got {args.calibration_images}")
-    split = None if args.calibration_split == "all" else args.calibration_split
-    pool = split_samples(args.calibration, split)
+    pool = load_samples(args.calibration, args.calibration_split)
     allowed, rule = _allowed_ids(args, weights)
     if allowed is not None:
         pool = [s for s in pool if s.id in allowed]

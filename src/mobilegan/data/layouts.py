@@ -194,31 +194,31 @@ def _nothing_found(root: Path) -> str:
     return f"no images or known ISIC layout under {root} (empty folder?)"
 
 
-def split_samples(root: str | Path, wanted: str | None) -> list[Sample]:
-    """The samples of split ``wanted``; every split when it is None or when the folder has
-    no splits at all (a bare image folder answers any split), else KeyError."""
-    splits = discover(root)
-    if wanted in splits:
-        return splits[wanted]
-    if wanted is None or list(splits) == ["all"]:
-        return [s for samples in splits.values() for s in samples]
-    raise missing_split(root, wanted, splits)
-
-
 def every_split(found: dict[str, list[Sample]], split: str | None) -> bool:
-    """Whether ``split`` asks for all of ``found``: None, or "all" (as ``mobilegan evaluate
-    --split all`` reads it) where no split has that name."""
-    return split is None or (split == "all" and split not in found)
+    """Whether ``split`` asks for all of ``found``: None; "all" where no split has that
+    name (``mobilegan evaluate --split all``); or any name in a folder with no splits of its
+    own (a bare image folder answers any split). The one rule for training's
+    ``data.*_split``, evaluation's ``--split``, ``data`` commands and int8 calibration."""
+    if split is None:
+        return True
+    return split not in found and (split == "all" or list(found) == ["all"])
 
 
 def load_samples(root: str | Path, split: str | None = None) -> list[Sample]:
-    """The samples of one split (or of every split, in order: see :func:`every_split`)."""
+    """The samples of one split (or of every split, in order: see :func:`every_split`);
+    KeyError naming the splits found if there is no such split."""
     splits = discover(root)
-    if every_split(splits, split):
-        return [s for samples in splits.values() for s in samples]
-    if split not in splits:
-        raise missing_split(root, split, splits)
-    return splits[split]
+    return pick_split(splits, split, root)
+
+
+def pick_split(found: dict[str, list[Sample]], split: str | None,
+               root: str | Path) -> list[Sample]:
+    """``found``'s samples for ``split`` by :func:`every_split`'s rule, else KeyError."""
+    if every_split(found, split):
+        return [s for samples in found.values() for s in samples]
+    if split not in found:
+        raise missing_split(root, split, found)
+    return found[split]
 
 
 def missing_split(root: str | Path, split: str | None, found: dict[str, list[Sample]]) -> KeyError:

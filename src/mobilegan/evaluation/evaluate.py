@@ -28,8 +28,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from mobilegan.data.layouts import (Sample, discover, folder_pairs, mask_id, official_set,
-                                    unpaired_masks)
+from mobilegan.data.layouts import (Sample, discover, every_split, folder_pairs, mask_id,
+                                    official_set, pick_split, unpaired_masks)
 from mobilegan.data.splits import ids_sha256
 from mobilegan.data.validate import check_pair
 from mobilegan.evaluation.report import SEEN_GROUPS
@@ -74,10 +74,8 @@ def select_samples(dataset: str | Path, split: str, source: ModelSource,
         samples = [s for group in splits.values() for s in group if s.id in wanted]
         if not samples:
             raise ValueError(f"none of the run's {len(wanted)} held-out ids are under {dataset}")
-    elif split == ALL_SPLIT or (split not in splits and list(splits) == [ALL_SPLIT]):
-        samples = [s for group in splits.values() for s in group]
-    elif split in splits:
-        samples = splits[split]
+    elif split in splits or every_split(splits, split):
+        samples = pick_split(splits, split, dataset)
     else:
         raise ValueError(f"split {split!r} not under {dataset}; found {sorted(splits)} "
                          f"(or use '{ALL_SPLIT}' or '{HELDOUT_SPLIT}')")

@@ -9,7 +9,7 @@ from typing import Any
 
 from mobilegan.config import RunConfig
 from mobilegan.data.cache import CachedSet, load_cached
-from mobilegan.data.layouts import Sample, load_samples, split_samples
+from mobilegan.data.layouts import Sample, load_samples
 from mobilegan.data.splits import ids_sha256, seeded_split
 
 
@@ -47,7 +47,7 @@ def extra_training_samples(cfg: RunConfig, known_ids: set[str]) -> list[Sample]:
         return []
     extra: dict[str, Sample] = {}
     for split in d.extra_train_splits:
-        for sample in split_samples(d.extra_train_dir, split):
+        for sample in load_samples(d.extra_train_dir, split):
             if sample.id not in known_ids:
                 extra.setdefault(sample.id, sample)
     return list(extra.values())
@@ -56,8 +56,8 @@ def extra_training_samples(cfg: RunConfig, known_ids: set[str]) -> list[Sample]:
 def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, Any]]:
     """Choose the training and validation samples and describe the protocol."""
     d = cfg.data
-    train = split_samples(d.train_dir, d.train_split)
-    fixed_val = split_samples(d.val_dir, d.val_split) if d.val_dir else []
+    train = load_samples(d.train_dir, d.train_split)
+    fixed_val = load_samples(d.val_dir, d.val_split) if d.val_dir else []
     extra = extra_training_samples(cfg, {s.id for s in [*train, *fixed_val]})
     eval_ids = evaluation_ids(cfg)
     overlap = sorted({s.id for s in [*train, *extra]} & eval_ids)
@@ -74,12 +74,18 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
     else:
         protocol, leak = ("paper (leaky)", True) if overlap else ("leak-free", False)
 
+    in_val: list[str] = []
     if d.val_dir:
         val = fixed_val
-        val_overlap = {s.id for s in val} & eval_ids
+        val_ids = {s.id for s in val}
+        val_overlap = val_ids & eval_ids
         if val_overlap:
             raise OverlapError(f"{len(val_overlap)} validation ids are in the evaluation set: "
                                "model selection would see the test set")
+        # An image in both folders (121 of ISIC 2017's 150 validation images are ISIC 2018
+        # training images) would be chosen on after being trained on: it trains no more.
+        in_val = sorted({s.id for s in train} & val_ids)
+        train = [s for s in train if s.id not in val_ids]
     else:
         by_id = {s.id: s for s in train}
         train_ids, val_ids = seeded_split(sorted(by_id), d.train_fraction, d.seed)
@@ -107,6 +113,7 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         "extra_train_dir": d.extra_train_dir,
         "extra_train_added": len([s for s in extra if s.id not in excluded]),
         "train_ids_dropped": dropped,
+        "train_ids_in_val_removed": len(in_val),
         "exclude_train_ids_not_found": unknown,
         "eval_dir": d.eval_dir,
         "eval_split": d.eval_split,

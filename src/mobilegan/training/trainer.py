@@ -382,7 +382,9 @@ class Trainer:
                 f"{self.bad_steps} non-finite losses in a row at step {self.global_step + 1} "
                 f"(lr now {self.lr:g}); stopped without writing a checkpoint of the bad state. "
                 f"The last good checkpoint is {self.out / 'checkpoints' / 'last.pt'}.")
-        self._restore(self._snapshot, counters=False)
+        # A copy: the optimisers' load_state_dict keeps the tensors it is given, so later
+        # steps would otherwise write into the snapshot a second bad step restores.
+        self._restore(copy.deepcopy(self._snapshot), counters=False)
         self.lr *= 0.5
         self._set_lr(self.lr)
         self._log_event(f"non-finite loss at step {self.global_step + 1}: restored the last good "
