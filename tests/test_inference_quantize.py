@@ -27,7 +27,7 @@ from mobilegan.inference.export import read_onnx_metadata
 from mobilegan.inference.onnx_backend import OnnxBackend
 from mobilegan.inference.quantize import (QUANTIZED_OPS, _flush_every, mask_agreement,
                                           quantize_onnx, read_quantization)
-from mobilegan.inference.preprocess import read_image
+from mobilegan.inference.preprocess import read_input_file
 from mobilegan.inference.segmenter import Segmenter, shipped_int8, shipped_weights
 from mobilegan.inference.torch_backend import export_weights_to_onnx
 
@@ -54,7 +54,7 @@ def float_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def int8_file(float_file: Path, train_samples: list) -> Path:
     chosen = train_samples[:12]
     return quantize_onnx(float_file, float_file.with_name("int8.onnx"),
-                         [read_image(s.image) for s in chosen],
+                         [read_input_file(s.image) for s in chosen],
                          calibration_ids=[s.id for s in chosen], calibration_source="test")
 
 
@@ -83,7 +83,7 @@ def test_convolutions_are_int8_and_attention_stays_float(int8_file: Path,
 
 def test_int8_masks_agree_with_float_on_other_training_images(
         int8_file: Path, float_file: Path, train_samples: list) -> None:
-    others = [read_image(s.image) for s in train_samples[12:28]]
+    others = [read_input_file(s.image) for s in train_samples[12:28]]
     agree = mask_agreement(float_file, int8_file, others)
     assert agree["images"] == 16
     assert agree["mean_mask_jaccard"] > 0.95, agree

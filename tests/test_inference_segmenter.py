@@ -183,7 +183,7 @@ def test_an_onnx_file_with_the_default_torch_backend_says_which_backend(tmp_path
 def test_unet_cannot_sample(tmp_path: Path) -> None:
     cfg = ModelConfig(name="unet", unet_base=8)
     path = save_model(build_model(cfg), cfg, tmp_path / "unet.safetensors")
-    assert Segmenter(path, image_size=SIZE).predict(np.zeros((40, 40, 3), np.uint8))
+    assert Segmenter(path, image_size=SIZE).predict(np.zeros((40, 40, 3), np.uint8)).mask.shape == (40, 40)
     with pytest.raises(ValueError, match="noise z"):
         Segmenter(path, image_size=SIZE, samples=2)
 
@@ -193,7 +193,9 @@ def test_from_pretrained(weights: Path, tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(FileNotFoundError, match="shipped weights"):
         Segmenter.from_pretrained()
     monkeypatch.setenv(WEIGHTS_ENV, str(weights))
-    assert Segmenter.from_pretrained(image_size=SIZE).predict(np.zeros((32, 32), np.uint8))
+    pretrained = Segmenter.from_pretrained(image_size=SIZE)
+    assert pretrained.weights == weights
+    assert pretrained.predict(np.zeros((32, 32), np.uint8)).mask.shape == (32, 32)
 
 
 def test_exposure_normalisation_changes_what_the_network_sees_not_the_outputs(
@@ -211,11 +213,11 @@ def test_exposure_normalisation_changes_what_the_network_sees_not_the_outputs(
 
 def test_the_exposure_target_is_the_training_images_mean(isic2018: Path) -> None:
     from mobilegan.data.layouts import load_samples
-    from mobilegan.inference.preprocess import TRAINING_MEAN_LUMINANCE, mean_luminance, read_image
+    from mobilegan.inference.preprocess import TRAINING_MEAN_LUMINANCE, mean_luminance, read_input_file
 
     samples = load_samples(isic2018, "train")
     sample = samples[:: len(samples) // 100][:100]  # spread over the archive's id range
-    measured = np.mean([mean_luminance(read_image(s.image)) for s in sample])
+    measured = np.mean([mean_luminance(read_input_file(s.image)) for s in sample])
     assert abs(measured - TRAINING_MEAN_LUMINANCE) < 6.0  # images vary with std 22: SE 2.2
 
 

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 #: request holds at most ``max_files x max_upload_mb`` (400 MB) in memory. The page sends
 #: one image per request, so ``max_files`` only limits scripts using the API.
 DEFAULT_MAX_UPLOAD_MB = 20.0
-DEFAULT_MAX_PIXELS = 40_000_000
+#: Lower than ``mobilegan segment``'s 50 M (data.io.DEFAULT_MAX_PIXELS): a server decodes
+#: what strangers send.
+SERVE_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_FILES = 20
 #: Room for multipart headers and boundaries on top of the file bytes.
 _OVERHEAD_PER_FILE = 64 * 1024
@@ -41,7 +43,7 @@ class UploadLimits:
     over a per-request limit the whole request is refused with HTTP 413."""
 
     max_file_bytes: int = int(DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_pixels: int = SERVE_MAX_PIXELS
     max_files: int = DEFAULT_MAX_FILES
 
     @classmethod

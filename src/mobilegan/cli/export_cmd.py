@@ -148,14 +148,14 @@ def _readable(samples: list, count: int, size: int) -> tuple[list, list, list[st
     import numpy as np
     from PIL import Image
 
-    from mobilegan.inference.preprocess import read_image
+    from mobilegan.inference.preprocess import read_input_file
 
     images, used, problems = [], [], []
     for sample in samples:
         if len(images) == count:
             break
         try:
-            picture = Image.fromarray(read_image(sample.image))
+            picture = Image.fromarray(read_input_file(sample.image))
         except (OSError, ValueError) as error:
             problems.append(f"{sample.image}: {error}")
             continue

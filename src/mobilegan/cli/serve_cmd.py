@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 # Plain Python: the limits module needs no web package until a request is parsed.
-from mobilegan.app.uploads import DEFAULT_MAX_FILES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB
+from mobilegan.app.uploads import DEFAULT_MAX_FILES, DEFAULT_MAX_UPLOAD_MB, SERVE_MAX_PIXELS
 
 DEFAULT_PORT = 8765
 #: Noise samples behind the uncertainty map with the torch backend (ONNX cannot sample).
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
     p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB,
                    help="largest file accepted")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+    p.add_argument("--max-pixels", type=int, default=SERVE_MAX_PIXELS,
                    help="largest image accepted, in pixels (guards against decompression bombs)")
     p.add_argument("--max-files", type=int, default=DEFAULT_MAX_FILES,
                    help="most images in one API request (the page sends one at a time)")

@@ -25,7 +25,7 @@ from PIL.PngImagePlugin import PngInfo
 from tqdm.auto import tqdm
 
 from mobilegan.data.layouts import IMAGE_SUFFIXES, folder_pairs, image_files, image_id
-from mobilegan.inference.preprocess import read_image
+from mobilegan.inference.preprocess import read_input_file
 from mobilegan.inference.result import SegmentationResult
 
 CSV_NAME = "results.csv"
@@ -241,7 +241,7 @@ def _segment_chunk(segmenter: Any, chunk: list[Path], ids: UniqueIds, out: Path,
     for i, path in enumerate(chunk):
         rows.append({"id": ids(image_id(path)), "source": str(path), "status": "ok", "error": ""})
         try:
-            images[i] = read_image(path, max_pixels)
+            images[i] = read_input_file(path, max_pixels)
         except Exception as error:  # noqa: BLE001 - every bad file is reported, not fatal
             _fail(rows[i], error)
     try:

@@ -22,8 +22,8 @@ from PIL import Image
 from scipy.special import expit
 
 from mobilegan.inference import postprocess
-from mobilegan.inference.preprocess import (ImageInput, normalize_exposure, prepare_batch, read_image,
-                                            to_rgb)
+from mobilegan.inference.preprocess import (ImageInput, normalize_exposure, prepare_batch,
+                                            read_input_file, to_rgb)
 from mobilegan.inference.result import SegmentationResult
 
 #: Environment variable that points ``from_pretrained`` at other weights (a deployment
@@ -239,7 +239,7 @@ class Segmenter:
     # -- internals -------------------------------------------------------------------------
 
     def _predict_files(self, paths: list[Path]) -> list[SegmentationResult]:
-        return self.predict_batch([read_image(p, self.max_pixels) for p in paths],
+        return self.predict_batch([read_input_file(p, self.max_pixels) for p in paths],
                                   [_id_of(p) for p in paths])
 
     def _probabilities(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

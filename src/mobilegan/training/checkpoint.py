@@ -39,7 +39,7 @@ def atomic_save(state: dict[str, Any], path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """The state saved by :func:`save_checkpoint`; a damaged file (cut short, emptied) is a
+    """The state saved by :func:`atomic_save`; a damaged file (cut short, emptied) is a
     ValueError naming it, not torch's zip-reader error."""
     try:
         return torch.load(Path(path), map_location=map_location, weights_only=True)

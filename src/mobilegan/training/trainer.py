@@ -332,8 +332,9 @@ class Trainer:
         return normalize_images(images), masks.float()
 
     def _step(self, images: torch.Tensor, masks: torch.Tensor) -> dict[str, float] | None:
-        """One D step then one G step. Returns the losses, or None if one was not finite
-        (nothing is applied then)."""
+        """One D step then one G step. Returns the losses, or None if one was not finite:
+        a non-finite D loss applies nothing; a non-finite G loss comes after the D step was
+        applied, and the NaN guard then restores the last good state of both."""
         cfg = self.cfg
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
             logits = self.g_forward(images)
