@@ -396,3 +396,24 @@ def test_a_folder_where_nothing_can_be_scored_leaves_no_output_folder(
     assert main(["evaluate", str(weights), str(data), "--split", "all", "--out", str(a_file),
                  "--no-progress"]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err and a_file.read_text() == "keep"
+
+
+def test_evaluate_scores_the_masks_the_segmenter_writes(isic2017: Path, tmp_path: Path) -> None:
+    """Two code paths reach a mask (evaluate in torch, the Segmenter in numpy for both
+    backends): with TTA, exposure normalisation and post-processing on in both, the shipped
+    weights give each image the same score."""
+    from mobilegan.inference.segmenter import Segmenter, shipped_weights
+    from mobilegan.metrics.isic import confusion, metrics_from_confusion
+
+    result = evaluate(shipped_weights(), isic2017, split="test", limit=6, tta=True,
+                      postprocess=True, exposure=True, out_dir=tmp_path / "eval", progress=False,
+                      device="cpu")
+    segmenter = Segmenter.from_pretrained(tta=True)
+    for row in result.rows:
+        image = isic2017 / "ISIC-2017_Test_v2_Data" / f"{row['id']}.jpg"
+        truth, _ = read_mask(isic2017 / "ISIC-2017_Test_v2_Part1_GroundTruth"
+                             / f"{row['id']}_segmentation.png")
+        mask = segmenter.predict(image).mask
+        jac = metrics_from_confusion(*confusion(mask, truth))["JAC"]
+        assert jac == pytest.approx(row["JAC"], abs=2e-3), row["id"]
+    assert len(result.rows) == 6

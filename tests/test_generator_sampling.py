@@ -31,3 +31,33 @@ def test_without_noise_every_draw_is_the_plain_forward() -> None:
         draws, plain = g.sample(x, 4), g(x)
     for draw in draws:
         torch.testing.assert_close(draw, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_the_encoder_runs_once_however_many_draws() -> None:
+    g = MobileGANGenerator(ModelConfig(pam_kv_stride=2)).eval()
+    calls = {"encode": 0, "decode": 0}
+    for name in calls:
+        real = getattr(g, name)
+
+        def counted(x: torch.Tensor, real=real, name=name) -> torch.Tensor:
+            calls[name] += 1
+            return real(x)
+
+        setattr(g, name, counted)
+    with torch.no_grad():
+        g.sample(torch.randn(2, 3, 64, 64), 6)
+    assert calls == {"encode": 1, "decode": 1}  # one decoder pass over the 6 x 2 repeats
+
+
+def test_switching_the_noise_for_a_while_restores_each_modules_own_setting() -> None:
+    from mobilegan.models.blocks import NoiseDropout, noise_sampling
+
+    g = MobileGANGenerator(ModelConfig(pam_kv_stride=2)).eval()
+    noise = [m for m in g.modules() if isinstance(m, NoiseDropout)]
+    assert len(noise) >= 2
+    noise[0].sampling = True  # one module left on by its owner
+    with noise_sampling(g, False):
+        assert not any(m.sampling for m in noise)
+    with noise_sampling(g, True):
+        assert all(m.sampling for m in noise)
+    assert [m.sampling for m in noise] == [True] + [False] * (len(noise) - 1)

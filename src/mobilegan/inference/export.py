@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mobilegan.models.blocks import NoiseDropout
+from mobilegan.models.blocks import noise_sampling
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +45,11 @@ MIN_OPSET, MAX_OPSET = 14, 22
 def deterministic(model: nn.Module) -> Iterator[nn.Module]:
     """Eval mode with the noise z off for the duration; the model's flags are restored after."""
     was_training = model.training
-    noise = [m for m in model.modules() if isinstance(m, NoiseDropout)]
-    sampling = [m.sampling for m in noise]
     model.eval()
-    for m in noise:
-        m.sampling = False
     try:
-        yield model
+        with noise_sampling(model, False):
+            yield model
     finally:
-        for m, flag in zip(noise, sampling):
-            m.sampling = flag
         model.train(was_training)
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from mobilegan.hardware import resolve_device
+from mobilegan.models.blocks import noise_sampling
 from mobilegan.models.io import load_model
 
 
@@ -49,14 +50,8 @@ class TorchBackend:
         if sampling and not self.can_sample:
             raise ValueError(f"{type(self.model).__name__} has no noise z to sample; use samples=1")
         x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-        with torch.inference_mode(), self._rng(sampling):
-            if self.can_sample:
-                self.model.set_sampling(sampling)
-            try:
-                out = self.model(x)
-            finally:
-                if self.can_sample:
-                    self.model.set_sampling(False)
+        with torch.inference_mode(), self._rng(sampling), noise_sampling(self.model, sampling):
+            out = self.model(x)
         return out.float().cpu().numpy()
 
     def sample_logits(self, batch: np.ndarray, samples: int) -> np.ndarray:
@@ -75,11 +70,8 @@ class TorchBackend:
             if hasattr(self.model, "sample"):
                 out = self.model.sample(x, samples)
             else:
-                self.model.set_sampling(True)
-                try:
+                with noise_sampling(self.model, True):
                     out = self.model(x.repeat(samples, 1, 1, 1))
-                finally:
-                    self.model.set_sampling(False)
                 out = out.view(samples, x.shape[0], *out.shape[1:])
         return out.float().cpu().numpy()
 

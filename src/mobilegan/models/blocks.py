@@ -3,6 +3,9 @@ and the paper's CDA / FCA / DUA layers, each a few lines."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,6 +24,21 @@ class NoiseDropout(nn.Dropout2d):
         if self.p == 0 or not (self.training or self.sampling):
             return x
         return F.dropout2d(x, self.p, training=True)
+
+
+@contextlib.contextmanager
+def noise_sampling(model: nn.Module, enabled: bool) -> Iterator[nn.Module]:
+    """The noise z of every :class:`NoiseDropout` in ``model`` on or off for the duration,
+    each module's own setting restored after (the one place that switches it)."""
+    noise = [m for m in model.modules() if isinstance(m, NoiseDropout)]
+    previous = [m.sampling for m in noise]
+    for module in noise:
+        module.sampling = enabled
+    try:
+        yield model
+    finally:
+        for module, state in zip(noise, previous):
+            module.sampling = state
 
 
 class ConvBlock(nn.Sequential):

@@ -12,7 +12,8 @@ from torch import nn
 from mobilegan import paper
 from mobilegan.config import ModelConfig
 from mobilegan.models.attention import channel_attention
-from mobilegan.models.blocks import CDA, DUA, FCA, BottleneckAttention, ConvBlock, NoiseDropout
+from mobilegan.models.blocks import (CDA, DUA, FCA, BottleneckAttention, ConvBlock, NoiseDropout,
+                                     noise_sampling)
 
 
 class MultiScaleInput(nn.Module):
@@ -114,18 +115,13 @@ class MobileGANGenerator(nn.Module):
         decoder once per draw: the same distribution as ``samples`` full passes with
         :meth:`set_sampling` on, at a fraction of the cost."""
         features = self.encode(x)
-        previous = [m.sampling for m in self.modules() if isinstance(m, NoiseDropout)]
-        self.set_sampling(True)
-        try:
-            repeated = features.repeat(samples, 1, 1, 1)
-            logits = self.decode(repeated)
-        finally:
-            for module, state in zip((m for m in self.modules() if isinstance(m, NoiseDropout)), previous):
-                module.sampling = state
+        with noise_sampling(self, True):
+            logits = self.decode(features.repeat(samples, 1, 1, 1))
         return logits.view(samples, x.shape[0], *logits.shape[1:])
 
     def set_sampling(self, enabled: bool) -> "MobileGANGenerator":
-        """Keep the decoder's noise z on at inference (for uncertainty) or off."""
+        """Keep the decoder's noise z on at inference (for uncertainty) or off, until
+        changed (:func:`~mobilegan.models.blocks.noise_sampling` for a while only)."""
         for module in self.modules():
             if isinstance(module, NoiseDropout):
                 module.sampling = enabled
