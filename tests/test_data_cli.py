@@ -109,3 +109,45 @@ def test_split_all_means_every_split(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["data", "split", str(root), "--split", "all", "--out", str(out)]) == 0
     split = load_split(out)
     assert len(split.train) + len(split.val) == 5
+
+
+def test_split_writes_the_ids_training_uses(data_root: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """ISIC 2018 with the ISIC 2017 test set named: the 529 shared ids leave first, as in
+    leak-free training, and the two sides are the run's own (1652 / 413)."""
+    from mobilegan.config import RunConfig
+    from mobilegan.training.data_setup import plan_splits
+
+    out = tmp_path / "split.json"
+    assert main(["data", "split", str(data_root / "isic2018"), "--out", str(out),
+                 "--eval-dir", str(data_root / "isic2017")]) == 0
+    said = capsys.readouterr().out
+    assert "1652 train, 413 val" in said and "529 ids of" in said and "left out first" in said
+    cfg = RunConfig()
+    cfg.data.train_dir = str(data_root / "isic2018")
+    cfg.data.eval_dir = str(data_root / "isic2017")
+    train, val, info = plan_splits(cfg)
+    saved = json.loads(out.read_text())
+    assert saved["train"] == sorted(s.id for s in train) and saved["val"] == sorted(s.id for s in val)
+    assert saved["train_ids_sha256"] == info["train_ids_sha256"]
+    assert saved["protocol"] == "leak-free" and saved["eval_ids_excluded"] == 529
+    assert main(["data", "split", str(data_root / "isic2017"), "--out", str(out)]) == 0
+    assert "1600 train, 400 val" in capsys.readouterr().out  # its train split, not test
+
+
+def test_a_folder_whose_masks_are_not_found_does_not_pass_validation(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing GroundTruth folder, or masks named in a way not read, left every pair
+    without a mask: summary said "0 with masks", validate "0 problems" and exit 0, and
+    training then refused the folder."""
+    root = make_folder(tmp_path / "d", [0.2] * 3)
+    for mask in (root / "masks").iterdir():
+        mask.rename(mask.with_name(mask.name.replace("_segmentation", "_gt")))
+    assert main(["data", "validate", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "[no_masks]" in out and "none of the 3 images of split 'train' has a mask" in out
+    assert str(root / "masks") in out
+    for mask in (root / "masks").iterdir():  # <id>_mask is a masks folder's naming too
+        mask.rename(mask.with_name(mask.name.replace("_gt", "_mask")))
+    assert main(["data", "validate", str(root)]) == 0
+    assert "3 images checked: 0 problems" in capsys.readouterr().out

@@ -320,3 +320,17 @@ def test_sixteen_bit_mask_with_label_values_reads_as_its_lesion(tmp_path: Path) 
     """16-bit 0/1 labels would scale to 0/0: the two-level rule comes first."""
     mask, grey = read_mask(save(Image.fromarray(LESION.astype(np.uint16)), tmp_path / "l.png"))
     assert np.array_equal(mask, LESION > 0) and grey == 0
+
+def test_a_mask_drawn_in_transparency_reads_its_alpha(tmp_path: Path) -> None:
+    """One colour everywhere and the lesion in the alpha channel (an editor's exported
+    selection): read as empty before, with no hint."""
+    rgba = np.zeros((12, 16, 4), np.uint8)
+    rgba[..., 3] = LESION.astype(np.uint8) * 255
+    path = save(Image.fromarray(rgba, "RGBA"), tmp_path / "alpha_segmentation.png")
+    mask, grey = read_mask(path)
+    assert np.array_equal(mask, LESION) and grey == 0
+    rgba[..., :3] = 255  # a white lesion on a transparent background keeps its colours
+    rgba[..., 3] = 255
+    rgba[~LESION, :3] = 0
+    assert np.array_equal(read_mask(save(Image.fromarray(rgba, "RGBA"), tmp_path / "w.png"))[0],
+                          LESION)

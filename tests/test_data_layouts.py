@@ -212,3 +212,44 @@ def test_a_split_name_means_one_thing_in_training_evaluation_and_the_data_comman
         assert summarize_folder(bare, split).splits.keys() == {"all"}
     isic = data_root / "isic2017"
     assert len(load_samples(isic, "all")) == len(select_samples(isic, "all", None)) == 2750
+
+
+def test_a_missing_split_names_the_callers_own_way_to_choose_one(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from mobilegan.config import RunConfig
+    from mobilegan.training.data_setup import plan_splits
+
+    for folder in ("images", "masks"):
+        (tmp_path / folder).mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "images" / "a.jpg")
+    Image.new("L", (8, 8)).save(tmp_path / "masks" / "a.png")
+    cfg = RunConfig()
+    cfg.data.train_dir, cfg.data.train_split, cfg.data.eval_dir = str(tmp_path), "val", None
+    with pytest.raises(KeyError, match=r"--set data.train_split=train, or "
+                                       r"--set data.train_split=all"):
+        plan_splits(cfg)
+
+
+def test_split_folders_in_any_case_and_an_empty_one_are_found(tmp_path: Path) -> None:
+    """``Valid/`` and ``Test/`` were ignored, ``Images/`` + ``Masks/`` was "an empty
+    folder?", and an empty ``test/`` vanished ("split 'test' not under ...")."""
+    from PIL import Image
+
+    from mobilegan.data.layouts import discover, load_samples
+    from mobilegan.data.summary import summarize_folder
+
+    for split, n in (("Train", 2), ("Valid", 1), ("test", 0)):
+        for folder in ("Images", "Masks"):
+            (tmp_path / "d" / split / folder).mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", (8, 8)).save(tmp_path / "d" / split / "Images" / f"{split}{i}.jpg")
+            Image.new("L", (8, 8)).save(tmp_path / "d" / split / "Masks" / f"{split}{i}.png")
+    found = discover(tmp_path / "d")
+    assert {k: len(v) for k, v in found.items()} == {"train": 2, "val": 1, "test": 0}
+    assert all(s.mask is not None for s in found["train"] + found["val"])
+    with pytest.raises(KeyError, match="split 'test' of .* is empty"):
+        load_samples(tmp_path / "d", "test")
+    problems = summarize_folder(tmp_path / "d").all_problems()
+    assert [p.kind for p in problems if p.fatal] == ["empty_set"]  # (the masks are blank)
+    assert [s.id for s in load_samples(tmp_path / "d" / "Train")] == ["Train0", "Train1"]

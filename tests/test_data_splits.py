@@ -60,7 +60,7 @@ def test_save_and_load(tmp_path: Path) -> None:
     tr, va = loaded  # unpacks like a tuple
     assert tr == train and va == val
     payload = json.loads(path.read_text())
-    assert payload["train_sha256"] == ids_sha256(train)
+    assert payload["train_ids_sha256"] == ids_sha256(train)
 
 
 def test_edited_or_broken_split_files_are_refused(tmp_path: Path) -> None:

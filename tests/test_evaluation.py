@@ -318,7 +318,10 @@ def test_a_mask_without_its_image_is_listed_as_skipped(drawn_weights: Path,
     assert result.summary["n"] == 1
     [skipped] = result.summary["skipped"]
     assert skipped["id"] == "ISIC_0000002" and skipped["kind"] == "orphan_mask"
-    assert "ISIC_0000002_segmentation.png" in (tmp_path / "out" / "summary.md").read_text()
+    text = (tmp_path / "out" / "summary.md").read_text()
+    assert "ISIC_0000002_segmentation.png" in text
+    # images scored + images skipped = images found; the lone mask is counted apart
+    assert "images scored: 1 of 1 (0 images skipped, 1 masks without an image)" in text
     limited = evaluate(drawn_weights, data, split="all", out_dir=tmp_path / "limited",
                        progress=False, image_size=64, limit=1)
     assert limited.summary["skipped"] == []  # a partial run says so in its own note
@@ -417,3 +420,17 @@ def test_evaluate_scores_the_masks_the_segmenter_writes(isic2017: Path, tmp_path
         jac = metrics_from_confusion(*confusion(mask, truth))["JAC"]
         assert jac == pytest.approx(row["JAC"], abs=2e-3), row["id"]
     assert len(result.rows) == 6
+
+
+def test_an_id_like_a_formula_stays_text_in_per_image_csv(drawn_weights: Path,
+                                                          tmp_path: Path) -> None:
+    from mobilegan.evaluation.evaluate import read_per_image
+
+    data = _drawn_pairs(tmp_path / "data", {"=cmd.jpg": "=cmd", "läsion.jpg": "läsion"})
+    evaluate(drawn_weights, data, split="all", out_dir=tmp_path / "out", progress=False,
+             image_size=64)
+    with (tmp_path / "out" / "per_image.csv").open(newline="", encoding="utf-8") as handle:
+        ids = [row["id"] for row in csv.DictReader(handle)]
+    assert sorted(ids) == ["'=cmd", "läsion"]
+    assert sorted(r["id"] for r in read_per_image(tmp_path / "out" / "per_image.csv")) == [
+        "=cmd", "läsion"]

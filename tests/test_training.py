@@ -62,6 +62,9 @@ def test_tiny_run_writes_every_artifact(data_root: Path, tmp_path: Path) -> None
     assert {"val_JAC", "val_DIC", "images_per_s", "g_l1", "g_jaccard", "g_adversarial"} <= set(epochs[0])
     meta = json.loads((out / "best.json").read_text())["metadata"]
     assert meta["protocol"] == "leak-free" and meta["train_ids_sha256"] == splits["train_ids_sha256"]
+    # what the run kept out is said as it starts, and kept with its result
+    assert "protocol: leak-free: 529 ids of the evaluation set" in (out / "train.log").read_text()
+    assert json.loads((out / "train_result.json").read_text())["protocol"] == "leak-free"
 
 
 def _train_cmd(data_root: Path, out: Path, steps: int, *extra: str) -> list[str]:
@@ -138,12 +141,18 @@ def test_overlap_guard_refuses_then_labels(data_root: Path, tmp_path: Path) -> N
     from mobilegan.data.layouts import load_samples
     test_ids = {s.id for s in load_samples(data_root / "isic2017", "test")}
     used = len(set(info["train"] + info["val"]) & test_ids)  # data.limit keeps a few images
-    assert info["leak"] and info["leak_label"].startswith(f"LEAKY: {used} training ids")
-    assert info["train_overlap_with_eval"] == used < 529
+    assert info["leak"] and info["train_overlap_with_eval"] == used < 529
+    assert info["leak_label"].startswith(f"LEAKY: {used} training ids" if used else
+                                         "LEAKY protocol (test ids allowed in training), "
+                                         "though none")
     whole = tiny_config(data_root, tmp_path / "w")
     whole.data.exclude_eval_ids, whole.data.allow_overlap = False, True
     whole.data.limit = whole.data.val_limit = None
     assert plan_splits(whole)[2]["leak_label"].startswith("LEAKY: 529")
+    whole_info = plan_splits(whole)[2]
+    line = trainer_module.protocol_line(whole_info)
+    assert line.startswith("protocol: paper (leaky). LEAKY: 529 training ids")
+    assert line.endswith("every result of this run carries that label")
     cfg.data.exclude_eval_ids = True
     train, val, info = plan_splits(cfg)
     assert info["protocol"] == "leak-free" and info["eval_ids_excluded"] == 529
@@ -685,3 +694,27 @@ def test_a_validation_folder_never_shares_images_with_training(data_root: Path,
     assert len(val) == 150 and not {s.id for s in train} & {s.id for s in val}
     assert info["train_ids_in_val_removed"] == 121
     assert len(train) == 2594 - 529 - 121
+
+
+def test_an_id_with_two_image_files_trains_the_first_and_names_the_other(tmp_path: Path) -> None:
+    """x.jpg beside x.png with one mask x.png: the second file was trained on the first's
+    mask without a word; now the first is the id's image (as evaluate reads it)."""
+    from PIL import Image
+
+    from mobilegan.training.data_setup import prepare_data
+
+    for folder in ("images", "masks"):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+    for i, name in enumerate(["a.jpg", "dup.jpg", "dup.png", "z.jpg"]):
+        Image.new("RGB", (16, 16), (40 * i, 80, 120)).save(tmp_path / "data" / "images" / name)
+    for stem in ("a", "dup", "z"):
+        Image.new("L", (16, 16), 255).save(tmp_path / "data" / "masks" / f"{stem}.png")
+    cfg = RunConfig()
+    cfg.data.train_dir, cfg.data.eval_dir = str(tmp_path / "data"), None
+    cfg.data.train_fraction, cfg.data.image_size = 0.5, 32
+    train, val, info = plan_splits(cfg)
+    chosen = {s.id: s.image.name for s in [*train, *val]}
+    assert chosen == {"a": "a.jpg", "dup": "dup.jpg", "z": "z.jpg"}
+    assert len(info["duplicates"]) == 1 and "dup.png" in info["duplicates"][0][1]
+    prepared = prepare_data(cfg, progress=False)
+    assert any("duplicate_id" in reason for _id, reason in prepared.info["skipped"])

@@ -3,7 +3,7 @@
 summary  - counts, resolutions, lesion sizes and problems, per split
 validate - every problem, one per file; exit 1 if any pair is unusable
 overlap  - test images that a training set already holds (same id, or near-identical)
-split    - save a deterministic train/val split of a folder to JSON
+split    - save the train/val split `mobilegan train` makes of a folder, as JSON
 """
 
 from __future__ import annotations
@@ -57,10 +57,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     overlap.add_argument("--json", action="store_true", help="print JSON instead of text")
     overlap.set_defaults(func=run_overlap)
 
-    split = commands.add_parser("split", help="save a seeded train/val split as JSON")
-    split.add_argument("dir", metavar="DIR", help="data folder")
+    split = commands.add_parser(
+        "split", help="save the train/val split training makes, as JSON",
+        description="Write the train/val ids `mobilegan train` uses for DIR with the same "
+                    "settings (data.train_dir=DIR, data.train_split, data.eval_dir, "
+                    "data.train_fraction, data.seed): test ids of --eval-dir are left out "
+                    "first, as leak-free training does. For your own pipelines; training "
+                    "makes the split itself and records it in its splits.json.")
+    split.add_argument("dir", metavar="DIR", help="data folder (data.train_dir)")
     split.add_argument("--out", required=True, help="JSON file to write")
-    split.add_argument("--split", default=None, help="which split of DIR to divide (default: all)")
+    split.add_argument("--split", default="train",
+                       help="which split of DIR to divide (data.train_split; default train, "
+                            "which a folder without splits answers with all its images; "
+                            "'all' pools every split, test included)")
+    split.add_argument("--eval-dir", default=None,
+                       help="the test set whose ids stay out (data.eval_dir; default none)")
+    split.add_argument("--eval-split", default="test",
+                       help="split of --eval-dir that is the test set (default test)")
     split.add_argument("--train-fraction", type=float, default=paper.TRAIN_FRACTION,
                        help=f"share of the images that train (default {paper.TRAIN_FRACTION}, "
                             "the paper's split)")
@@ -142,8 +155,8 @@ def run_overlap(args: argparse.Namespace) -> int:
                                         shared_ids)
 
     train_root, test_root = _existing(args.train_dir), _existing(args.test_dir)
-    train = load_samples(train_root, args.train_split)
-    test = load_samples(test_root, args.test_split)
+    train = load_samples(train_root, args.train_split, "--train-split ")
+    test = load_samples(test_root, args.test_split, "--test-split ")
     shared = shared_ids(train, test)
     report: dict[str, Any] = {
         "train": _describe(train_root, args.train_split, len(train)),
@@ -231,20 +244,34 @@ def _format_mask_agreement(masks: dict[str, Any]) -> list[str]:
 
 
 def run_split(args: argparse.Namespace) -> int:
-    from mobilegan.data.layouts import load_samples
-    from mobilegan.data.splits import ids_sha256, save_split, seeded_split
+    from mobilegan.config import RunConfig
+    from mobilegan.data.splits import ids_sha256, save_split
+    from mobilegan.training.data_setup import plan_splits
 
     root = _existing(args.dir)
-    samples = load_samples(root, args.split)
-    ids = [s.id for s in samples]
-    unlabelled = [s.id for s in samples if s.mask is None]
+    if args.eval_dir is not None:
+        _existing(args.eval_dir)
+    cfg = RunConfig()  # the run's own rule, so the ids are the ones training would use
+    d = cfg.data
+    d.train_dir, d.train_split = str(root), args.split
+    d.eval_dir, d.eval_split = args.eval_dir, args.eval_split
+    d.train_fraction, d.seed = args.train_fraction, args.seed
+    if not 0 < args.train_fraction < 1:
+        raise ValueError(f"--train-fraction must be in (0, 1), got {args.train_fraction}")
+    train_samples, val_samples, info = plan_splits(cfg)
+    unlabelled = [s.id for s in [*train_samples, *val_samples] if s.mask is None]
     if unlabelled:  # they would sit in a split and be skipped by training: say so now
         print(f"warning: {len(unlabelled)} image(s) have no mask and are split all the same "
               f"(training skips them), e.g. {', '.join(unlabelled[:3])}; "
               f"`mobilegan data validate {root}` checks every pair", file=sys.stderr)
-    train, val = seeded_split(ids, args.train_fraction, args.seed)
+    for _id, reason in info["duplicates"]:
+        print(f"warning: skipped {reason}", file=sys.stderr)
+    train, val = [s.id for s in train_samples], [s.id for s in val_samples]
     path = save_split(args.out, train, val, seed=args.seed, train_fraction=args.train_fraction,
-                      source=f"{root}" + (f" [{args.split}]" if args.split else ""))
-    print(f"wrote {path}: {len(train)} train, {len(val)} val "
+                      source=f"{root} [{args.split}]", protocol=info["protocol"],
+                      eval_dir=args.eval_dir, eval_ids_excluded=info["eval_ids_excluded"])
+    left_out = (f"; {info['eval_ids_excluded']} ids of {args.eval_dir} [{args.eval_split}] "
+                f"left out first" if args.eval_dir else "; no test set named (--eval-dir)")
+    print(f"wrote {path}: {len(train)} train, {len(val)} val of {root} [{args.split}]{left_out} "
           f"(train sha256 {ids_sha256(train)[:12]}, val sha256 {ids_sha256(val)[:12]})")
     return 0

@@ -74,7 +74,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from mobilegan.evaluation.evaluate import evaluate
-    from mobilegan.evaluation.report import partial_note
+    from mobilegan.evaluation.report import partial_note, skipped_text
 
     result = evaluate(args.run, args.dataset, split=args.split, out_dir=args.out,
                       image_size=args.image_size, batch_size=args.batch_size,
@@ -90,7 +90,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     partial = partial_note(s)
     if partial:
         print(partial)
-    print(f"{s['n']} images scored ({len(s['skipped'])} skipped): JAC {100 * mean['JAC']:.2f}, "
+    print(f"{s['n']} images scored ({skipped_text(s['skipped'])}): JAC {100 * mean['JAC']:.2f}, "
           f"DIC {100 * mean['DIC']:.2f}, ACC {100 * mean['ACC']:.2f}, "
           f"JAC_th {100 * mean['JAC_th']:.2f} (%)")
     if s.get("by_seen_in"):

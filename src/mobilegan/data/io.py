@@ -221,7 +221,14 @@ def read_mask_levels(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS
     """
     image = _open_decoded(source, max_pixels)
     if image.mode in _ALPHA:
-        image = image.convert("RGB" if image.mode.startswith("R") else "L")
+        alpha = np.asarray(image.getchannel("A"))
+        colour = image.convert("RGB" if image.mode.startswith("R") else "L")
+        levels = np.asarray(colour)
+        if levels.min() == levels.max() and alpha.min() != alpha.max():
+            # One colour everywhere, the lesion drawn in transparency (some editors export
+            # a selection so): the alpha channel is the mask.
+            return np.ascontiguousarray(alpha, dtype=np.uint8)
+        image = colour
     if image.mode == "RGB":
         return np.ascontiguousarray(np.asarray(image, dtype=np.uint8).max(axis=2))
     if image.mode in _SIXTEEN_BIT or image.mode == "I":  # 0/1 labels would scale to 0/0

@@ -21,9 +21,9 @@ from pathlib import Path
 #: ".jfif" is what some browsers and phones name a saved JPEG.
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 _MASK_SUFFIX = re.compile(r"_segmentation$", re.IGNORECASE)
-#: PH2's mask naming, recognised only inside a mask folder (an image a user named
-#: ``mole_lesion.jpg`` is still an image).
-_PH2_MASK_SUFFIX = re.compile(r"_lesion$", re.IGNORECASE)
+#: Mask namings recognised only inside a mask folder: PH2's ``<id>_lesion`` and the common
+#: ``<id>_mask`` (an image a user named ``mole_lesion.jpg`` is still an image).
+_MASK_FOLDER_SUFFIX = re.compile(r"_(lesion|mask)$", re.IGNORECASE)
 _IGNORED = re.compile(r"_superpixels$", re.IGNORECASE)
 
 #: (split, image folder, mask folder) for each official layout.
@@ -63,7 +63,9 @@ def official_set(samples: Sequence[Sample]) -> str | None:
 PH2_IMAGE_FOLDERS = ("", "PH2 Dataset images", "PH2Dataset/PH2 Dataset images")
 
 #: Generic per-split subfolders, each holding ``images/`` + ``masks/``.
-SPLIT_FOLDERS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+#: Matched whatever their case (``Test/``, ``Images/``).
+SPLIT_FOLDERS = {"train": "train", "val": "val", "valid": "val", "validation": "val",
+                 "test": "test"}
 
 
 @dataclass(frozen=True)
@@ -97,17 +99,18 @@ def image_files(folder: Path) -> list[Path]:
 
 def mask_id(path: Path) -> str:
     """The image id a file in a mask folder belongs to: ``<id>_segmentation`` (ISIC),
-    ``<id>_lesion`` (PH2) or ``<id>`` itself."""
+    ``<id>_lesion`` (PH2), ``<id>_mask`` or ``<id>`` itself."""
     if is_mask_name(path):
         return image_id(path)
-    return _PH2_MASK_SUFFIX.sub("", Path(path).stem)
+    return _MASK_FOLDER_SUFFIX.sub("", Path(path).stem)
 
 
 def _mask_index(image_dir: Path, mask_dir: Path | None) -> dict[str, Path]:
     """id -> mask file; ``<id>_segmentation`` wins over a same-stem file. In a folder that
     also holds the images only ``<id>_segmentation`` files are masks. A mask whose stem is
     an image's id is that image's (``x_lesion.png`` is ``x_lesion.jpg``'s mask, not
-    ``x.jpg``'s): PH2's ``_lesion`` suffix is stripped only when no image has the full stem."""
+    ``x.jpg``'s): a ``_lesion`` or ``_mask`` suffix is stripped only when no image has the
+    full stem."""
     masks: dict[str, Path] = {}
     if mask_dir is None or not mask_dir.is_dir():
         return masks
@@ -143,12 +146,16 @@ def folder_pairs(root: str | Path) -> list[tuple[str, Path, Path | None]]:
     for split, images, masks in OFFICIAL_LAYOUTS:
         if (root / images).is_dir():
             found.append((split, root / images, root / masks))
+    if not found and _child(root, "images") is not None:  # ``Images/`` + ``Masks/``
+        found.append(("train", _child(root, "images"), _child(root, "masks") or root / "masks"))
     if not found:
         found = _ph2_pairs(root)
     if not found:
         for folder, split in SPLIT_FOLDERS.items():
-            if (root / folder / "images").is_dir():
-                found.append((split, root / folder / "images", root / folder / "masks"))
+            sub = _child(root, folder)
+            images = _child(sub, "images") if sub is not None else None
+            if images is not None:
+                found.append((split, images, _child(sub, "masks") or sub / "masks"))
     if found:
         return found
     # Pointed at an image folder itself: an official one, or ``images/`` beside ``masks/``.
@@ -156,6 +163,14 @@ def folder_pairs(root: str | Path) -> list[tuple[str, Path, Path | None]]:
         if root.name == images and (root.parent / masks).is_dir():
             return [("all", root, root.parent / masks)]
     return [("all", root, root)]  # bare folder: masks, if any, are ``<id>_segmentation``
+
+
+def _child(folder: Path, name: str) -> Path | None:
+    """``folder``'s subfolder called ``name`` in any case (``name`` itself first)."""
+    if (folder / name).is_dir():
+        return folder / name
+    return next((p for p in sorted(folder.iterdir()) if p.is_dir() and p.name.lower() == name),
+                None)
 
 
 def _ph2_pairs(root: Path) -> list[tuple[str, Path, Path | None]]:
@@ -177,10 +192,10 @@ def discover(root: str | Path) -> dict[str, list[Sample]]:
     root = Path(root)
     splits: dict[str, list[Sample]] = {}
     for split, images, masks in folder_pairs(root):
-        samples = pair_folder(images, masks)
-        if samples:
-            splits.setdefault(split, []).extend(samples)
-    if not splits:
+        # An empty split folder stays, empty: "split 'test' is empty" is the truth, where
+        # "not under" sent people looking for a folder that is there.
+        splits.setdefault(split, []).extend(pair_folder(images, masks))
+    if not any(splits.values()):
         raise FileNotFoundError(_nothing_found(root))
     return splits
 
@@ -204,26 +219,31 @@ def every_split(found: dict[str, list[Sample]], split: str | None) -> bool:
     return split not in found and (split == "all" or list(found) == ["all"])
 
 
-def load_samples(root: str | Path, split: str | None = None) -> list[Sample]:
+def load_samples(root: str | Path, split: str | None = None,
+                 option: str = "--split ") -> list[Sample]:
     """The samples of one split (or of every split, in order: see :func:`every_split`);
-    KeyError naming the splits found if there is no such split."""
+    KeyError naming the splits found if there is no such split, and how to ask for one
+    (``option``: the caller's flag or setting, e.g. ``"--set data.eval_split="``)."""
     splits = discover(root)
-    return pick_split(splits, split, root)
+    return pick_split(splits, split, root, option)
 
 
 def pick_split(found: dict[str, list[Sample]], split: str | None,
-               root: str | Path) -> list[Sample]:
+               root: str | Path, option: str = "--split ") -> list[Sample]:
     """``found``'s samples for ``split`` by :func:`every_split`'s rule, else KeyError."""
     if every_split(found, split):
         return [s for samples in found.values() for s in samples]
     if split not in found:
-        raise missing_split(root, split, found)
+        raise missing_split(root, split, found, option)
+    if not found[split]:
+        raise KeyError(f"split {split!r} of {root} is empty: its folder holds no images")
     return found[split]
 
 
-def missing_split(root: str | Path, split: str | None, found: dict[str, list[Sample]]) -> KeyError:
+def missing_split(root: str | Path, split: str | None, found: dict[str, list[Sample]],
+                  option: str = "--split ") -> KeyError:
     """The error for a split a folder lacks, naming what it has and how to read it all (a
     generic ``images/`` + ``masks/`` folder is a ``train`` split, not a ``test`` one)."""
+    name = sorted(found)[0] if len(found) == 1 else "NAME"
     return KeyError(f"split {split!r} not under {root}; found {sorted(found)} "
-                    f"(--split {sorted(found)[0] if len(found) == 1 else 'NAME'}, or --split all "
-                    f"for every image)")
+                    f"({option}{name}, or {option}all for every image)")

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,13 +61,14 @@ class Split:
 
 def save_split(path: str | Path, train_ids: Sequence[str], val_ids: Sequence[str], *,
                seed: int | None = None, train_fraction: float | None = None,
-               source: str | None = None) -> Path:
-    """Write a split as JSON (sorted ids plus their hashes); returns the path."""
+               source: str | None = None, **about: Any) -> Path:
+    """Write a split as JSON (sorted ids plus their hashes, keyed as a run's splits.json
+    keys them, and ``about`` it); returns the path."""
     train, val = sorted(train_ids), sorted(val_ids)
     _check_disjoint(train, val, path)
     payload = {
         "format": SPLIT_FORMAT, "source": source, "seed": seed, "train_fraction": train_fraction,
-        "train_sha256": ids_sha256(train), "val_sha256": ids_sha256(val),
+        **about, "train_ids_sha256": ids_sha256(train), "val_ids_sha256": ids_sha256(val),
         "train": train, "val": val,
     }
     path = Path(path)
@@ -87,9 +89,9 @@ def load_split(path: str | Path) -> Split:
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a split file ({error})") from error
     for side, ids in (("train", train), ("val", val)):
-        expected = payload.get(f"{side}_sha256")
-        if expected is not None and expected != ids_sha256(ids):
-            raise ValueError(f"{path}: {side} ids do not match {side}_sha256 (edited by hand?)")
+        key = next((k for k in (f"{side}_ids_sha256", f"{side}_sha256") if k in payload), None)
+        if key is not None and payload[key] != ids_sha256(sorted(ids)):  # _sha256: older files
+            raise ValueError(f"{path}: {side} ids do not match {key} (edited by hand?)")
     _check_disjoint(train, val, path)
     return Split(sorted(train), sorted(val), payload.get("seed"), payload.get("train_fraction"),
                  payload.get("source"))

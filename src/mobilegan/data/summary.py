@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mobilegan.data.io import DEFAULT_MAX_PIXELS
-from mobilegan.data.layouts import discover, every_split, missing_split
+from mobilegan.data.layouts import discover, every_split, folder_pairs, missing_split
 from mobilegan.data.validate import Problem, iter_checked, orphan_masks
 
 #: Histogram bins of lesion area, in percent of the image.
@@ -89,8 +89,25 @@ def summarize_folder(root: str | Path, split: str | None = None,
                 summary.usable += 1
                 if checked.mask is not None:
                     summary.lesion_area.append(100.0 * float(checked.mask.mean()))
+        if not summary.images:
+            summary.problems.append(Problem("", root, "empty_set",
+                                            f"split {name!r} holds no images (empty folder)"))
+        elif not summary.with_mask:  # nothing to train or score on
+            summary.problems.append(no_masks_problem(root, name, summary.images))
         splits[name] = summary
     return DataSummary(root, splits, orphan_masks(root) if every else [])
+
+
+def no_masks_problem(root: Path, split: str, images: int) -> Problem:
+    """A split whose images all lack masks: a named mask folder missing, or masks named
+    in a way the layouts do not read. Says where masks were looked for."""
+    places = sorted({str(masks) for name, images_dir, masks in folder_pairs(root)
+                     if name == split and masks is not None})
+    return Problem("", root, "no_masks",
+                   f"none of the {images} images of split {split!r} has a mask (looked in "
+                   f"{', '.join(places) or root} for <id>_segmentation.png beside the "
+                   f"images, or <id>.png / <id>_segmentation / <id>_mask / <id>_lesion in a "
+                   f"masks folder)")
 
 
 def _bar(count: int, biggest: int, width: int = 40) -> str:

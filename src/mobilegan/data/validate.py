@@ -21,7 +21,7 @@ from mobilegan.data.layouts import Sample, folder_pairs, mask_id, unpaired_masks
 #: Problem kinds that leave a pair unusable.
 FATAL_KINDS = frozenset({"missing", "unreadable", "truncated", "too_large", "unsupported_mode",
                          "missing_mask", "mask_unreadable", "size_mismatch", "duplicate_id",
-                         "empty_set"})
+                         "empty_set", "no_masks"})
 #: Problem kinds that are reported but do not stop a pair from loading.
 WARNING_KINDS = frozenset({"grey_mask", "empty_mask", "orphan_mask"})
 

@@ -297,9 +297,12 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     bar.close()
     wall = time.perf_counter() - start
     if not rows:
-        first = skipped[0]["reason"] if skipped else "no samples"
+        from mobilegan.evaluation.report import skipped_text
+
+        images = [entry for entry in skipped if entry.get("kind") != "orphan_mask"]
+        first = (f"{images[0]['path']}: {images[0]['reason']}" if images else "no samples")
         raise ValueError(f"no image of {dataset} ({split}) could be scored; "
-                         f"{len(skipped)} skipped, first: {first}")
+                         f"{skipped_text(skipped)}, first: {first}")
     out.mkdir(parents=True, exist_ok=True)  # only now: a run that scored nothing leaves nothing
 
     summary = _summary(source, model_cfg, params, dataset, split, samples, rows, counts,
@@ -432,20 +435,28 @@ def by_seen_in(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def write_per_image(rows: list[dict[str, Any]], path: Path) -> Path:
-    """One row per scored image; ``seen_in`` is "train"/"val" when the run used that image."""
-    with path.open("w", newline="") as handle:
+    """One row per scored image; ``seen_in`` is "train"/"val" when the run used that image.
+    An id that starts like a formula gets a leading apostrophe, as ``segment``'s CSV
+    (:func:`~mobilegan.inference.batch.spreadsheet_text`; read back without it)."""
+    from mobilegan.inference.batch import with_text_cells
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
+            writer.writerow(with_text_cells(
+                {k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()}, ("id",)))
     return path
 
 
 def read_per_image(path: str | Path) -> list[dict[str, Any]]:
     """``per_image.csv`` back as dicts with float metrics."""
-    with Path(path).open(newline="") as handle:
+    from mobilegan.inference.batch import from_spreadsheet_text
+
+    with Path(path).open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
+        row["id"] = from_spreadsheet_text(row["id"])
         for key in METRIC_KEYS:
             row[key] = float(row[key])
         row["width"], row["height"] = int(row["width"]), int(row["height"])

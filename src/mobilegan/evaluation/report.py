@@ -74,7 +74,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         f"- protocol: {summary['protocol']}; train ids sha256: "
         f"`{summary.get('train_ids_sha256') or 'unknown'}`; seed: {summary.get('seed')}",
         f"- images scored: {summary['n']} of {dataset['n_samples']} "
-        f"({len(summary['skipped'])} skipped); input size {summary['image_size']}, "
+        f"({skipped_text(summary['skipped'])}); input size {summary['image_size']}, "
         f"threshold {summary['threshold']}, TTA {'on' if summary['tta'] else 'off'}, "
         f"post-processing {'on' if summary.get('postprocess') else 'off'}, "
         f"exposure normalisation {'on' if summary.get('exposure_normalized') else 'off'}",
@@ -276,6 +276,14 @@ def _same_weights(a: dict[str, Any], b: dict[str, Any]) -> bool:
     ``./runs/x/`` are one file)."""
     pa, pb = a.get("weights"), b.get("weights")
     return pa is not None and pb is not None and Path(pa).resolve() == Path(pb).resolve()
+
+
+def skipped_text(skipped: Sequence[dict[str, str]]) -> str:
+    """"7 images skipped, 3 masks without an image": masks with no image are not images
+    of the data set, so they are counted apart (images scored + skipped = images found)."""
+    orphans = sum(entry.get("kind") == "orphan_mask" for entry in skipped)
+    text = f"{len(skipped) - orphans} images skipped"
+    return text + (f", {orphans} masks without an image" if orphans else "")
 
 
 # ---- the tables -------------------------------------------------------------------------

@@ -272,6 +272,11 @@ def spreadsheet_text(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def from_spreadsheet_text(text: str) -> str:
+    """The text :func:`spreadsheet_text` guarded, as it was."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
+
+
 def with_text_cells(row: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     """``row`` with the free-text cells named by ``keys`` (a file's name, an error
     message) guarded by :func:`spreadsheet_text`; other cells as they are."""

@@ -36,7 +36,7 @@ def evaluation_ids(cfg: RunConfig) -> set[str]:
             f"data.eval_dir {d.eval_dir} is not a folder (from {Path.cwd()}): its test ids "
             f"cannot be kept out of training. Point it at the test set, or set "
             f"data.eval_dir=null to train with no evaluation set")
-    return {s.id for s in load_samples(d.eval_dir, d.eval_split)}
+    return {s.id for s in load_samples(d.eval_dir, d.eval_split, "--set data.eval_split=")}
 
 
 def extra_training_samples(cfg: RunConfig, known_ids: set[str]) -> list[Sample]:
@@ -47,17 +47,36 @@ def extra_training_samples(cfg: RunConfig, known_ids: set[str]) -> list[Sample]:
         return []
     extra: dict[str, Sample] = {}
     for split in d.extra_train_splits:
-        for sample in load_samples(d.extra_train_dir, split):
+        for sample in load_samples(d.extra_train_dir, split, "data.extra_train_splits "):
             if sample.id not in known_ids:
                 extra.setdefault(sample.id, sample)
     return list(extra.values())
 
 
+def first_of_each_id(samples: list[Sample]) -> tuple[list[Sample], list[list[str]]]:
+    """Each id once: the first file of an id is its image (as evaluate and ``data
+    validate`` read it), later ones are skipped and named, since the id's one mask cannot
+    belong to both (``x.jpg`` beside ``x.png`` once trained x.png on x.jpg's mask)."""
+    first: dict[str, Sample] = {}
+    skipped = []
+    for sample in samples:
+        if sample.id in first:
+            skipped.append([sample.id, f"{sample.image}: id {sample.id} is also used by "
+                                       f"{first[sample.id].image} (duplicate_id)"])
+        else:
+            first[sample.id] = sample
+    return list(first.values()), skipped
+
+
 def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, Any]]:
     """Choose the training and validation samples and describe the protocol."""
     d = cfg.data
-    train = load_samples(d.train_dir, d.train_split)
-    fixed_val = load_samples(d.val_dir, d.val_split) if d.val_dir else []
+    train, duplicates = first_of_each_id(
+        load_samples(d.train_dir, d.train_split, "--set data.train_split="))
+    fixed_val, val_duplicates = (
+        first_of_each_id(load_samples(d.val_dir, d.val_split, "--set data.val_split="))
+        if d.val_dir else ([], []))
+    duplicates += val_duplicates
     extra = extra_training_samples(cfg, {s.id for s in [*train, *fixed_val]})
     eval_ids = evaluation_ids(cfg)
     overlap = sorted({s.id for s in [*train, *extra]} & eval_ids)
@@ -106,9 +125,7 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
     info = {
         "protocol": protocol,
         "leak": leak,
-        "leak_label": (f"LEAKY: {len(seen)} training ids are in the test set "
-                       f"({len(set(train_ids) & eval_ids)} in the training split, the rest in "
-                       f"validation)" if leak else ""),
+        "leak_label": _leak_label(seen, set(train_ids) & eval_ids) if leak else "",
         "train_dir": d.train_dir,
         "extra_train_dir": d.extra_train_dir,
         "extra_train_added": len([s for s in extra if s.id not in excluded]),
@@ -121,10 +138,20 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         "train_overlap_with_eval": len(seen),
         "train_ids_sha256": ids_sha256(train_ids),
         "seed": d.seed,
+        # (id, reason) pairs, as load_cached's: prepare_data adds them to "skipped"
+        "duplicates": duplicates,
         "train": train_ids,
         "val": [s.id for s in val],
     }
     return train, val, info
+
+
+def _leak_label(seen: set[str], trained: set[str]) -> str:
+    if not seen:  # data.limit left every test id out: the protocol allowed them, none came
+        return ("LEAKY protocol (test ids allowed in training), though none of the images "
+                "this run uses are in the test set")
+    return (f"LEAKY: {len(seen)} training ids are in the test set ({len(trained)} in the "
+            f"training split, {len(seen) - len(trained)} in validation)")
 
 
 def prepare_data(cfg: RunConfig, progress: bool = True) -> PreparedData:
@@ -132,7 +159,8 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> PreparedData:
     size = cfg.data.image_size
     train_set = load_cached(train, size, progress=progress)
     val_set = load_cached(val, size, progress=progress)
-    info["skipped"] = [list(map(str, item)) for item in [*train_set.skipped, *val_set.skipped]]
+    info["skipped"] = info.pop("duplicates") + [
+        list(map(str, item)) for item in [*train_set.skipped, *val_set.skipped]]
     info["train"], info["val"] = train_set.ids, val_set.ids
     info["train_ids_sha256"] = ids_sha256(train_set.ids)
     return PreparedData(train_set, val_set, info)

@@ -87,6 +87,21 @@ def validate(generator: nn.Module, data: CachedSet, batch_size: int = 64,
 
 
 
+def protocol_line(info: dict[str, Any]) -> str:
+    """What the run keeps out of training, said on the terminal and in train.log as it
+    starts (splits.json holds the ids)."""
+    if info.get("leak"):
+        return (f"protocol: {info['protocol']}. {info['leak_label']}: every result of this run "
+                f"carries that label")
+    removed = info.get("train_ids_in_val_removed") or 0
+    also = f"; {removed} images of the validation folder left out of training" if removed else ""
+    if not info.get("eval_dir"):
+        return ("protocol: no evaluation set named (data.eval_dir is null): no test ids are "
+                "kept out of training" + also)
+    return (f"protocol: leak-free: {info.get('eval_ids_excluded', 0)} ids of the evaluation set "
+            f"{info['eval_dir']} ({info.get('eval_split')}) left out of training" + also)
+
+
 def epochs_trained(steps: int, steps_per_epoch: int) -> float:
     """Steps as epochs, to two decimals, or to two significant digits below 0.01 (one
     step of a 260-step epoch is 0.0038, not 0.0)."""
@@ -159,6 +174,8 @@ class Trainer:
             (self.out / "splits.json").write_text(json.dumps(self.data.info, indent=2) + "\n")
             if init_note:
                 self._log_event(init_note)
+        if self.main:
+            self._log_event(protocol_line(self.data.info))
         unknown = self.data.info.get("exclude_train_ids_not_found") or []
         if unknown and self.main:
             self._log_event(f"data.exclude_train_ids: {len(unknown)} id(s) are in neither the "
@@ -517,6 +534,8 @@ class Trainer:
                 "epochs_trained": epochs_trained(result.steps_done, steps_per_epoch),
                 "steps_done": result.steps_done, "best_epoch": result.best_epoch,
                 "best_val_JAC": result.best_val_jac, "stop_reason": stop_reason,
+                "protocol": self.data.info["protocol"],
+                "leak_label": self.data.info.get("leak_label", ""),
                 "time_budget_s": self.cfg.train.time_budget_s, "wall_s": round(result.wall_s, 1),
                 "device": str(self.device), "card": describe_device(self.device),
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
