@@ -7,8 +7,8 @@ By default it segments every validation image of the run (ids from its splits.js
 a test set), scores each mask against the ground truth and reports how well
 ``confidence`` ranks failures (JAC < 0.65, the ISIC threshold): Spearman correlation with
 JAC, AUROC, and the mean JAC of flagged and kept images at several quantiles. The shipped
-threshold (``mobilegan.inference.segmenter.LOW_CONFIDENCE``, and ``LOW_CONFIDENCE_SAMPLED``
-for ``--samples 8``) is chosen there.
+threshold (``mobilegan.inference.segmenter.LOW_CONFIDENCE``, ``LOW_CONFIDENCE_SAMPLED``
+for ``--samples 8``, and their ``--tta`` twins) is chosen there.
 ``--every-image`` scores a whole split instead (a test set, to *report* how the shipped
 threshold does; never choose a threshold there). Beside the shipped score it reports the
 previous definition (1 - mean predictive entropy around the lesion) as a baseline.
@@ -94,10 +94,16 @@ def main() -> None:
     parser.add_argument("--every-image", action="store_true",
                         help="score every image of the split (to report on a test set), not the run's validation ids")
     parser.add_argument("--samples", type=int, default=1, help="noise samples (1 = the default, deterministic)")
+    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (its own threshold)")
+    parser.add_argument("--int8", type=Path, default=None,
+                        help="score this int8 ONNX file (the shipped one: its weights' twin) "
+                             "with the float threshold, instead of the weights themselves")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--plot", type=Path, default=None, help="and a PNG of JAC against confidence here")
     args = parser.parse_args()
+    if args.int8 and args.samples > 1:
+        parser.error("--int8 cannot sample the noise z (the ONNX file has none): --samples 1")
     source = resolve_source(args.run)  # a run folder, or weights with their splits beside them
     samples = load_samples(args.data, args.split)
     if not args.every_image:
@@ -111,8 +117,9 @@ def main() -> None:
         print(f"skipping {len(unlabelled)} image(s) without a mask, e.g. {unlabelled[0]}")
         samples = [s for s in samples if s.mask is not None]
     samples = samples[: args.limit]
-    seg = Segmenter(source.weights, samples=args.samples, seed=0)
-    flag_below = low_confidence_threshold(args.samples)  # the shipped choice for this way
+    seg = (Segmenter(args.int8, backend="int8", tta=args.tta) if args.int8 else
+           Segmenter(source.weights, samples=args.samples, seed=0, tta=args.tta))
+    flag_below = low_confidence_threshold(args.samples, args.tta)  # the shipped choice for this way
     shipped, baseline, jac = [], [], []
     for sample in tqdm(samples, desc="segmenting", unit="img"):
         result = seg.predict(sample.image)
@@ -124,6 +131,7 @@ def main() -> None:
     failures = int((jac_a < FAILURE_JAC).sum())
     report = {"images": "every image of the split" if args.every_image else "the run's validation ids",
               "data": str(args.data), "split": args.split, "n": len(jac), "samples": args.samples,
+              "tta": args.tta, "backend": seg.backend.name,
               "failures": failures, "mean_jac": float(jac_a.mean()),
               "confidence": summarise(np.array(shipped), jac_a, flag_below),
               "baseline_entropy": summarise(np.array(baseline), jac_a, flag_below)}

@@ -160,6 +160,15 @@ for set in "isic2018 calibration" "isic2017 test --split test --every-image"; do
 done
 python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/isic2018" --samples 16 \
   --json results/v5/confidence_calibration_samples16.json  # the same threshold at 16 samples
+# ... with flip TTA, deterministic and sampled (LOW_CONFIDENCE_TTA, LOW_CONFIDENCE_SAMPLED_TTA:
+# the four views' borders disagree and the score runs lower), chosen then reported the same way.
+for samples in 1 8; do
+  tag=$([ $samples = 1 ] && echo tta || echo samples8_tta)
+  python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/isic2018" --tta --samples $samples \
+    --json "results/v5/confidence_calibration_${tag}.json"
+  python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/isic2017" --split test --every-image \
+    --tta --samples $samples --json "results/v5/confidence_test_${tag}.json"
+done
 python scripts/package_weights.py $SHIPPED --eval results/v5/isic2017_test \
   results/v5/isic2018_heldout --note-file results/MODEL_NOTE.md
 # The mask threshold swept on the held-out images (the test set only reports the choice):
@@ -178,6 +187,12 @@ for set in "isic2017 test" "isic2018 heldout"; do
   read -r name split <<<"$set"
   mobilegan evaluate $W/mobilegan_int8.onnx "$DATA/$name" --split "$split" --normalize-exposure \
     --name "$V5, int8" --out "results/v5-int8/${name}_$split" --no-progress
+done
+# The int8 file's confidences against the float threshold it reuses.
+for set in "isic2018 calibration" "isic2017 test --split test --every-image"; do
+  read -r name tag options <<<"$set"
+  python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/$name" $options \
+    --int8 $W/mobilegan_int8.onnx --json "results/v5/confidence_${tag}_int8.json"
 done
 # Again, now with the int8 rows on the card (the weights written are the same bytes).
 python scripts/package_weights.py $SHIPPED --eval results/v5/isic2017_test \

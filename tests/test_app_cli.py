@@ -43,6 +43,19 @@ def test_sampling_is_on_by_default_with_torch_only(weights):
     assert single.samples == 1
 
 
+def test_the_page_gives_an_image_the_same_answer_each_time(weights):
+    """Unseeded, two uploads of one image could get different flags near the threshold."""
+    import numpy as np
+
+    from mobilegan.data.synthetic import draw_lesion
+
+    image = draw_lesion((60, 80), seed=2)[0]
+    results = [serve_cmd.build_segmenter(_args("--weights", str(weights))).predict(image)
+               for _ in range(2)]
+    assert np.array_equal(results[0].probability, results[1].probability)
+    assert np.array_equal(results[0].uncertainty, results[1].uncertainty)
+
+
 def test_serve_warns_off_loopback_and_starts_uvicorn(weights, monkeypatch, capsys, tmp_path):
     import uvicorn
 

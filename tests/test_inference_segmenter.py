@@ -114,19 +114,40 @@ def test_sampling_flags_against_the_threshold_chosen_for_sampling(
     """A mean over noisy maps has softer borders, so its confidence runs lower: the flag
     uses the threshold chosen with sampling on, unless the caller sets one."""
     from mobilegan.inference.segmenter import (LOW_CONFIDENCE, LOW_CONFIDENCE_SAMPLED,
+                                               LOW_CONFIDENCE_SAMPLED_TTA, LOW_CONFIDENCE_TTA,
                                                low_confidence_threshold)
 
     assert LOW_CONFIDENCE_SAMPLED < LOW_CONFIDENCE
     assert low_confidence_threshold(1) == LOW_CONFIDENCE
     assert low_confidence_threshold(8) == LOW_CONFIDENCE_SAMPLED
+    # flip TTA softens borders further (0.952 flagged 97% of the test images): its own
+    assert low_confidence_threshold(1, tta=True) == LOW_CONFIDENCE_TTA < LOW_CONFIDENCE_SAMPLED
+    assert low_confidence_threshold(8, tta=True) == LOW_CONFIDENCE_SAMPLED_TTA < LOW_CONFIDENCE_TTA
+    assert Segmenter(weights, image_size=SIZE, tta=True).low_confidence_below == LOW_CONFIDENCE_TTA
     assert Segmenter(weights, image_size=SIZE).low_confidence_below == LOW_CONFIDENCE
     sampled = Segmenter(weights, image_size=SIZE, samples=4, seed=1)
     assert sampled.low_confidence_below == LOW_CONFIDENCE_SAMPLED
     result = sampled.predict(lesion)
-    assert result.low_confidence == (result.confidence < LOW_CONFIDENCE_SAMPLED)
+    assert result.low_confidence == (result.confidence < LOW_CONFIDENCE_SAMPLED
+                                     or result.area_pixels == 0)
     chosen = Segmenter(weights, image_size=SIZE, samples=4, seed=1, low_confidence_below=0.5)
     assert chosen.low_confidence_below == 0.5
-    assert chosen.predict(lesion).low_confidence == (result.confidence < 0.5)
+    assert chosen.predict(lesion).low_confidence == (result.confidence < 0.5
+                                                     or result.area_pixels == 0)
+
+
+def test_an_image_with_no_lesion_found_is_flagged() -> None:
+    """An empty map scores confidence 1 (no hesitant pixel); no lesion in a picture meant
+    to show one deserves a look all the same."""
+    import torch
+
+    class Nothing(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.full((x.shape[0], 1, *x.shape[2:]), -12.0)
+
+    result = Segmenter.from_module(Nothing(), image_size=SIZE).predict(
+        np.full((40, 50, 3), 200, np.uint8))
+    assert result.area_pixels == 0 and result.confidence == 1.0 and result.low_confidence
 
 
 def test_tta_averages_flips(weights: Path, segmenter: Segmenter) -> None:

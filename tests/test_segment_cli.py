@@ -91,6 +91,8 @@ def test_samples_write_uncertainty_maps(real_jpeg: Path, weights: Path, tmp_path
                     "--tta", "--no-postprocess", "--batch-size", "1") == 0
     heat = Image.open(out / f"{real_jpeg.stem}_uncertainty.png")
     assert heat.mode == "RGB" and heat.size == Image.open(real_jpeg).size
+    # the file says what its colours mean
+    assert "standard deviation" in heat.text["Description"] and "0.5" in heat.text["Description"]
 
 
 def test_all_failing_is_a_nonzero_exit(inputs: Path, weights: Path, tmp_path: Path,

@@ -19,6 +19,11 @@ DEFAULT_PORT = 8765
 DEFAULT_TORCH_SAMPLES = 8
 
 
+#: The page's noise seed: an image uploaded twice gets the same answer (each image draws
+#: its noise from the seed alone, whatever else is in the request).
+DEFAULT_SEED = 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "serve", help="local web page: drop dermoscopy images, see the lesion outlined",
@@ -50,7 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-uploads", metavar="DIR", default=None,
                    help="also save every upload in DIR (default: nothing is written to disk)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
-    p.add_argument("--seed", type=int, default=None, help="seed the noise samples")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help=f"seed of the noise samples (default {DEFAULT_SEED}: the same image "
+                        f"always gets the same mask, map and flag; unseeded, a flag near the "
+                        f"threshold could flip between two uploads of one image)")
     p.set_defaults(func=run)
 
 

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from mobilegan.data.layouts import IMAGE_SUFFIXES, folder_pairs, image_files, image_id
 from mobilegan.inference.preprocess import read_input_file
-from mobilegan.inference.result import SegmentationResult
+from mobilegan.inference.result import UNCERTAINTY_DESCRIPTION, SegmentationResult
 
 CSV_NAME = "results.csv"
 CSV_FIELDS = ["id", "source", "width", "height", "area_pixels", "area_percent",
@@ -305,7 +305,10 @@ def write_outputs(result: SegmentationResult, image: np.ndarray, out: Path,
         for path, _draw in pictures:
             guard.check(path)
     for path, draw in pictures:
-        draw().save(path, pnginfo=_signature())
+        info = _signature()
+        if path.name.endswith("_uncertainty.png"):
+            info.add_text("Description", UNCERTAINTY_DESCRIPTION)
+        draw().save(path, pnginfo=info)
     return [path for path, _draw in pictures]
 
 

@@ -77,13 +77,15 @@ def confidence(probability: np.ndarray, band: tuple[float, float] = CONFIDENCE_B
     is used (score near 1); a wide band of hesitant pixels around it, or a faint blob
     that is all hesitation, drops the score toward 0. With noise sampling ``probability``
     is the mean over samples, so samples that disagree widen the band too: one
-    definition for both modes. 1 when no pixel reaches the lower end (nothing to doubt).
+    definition for both modes. 1 when no pixel reaches the lower end (nothing to doubt;
+    the Segmenter flags an empty mask all the same). It reads the network's raw map, before
+    post-processing and whatever ``--threshold`` is.
 
     Chosen over the mean predictive entropy around the lesion on 413 held-out ISIC 2018
-    images (benchmarks/calibrate_confidence.py): AUROC for JAC < 0.65 0.89 against 0.75,
-    Spearman with JAC 0.60 against 0.42; with exposure normalisation on (the default since)
-    0.84 against 0.72, and on the leak-free ISIC 2017 test set (reported only) 0.84
-    against 0.69.
+    images (benchmarks/calibrate_confidence.py, shipped v5, exposure normalised:
+    results/v5/confidence_calibration.json): AUROC for JAC < 0.65 0.905 against 0.769,
+    Spearman with JAC 0.631 against 0.419; on the leak-free ISIC 2017 test set (reported
+    only, results/v5/confidence_test.json) 0.845 against 0.687.
     """
     low, high = band
     if not 0.0 <= low < high <= 1.0:

@@ -15,6 +15,13 @@ from scipy import ndimage
 CONTOUR_COLOUR = (0, 255, 64)
 
 
+#: Written into each uncertainty PNG (its "Description" text), so the file explains itself.
+UNCERTAINTY_DESCRIPTION = (
+    "mobilegan uncertainty: per-pixel standard deviation of the lesion probability over the "
+    "noise samples (with --tta, of the flip-averaged probability); magma colour map, black = "
+    "0 (the samples agree) to pale yellow = 0.5 (the largest possible)")
+
+
 @dataclass
 class SegmentationResult:
     """One image's segmentation, every map at the ORIGINAL image resolution (H, W).
@@ -62,8 +69,11 @@ class SegmentationResult:
     def uncertainty_image(self) -> Image.Image | None:
         """The uncertainty as an RGB colour map (magma; bright = samples disagree).
 
-        Colours show the standard deviation on a fixed scale, 0 to 0.5 (the largest a
-        probability can have), so that images can be compared with each other.
+        Colours show the standard deviation of the lesion probability over the noise samples
+        (with TTA: of the flip-averaged probability, which runs lower) on a fixed scale,
+        black 0 to pale yellow 0.5 (the largest a probability can have), so that images
+        run the same way can be compared. :data:`UNCERTAINTY_DESCRIPTION` says so in the
+        PNG that ``mobilegan segment`` writes.
         """
         if self.uncertainty is None:
             return None
