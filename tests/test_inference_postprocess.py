@@ -41,8 +41,10 @@ def test_bbox_is_exclusive_on_the_far_side() -> None:
 
 
 def test_resize_map_is_bilinear_and_keeps_range() -> None:
+    from mobilegan.metrics.isic import resize_probability
+
     small = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
-    big = postprocess.resize_map(small, 217, 301)
+    big = resize_probability(small, (217, 301))
     assert big.shape == (217, 301) and big.dtype == np.float32
     assert 0.0 <= big.min() and big.max() <= 1.0 and 0.0 < big[108, 150] < 1.0
 

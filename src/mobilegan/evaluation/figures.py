@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
+from mobilegan.metrics.isic import JACCARD_THRESHOLD
+
 #: Largest side drawn for a case; full-resolution ISIC originals (6000 px) are shrunk.
 MAX_DISPLAY_SIDE = 384
 TRUTH_COLOUR = "#00d000"
@@ -124,7 +126,7 @@ def plot_cases(cases: Sequence[Case], path: str | Path, title: str = "") -> Path
 
 
 def plot_jac_histogram(jacs: Sequence[float], path: str | Path, title: str = "",
-                       threshold: float = 0.65) -> Path:
+                       threshold: float = JACCARD_THRESHOLD) -> Path:
     """Per-image JAC histogram with the mean and the ISIC 2018 0.65 threshold marked."""
     values = np.asarray(jacs, dtype=np.float64)
     if values.size == 0:
@@ -143,7 +145,7 @@ def plot_jac_histogram(jacs: Sequence[float], path: str | Path, title: str = "",
 
 
 def plot_confidence(confidence: Sequence[float], jacs: Sequence[float], path: str | Path,
-                    flag_below: float, title: str = "", failure: float = 0.65) -> Path:
+                    flag_below: float, title: str = "", failure: float = JACCARD_THRESHOLD) -> Path:
     """Per-image JAC against confidence, with the flag threshold and the failure line: the
     picture of whether flagged images are the bad ones (lower left quadrant)."""
     x, y = np.asarray(confidence, dtype=np.float64), np.asarray(jacs, dtype=np.float64)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mobilegan.inference.onnx_backend import METADATA_KEY, MODEL_KEY, onnx_session
 from mobilegan.models.blocks import noise_sampling
 
 log = logging.getLogger(__name__)
@@ -145,10 +146,6 @@ def _finish(path: Path, exporter: str, metadata: dict[str, str] | None,
     return path
 
 
-MODEL_KEY = "mobilegan.model"
-METADATA_KEY = "mobilegan.metadata"
-
-
 def weights_metadata(weights: str | Path) -> dict[str, str]:
     """What an export of ``weights`` should carry so that it can be scored and traced
     alone: the model config, the training metadata (protocol, training ids hash, image
@@ -173,17 +170,6 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
     import onnx
 
     return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-
-
-def onnx_session(path: str | Path, threads: int | None = None):  # -> onnxruntime.InferenceSession
-    """A CPU onnxruntime session (``threads`` intra-op threads; None lets ORT choose)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def check_onnx_parity(model: nn.Module, path: str | Path,

@@ -25,20 +25,7 @@ class OnnxBackend:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no ONNX model at {path}")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # warnings about unused initialisers are noise here
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
-        if device not in ("cpu", "auto") and not device.startswith("cuda"):
-            raise ValueError(f"device {device!r}: the onnx backends run on cpu or cuda")
-        if device.startswith("cuda"):
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise ValueError("device='cuda' but this onnxruntime has no CUDA provider "
-                                 "(install onnxruntime-gpu) ")
-            providers.insert(0, "CUDAExecutionProvider")
-        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.session = onnx_session(path, device, threads)
         self.input_name = self.session.get_inputs()[0].name
         # An int8 file (``mobilegan export --quantize int8``) says so in its metadata.
         props = self.session.get_modelmeta().custom_metadata_map
@@ -55,15 +42,37 @@ class OnnxBackend:
         return np.asarray(self.session.run(None, {self.input_name: x})[0], dtype=np.float32)
 
 
-#: ``mobilegan.inference.export.METADATA_KEY`` (that module needs torch): the weights'
-#: training metadata, which an export carries.
-_TRAINING_METADATA_KEY = "mobilegan.metadata"
+#: Keys of an export's metadata (here, not in the export module, which needs torch): the
+#: model config and the weights' training metadata.
+MODEL_KEY = "mobilegan.model"
+METADATA_KEY = "mobilegan.metadata"
+
+
+def onnx_session(path: str | Path, device: str = "cpu",
+                 threads: int | None = None) -> ort.InferenceSession:
+    """An onnxruntime session for ``path`` on the CPU (or CUDA), ``threads`` intra-op
+    threads (None lets onnxruntime choose): the one setup for segmenting, scoring, the
+    export's parity check and the benchmarks."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # warnings about unused initialisers are noise here
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    providers = ["CPUExecutionProvider"]
+    if device not in ("cpu", "auto") and not device.startswith("cuda"):
+        raise ValueError(f"device {device!r}: the onnx backends run on cpu or cuda")
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ValueError("device='cuda' but this onnxruntime has no CUDA provider "
+                             "(install onnxruntime-gpu) ")
+        providers.insert(0, "CUDAExecutionProvider")
+    return ort.InferenceSession(str(path), options, providers=providers)
 
 
 def _recorded_size(props: dict[str, str]) -> int | None:
     """The image size an exported file records: its int8 calibration size, else the
     size its weights were trained at."""
-    for key in (QUANTIZATION_KEY, _TRAINING_METADATA_KEY):
+    for key in (QUANTIZATION_KEY, METADATA_KEY):
         try:
             size = (json.loads(props.get(key) or "{}") or {}).get("image_size")
         except (ValueError, AttributeError):

@@ -8,7 +8,6 @@ the lesion are the errors this removes.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
 #: 8-connectivity: a lesion's diagonal-touching pixels are one lesion.
@@ -45,15 +44,6 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 def clean_mask(mask: np.ndarray) -> np.ndarray:
     """Largest component, then hole filling: one solid lesion."""
     return fill_holes(largest_component(mask))
-
-
-def resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
-    """A float map (h, w) to (height, width), bilinear, as float32."""
-    values = np.asarray(values, dtype=np.float32)
-    if values.shape == (height, width):
-        return values.copy()
-    image = Image.fromarray(values)  # float32 -> mode "F"
-    return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:

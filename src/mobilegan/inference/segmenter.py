@@ -25,6 +25,7 @@ from mobilegan.inference import postprocess
 from mobilegan.inference.preprocess import (ImageInput, normalize_exposure, prepare_batch,
                                             read_input_file, to_rgb)
 from mobilegan.inference.result import SegmentationResult
+from mobilegan.metrics.isic import resize_probability
 
 #: Environment variable that points ``from_pretrained`` at other weights (a deployment
 #: or a test); the shipped file is used when it is unset.
@@ -280,9 +281,10 @@ class Segmenter:
     def _finish(self, image: np.ndarray, mean: np.ndarray, variance: np.ndarray | None,
                 id: str | None) -> SegmentationResult:
         height, width = image.shape[:2]
-        probability = np.clip(postprocess.resize_map(mean, height, width), 0.0, 1.0)
+        # The evaluation's own resize (metrics.isic): a mask here is the mask it scores.
+        probability = np.clip(resize_probability(mean, (height, width)), 0.0, 1.0)
         uncertainty = (None if variance is None else
-                       np.maximum(postprocess.resize_map(variance, height, width), 0.0))
+                       np.maximum(resize_probability(variance, (height, width)), 0.0))
         mask = probability > self.threshold
         if self.postprocess:
             mask = postprocess.clean_mask(mask)

@@ -86,7 +86,6 @@ def validate(generator: nn.Module, data: CachedSet, batch_size: int = 64,
     return {"val_JAC": torch.cat(jac).mean().item(), "val_DIC": torch.cat(dic).mean().item()}
 
 
-
 def protocol_line(info: dict[str, Any]) -> str:
     """What the run keeps out of training, said on the terminal and in train.log as it
     starts (splits.json holds the ids)."""
