@@ -137,3 +137,15 @@ def test_a_read_only_or_full_disk_is_one_line_other_os_errors_are_not_hidden(
     assert main(["segment", str(image), "--out", str(image.parent / "out"), "--quiet"]) == 2
     assert capsys.readouterr().err.strip().endswith("error: as the os says it: "
                                                     f"{image.parent / 'out' / 'results.csv'}")
+
+
+def test_the_debug_variable_shows_the_traceback_a_user_error_hides(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug that raises ValueError reads like bad input; MOBILEGAN_DEBUG shows where."""
+    args = ["evaluate", str(tmp_path / "no_run"), str(tmp_path)]
+    assert main(args) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.setenv("MOBILEGAN_DEBUG", "1")
+    with pytest.raises(FileNotFoundError):
+        main(args)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
 import sys
 
 #: Command modules, in the order ``--help`` lists them.
@@ -27,7 +28,8 @@ COMMAND_MODULES = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mobilegan",
-        description="Skin lesion segmentation in dermoscopy images with MobileGAN.")
+        description="Skin lesion segmentation in dermoscopy images with MobileGAN.",
+        epilog=f"Errors print one line; {DEBUG_ENV}=1 prints the whole traceback instead.")
     parser.add_argument("--version", action="version", version=_version())
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -62,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except USER_ERRORS as error:
-        # Bad input is the user's to fix: say what and where, no stack trace.
+        # Bad input is the user's to fix: say what and where, no stack trace (a bug that
+        # raises one of these reads the same: MOBILEGAN_DEBUG shows where it came from).
+        if os.environ.get(DEBUG_ENV):
+            raise
         print(f"mobilegan {args.command}: error: {describe_error(error)}", file=sys.stderr)
         return 2
     except OSError as error:
@@ -72,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+#: Set to anything to see a user error's traceback (for bug reports).
+DEBUG_ENV = "MOBILEGAN_DEBUG"
 #: Errors that mean the input or a path is wrong, not the program: one line, exit 2.
 #: (ModuleNotFoundError: an optional package this command needs, e.g. torch on an
 #: onnxruntime-only install.)
