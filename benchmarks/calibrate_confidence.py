@@ -29,10 +29,15 @@ from mobilegan.data.layouts import load_samples
 from mobilegan.evaluation.figures import plot_confidence
 from mobilegan.evaluation.source import resolve_source
 from mobilegan.inference import postprocess
+from mobilegan.inference import segmenter
 from mobilegan.inference.segmenter import Segmenter, low_confidence_threshold
 from mobilegan.metrics import image_metrics
 
 FAILURE_JAC = 0.65
+SHIPPED_THRESHOLDS = {"LOW_CONFIDENCE": segmenter.LOW_CONFIDENCE,
+                      "LOW_CONFIDENCE_SAMPLED": segmenter.LOW_CONFIDENCE_SAMPLED,
+                      "LOW_CONFIDENCE_TTA": segmenter.LOW_CONFIDENCE_TTA,
+                      "LOW_CONFIDENCE_SAMPLED_TTA": segmenter.LOW_CONFIDENCE_SAMPLED_TTA}
 
 
 def auroc(scores: np.ndarray, positives: np.ndarray) -> float:
@@ -72,7 +77,10 @@ def summarise(scores: np.ndarray, jac: np.ndarray, shipped: float) -> dict:
             "auroc_failure": auroc(scores, failures),
             "quantiles": [{"quantile": q, **flag_row(scores, jac, float(np.quantile(scores, q)))}
                           for q in (0.05, 0.1, 0.2, 0.3)],
-            "shipped_threshold": flag_row(scores, jac, shipped)}
+            "shipped_threshold": flag_row(scores, jac, shipped),
+            # what each shipped threshold would do here: why each way of running has its own
+            "every_shipped_threshold": {name: flag_row(scores, jac, value)
+                                        for name, value in SHIPPED_THRESHOLDS.items()}}
 
 
 def print_summary(name: str, summary: dict, failures: int) -> None:
