@@ -16,8 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Segment images (JPEG, PNG, BMP, TIFF, WebP, GIF; any size and mode). Per image it "
                     "writes <id>_segmentation.png (0/255 at the original resolution: a folder "
                     "of them is an ISIC submission), <id>_overlay.png and, with --samples > 1, "
-                    "<id>_uncertainty.png; plus results.csv with one row per input, failures "
-                    "included. Exit code 0 if at least one image succeeded.")
+                    "<id>_uncertainty.png (the per-pixel standard deviation over the samples, "
+                    "magma colours from black 0 to pale yellow 0.5); plus results.csv with one "
+                    "row per input, failures included, and segment_run.json with the settings. "
+                    "Images with low confidence (or no lesion found) are flagged in the CSV: "
+                    "they deserve a human look. Exit code 0 if at least one image succeeded.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     p.add_argument("--out", required=True, help="output folder (created)")
     p.add_argument("--recursive", "-r", action="store_true",
