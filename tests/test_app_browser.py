@@ -105,6 +105,17 @@ def test_page_segments_real_images_and_reports_a_corrupt_file(isic2017, tmp_path
             assert rows[0]["id"] == "ISIC_0012152" and rows[0]["width"] == "256"
             assert rows[2]["filename"] == "'=corrupt_scan.jpg"
 
+            # The first image again: its downloads get names of their own (one request
+            # per image, so the page, not the server, tells the two apart).
+            file_input.send_keys(str(images[0]))
+            again = _wait_cards(driver, 4)[3]
+            assert again.find_element("css selector", "a.download-mask").get_attribute(
+                "download") == "ISIC_0012152_2_segmentation.png"
+            rows = list(csv.DictReader(io.StringIO(
+                fetch_in_page(driver, csv_link.get_attribute("href")).decode())))
+            assert [r["id"] for r in rows if r["status"] == "ok"] == [
+                "ISIC_0012152", "ISIC_0012199", "ISIC_0012152_2"]
+
             shot = full_page_screenshot(driver, REPO / "artifacts" / "app_screenshot.png")
     finally:
         driver.quit()

@@ -146,7 +146,7 @@ def test_a_folder_whose_masks_are_not_found_does_not_pass_validation(
     assert main(["data", "validate", str(root)]) == 1
     out = capsys.readouterr().out
     assert "[no_masks]" in out and "none of the 3 images of split 'train' has a mask" in out
-    assert str(root / "masks") in out
+    assert str(root / "masks") in out and "0 unusable pairs; none of the 3 images" in out
     for mask in (root / "masks").iterdir():  # <id>_mask is a masks folder's naming too
         mask.rename(mask.with_name(mask.name.replace("_gt", "_mask")))
     assert main(["data", "validate", str(root)]) == 0

@@ -134,9 +134,11 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     assert image[35, 10, 2] > 200 and image[35, 10, 0] < 60
 
 
-def test_an_image_made_from_an_opened_one_is_not_turned_a_second_time(tmp_path: Path) -> None:
-    """Pillow carries the EXIF tag over to a rotated or cropped copy: the copy is taken as
-    it stands, while the image as opened is turned upright as its file is."""
+def test_an_image_made_from_an_opened_one_is_upright_as_its_file(tmp_path: Path) -> None:
+    """``Image.open(p).convert("RGB")`` (the common way in) is turned upright as the file
+    is; an image already turned by ``exif_transpose`` (the tag gone) is not turned twice."""
+    from PIL import ImageOps
+
     stored = np.zeros((20, 40, 3), np.uint8)
     stored[:, :20] = (255, 0, 0)
     exif = Image.Exif()
@@ -144,10 +146,8 @@ def test_an_image_made_from_an_opened_one_is_not_turned_a_second_time(tmp_path: 
     path = save(stored, tmp_path / "rot.jpg", exif=exif.tobytes(), quality=95)
     with Image.open(path) as opened:
         assert pil_to_rgb(opened).shape == (40, 20, 3)  # as the file reads
-        upright = opened.transpose(Image.Transpose.ROTATE_270)  # the caller turned it
-        assert upright.getexif().get(0x0112) == 6  # ... and the tag came along
-        assert pil_to_rgb(upright).shape == (40, 20, 3)  # not turned back to landscape
-        assert pil_to_rgb(opened.crop((0, 0, 30, 20))).shape == (20, 30, 3)
+        assert np.array_equal(pil_to_rgb(opened.convert("RGB")), read_image(path))
+        assert pil_to_rgb(ImageOps.exif_transpose(opened)).shape == (40, 20, 3)
 
 
 def test_premultiplied_grey_alpha_is_read() -> None:
@@ -245,13 +245,25 @@ def test_our_limit_speaks_before_pillows_own(tmp_path: Path, side: int) -> None:
     assert "Segmenter(max_pixels=...)" in str(caught.value)
 
 
-def test_a_limit_above_pillows_own_is_honoured(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after
+def test_a_limit_above_pillows_own_is_honoured_for_that_read_only(tmp_path: Path) -> None:
+    """Pillow's guard is process-wide: a host application's own setting stays as it was."""
+    pillows = Image.MAX_IMAGE_PIXELS
     path = _png_claiming(tmp_path / "big.png", 15_000, 15_000)  # 225 M: over Pillow's 179 M
     with pytest.raises(ImageReadError) as caught:
         read_image(path, max_pixels=300_000_000)
     assert caught.value.kind == "truncated"  # decoding was tried: the size was allowed
+    assert Image.MAX_IMAGE_PIXELS == pillows
+
+
+def test_reading_in_threads_leaves_the_warning_filters_as_they_were(tmp_path: Path) -> None:
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = save(PICTURE, tmp_path / "p.png")
+    before = list(warnings.filters)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: read_image(path), range(400)))
+    assert warnings.filters == before
 
 
 def test_pils_own_bomb_error_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -334,3 +346,14 @@ def test_a_mask_drawn_in_transparency_reads_its_alpha(tmp_path: Path) -> None:
     rgba[~LESION, :3] = 0
     assert np.array_equal(read_mask(save(Image.fromarray(rgba, "RGBA"), tmp_path / "w.png"))[0],
                           LESION)
+
+
+def test_a_mask_with_premultiplied_alpha_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some TIFFs open as "La" (Pillow writes none): its alpha channel could not be read."""
+    from mobilegan.data import io as image_io
+
+    levels = LESION.astype(np.uint8) * 255
+    la = Image.merge("LA", [Image.fromarray(levels), Image.fromarray(np.full_like(levels, 255))])
+    monkeypatch.setattr(image_io, "_open_decoded", lambda source, max_pixels: la.convert("La"))
+    mask, _ = read_mask("premultiplied.tif")
+    assert np.array_equal(mask, LESION)

@@ -253,3 +253,17 @@ def test_split_folders_in_any_case_and_an_empty_one_are_found(tmp_path: Path) ->
     problems = summarize_folder(tmp_path / "d").all_problems()
     assert [p.kind for p in problems if p.fatal] == ["empty_set"]  # (the masks are blank)
     assert [s.id for s in load_samples(tmp_path / "d" / "Train")] == ["Train0", "Train1"]
+
+
+def test_a_ground_truth_folder_is_found_whatever_its_case(tmp_path: Path) -> None:
+    """``images/`` beside ``Masks/``: the exact-case layout matched and found no masks."""
+    from PIL import Image
+
+    from mobilegan.data.layouts import load_samples
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "Masks").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "images" / "a.jpg")
+    Image.new("L", (8, 8)).save(tmp_path / "Masks" / "a.png")
+    [sample] = load_samples(tmp_path, "all")
+    assert sample.mask == tmp_path / "Masks" / "a.png"

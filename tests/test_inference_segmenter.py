@@ -120,7 +120,7 @@ def test_sampling_flags_against_the_threshold_chosen_for_sampling(
     assert LOW_CONFIDENCE_SAMPLED < LOW_CONFIDENCE
     assert low_confidence_threshold(1) == LOW_CONFIDENCE
     assert low_confidence_threshold(8) == LOW_CONFIDENCE_SAMPLED
-    # flip TTA softens borders further (0.952 flagged 97% of the test images): its own
+    # flip TTA softens borders further (0.952 flags 96% of the test images): its own
     assert low_confidence_threshold(1, tta=True) == LOW_CONFIDENCE_TTA < LOW_CONFIDENCE_SAMPLED
     assert low_confidence_threshold(8, tta=True) == LOW_CONFIDENCE_SAMPLED_TTA < LOW_CONFIDENCE_TTA
     assert Segmenter(weights, image_size=SIZE, tta=True).low_confidence_below == LOW_CONFIDENCE_TTA

@@ -539,3 +539,33 @@ def test_longest_ids_keep_their_suffix_and_write_files_of_their_own(tmp_path: Pa
                                     0, 0.0, None)
         written.update(write_outputs(result, np.zeros((8, 8, 3), np.uint8), tmp_path))
     assert len(written) == 4 and len(os.listdir(tmp_path)) == 4
+
+
+def test_recursive_takes_a_layouts_images_once_and_never_its_masks(tmp_path: Path) -> None:
+    """PH2's per-image folders and train/ + val/ layouts under a folder searched with
+    --recursive: their masks were segmented as images, and every image twice; a link
+    leading out of the folder was followed; a folder given twice was called empty."""
+    from mobilegan.inference.batch import find_inputs
+
+    def draw(path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 3)).save(path)
+
+    root = tmp_path / "clinic"
+    for case in ("IMD002", "IMD003"):
+        draw(root / "ph2" / case / f"{case}_Dermoscopic_Image" / f"{case}.bmp")
+        draw(root / "ph2" / case / f"{case}_lesion" / f"{case}_lesion.bmp")
+        draw(root / "ph2" / case / f"{case}_roi" / f"{case}_R1_Label4.bmp")
+    for split in ("train", "val"):
+        draw(root / "split" / split / "images" / f"{split}.png")
+        draw(root / "split" / split / "Masks" / f"{split}.png")
+    draw(tmp_path / "elsewhere" / "outside.jpg")
+    (root / "up").symlink_to(tmp_path, target_is_directory=True)
+    found = find_inputs([root, root / "split", f"{root}/"], recursive=True)
+    assert sorted(p.name for p in found.images) == ["IMD002.bmp", "IMD003.bmp", "train.png",
+                                                    "val.png"]
+    assert found.empty == [] and found.unsearched == []
+    flat = find_inputs([root / "ph2", root / "split"])
+    assert sorted(p.name for p in flat.images) == ["IMD002.bmp", "IMD003.bmp", "train.png",
+                                                   "val.png"]
+    assert flat.unsearched == []  # the layouts' own folders are not "left unsearched"

@@ -718,3 +718,19 @@ def test_an_id_with_two_image_files_trains_the_first_and_names_the_other(tmp_pat
     assert len(info["duplicates"]) == 1 and "dup.png" in info["duplicates"][0][1]
     prepared = prepare_data(cfg, progress=False)
     assert any("duplicate_id" in reason for _id, reason in prepared.info["skipped"])
+
+
+def test_a_validation_folder_holding_every_training_image_is_refused_in_words(
+        tmp_path: Path) -> None:
+    from PIL import Image
+
+    for folder in ("images", "masks"):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+    for stem in ("a", "b"):
+        Image.new("RGB", (16, 16)).save(tmp_path / "data" / "images" / f"{stem}.jpg")
+        Image.new("L", (16, 16), 255).save(tmp_path / "data" / "masks" / f"{stem}.png")
+    cfg = RunConfig()
+    cfg.data.train_dir = cfg.data.val_dir = str(tmp_path / "data")
+    cfg.data.eval_dir = None
+    with pytest.raises(ValueError, match="every training image of .* is also in the validation"):
+        plan_splits(cfg)

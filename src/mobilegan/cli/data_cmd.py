@@ -140,8 +140,17 @@ def run_validate(args: argparse.Namespace) -> int:
         for p in problems:
             print(f"[{p.kind}] {p}")
         checked = sum(s.images for s in summary.splits.values())
-        print(f"{checked} images checked: {len(problems)} problems, {fatal} unusable pairs")
+        # A split with no masks (or no images) is one problem of the split, not of a pair.
+        whole = [p for p in problems if p.kind in SPLIT_KINDS]
+        pairs = sum(p.fatal for p in problems if p.kind not in SPLIT_KINDS)
+        print(f"{checked} images checked: {len(problems)} problems, {pairs} unusable pairs"
+              + "".join(f"; {p.message}" for p in whole))
     return 1 if fatal else 0
+
+
+#: Problems of a whole split (``data validate`` exits 1 for them: nothing there can be
+#: trained or scored), counted apart from the unusable pairs.
+SPLIT_KINDS = frozenset({"no_masks", "empty_set"})
 
 
 def _describe(root: Path, split: str | None, count: int) -> dict[str, Any]:

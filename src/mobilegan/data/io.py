@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -62,17 +63,10 @@ def _open_decoded(source: Source, max_pixels: int | None,
                   draft_size: tuple[int, int] | None = None) -> Image.Image:
     """Decode the first frame, upright, after checking its size from the header alone."""
     name = source_name(source)
-    if max_pixels is not None and (Image.MAX_IMAGE_PIXELS or max_pixels) < max_pixels:
-        # The caller vouches for images this large: Pillow's own guard (read at open time,
-        # process-wide) must not refuse them first. It is only ever raised, never lowered.
-        Image.MAX_IMAGE_PIXELS = max_pixels
     if isinstance(source, (str, Path)) and Path(source).is_file() and Path(source).stat().st_size == 0:
         raise ImageReadError(name, "unreadable", "empty file (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            if max_pixels is not None:  # the check below speaks instead of Pillow's warning
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(source)
+        image = _open_within(source, max_pixels)
         with image:
             width, height = image.size
             if max_pixels is not None and width * height > max_pixels:
@@ -111,12 +105,37 @@ def _open_decoded(source: Source, max_pixels: int | None,
                              f"cannot decode ({type(error).__name__}: {text})") from error
 
 
+#: Pillow's size guard and the warnings filters are process-wide: our readers change
+#: them only for the moment they open a file, one thread at a time (the web app decodes
+#: uploads in threads).
+_PILLOW_STATE = threading.Lock()
+
+
+def _open_within(source: Source, max_pixels: int | None) -> Image.Image:
+    """``Image.open`` (the header only) with our limit speaking instead of Pillow's guard:
+    a limit above Pillow's lifts it for this open alone (the caller vouches for images that
+    large), and Pillow's warning is silenced since the check after this one refuses."""
+    with _PILLOW_STATE, warnings.catch_warnings():
+        previous = Image.MAX_IMAGE_PIXELS
+        if max_pixels is not None:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            if previous is not None and previous < max_pixels:
+                Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            return Image.open(source)
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
 def _upright(image: Image.Image, name: str) -> Image.Image:
     """Apply the EXIF orientation, as every viewer (and the ISIC annotators) did."""
     try:
-        with warnings.catch_warnings():  # Pillow's own "Corrupt EXIF data": the pixels stand
+        with _PILLOW_STATE, warnings.catch_warnings():
+            # Pillow's own "Corrupt EXIF data" (the pixels stand): read the tags here, once;
+            # the turn below uses them as cached, outside the lock.
             warnings.filterwarnings("ignore", message="Corrupt EXIF", category=UserWarning)
-            upright = ImageOps.exif_transpose(image)
+            image.getexif()
+        upright = ImageOps.exif_transpose(image)
     except Exception as error:  # noqa: BLE001 - broken EXIF must not lose the pixels
         warnings.warn(f"{name}: ignoring unreadable EXIF orientation ({error})", stacklevel=3)
         return image.copy()
@@ -203,13 +222,14 @@ def read_image(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS, *,
 
 
 def pil_to_rgb(image: Image.Image, name: str = "<PIL image>") -> np.ndarray:
-    """An already-open Pillow image as RGB uint8 (H, W, 3), converted exactly as files are
-    (16-bit rescaled, alpha dropped, CMYK through its profile). An image as opened from a
-    file (``image.format`` set) is turned upright by its EXIF orientation, as its file
-    would be; one made from it (rotated, cropped, converted: ``format`` None) is taken as
-    it stands, since Pillow carries the EXIF tag over to it and the caller may already
-    have turned it upright."""
-    return _to_rgb(_upright(image, name) if image.format else image, name)
+    """An already-open Pillow image as RGB uint8 (H, W, 3), upright, converted exactly as
+    files are (16-bit rescaled, alpha dropped, CMYK through its profile).
+
+    "Upright" follows the image's EXIF orientation tag, as a viewer shows it, and Pillow
+    carries that tag over to images made from it (``convert``, ``crop``, also ``rotate``
+    and ``transpose``): an image the caller turned by hand is turned again unless the tag
+    goes too, as ``PIL.ImageOps.exif_transpose`` does."""
+    return _to_rgb(_upright(image, name), name)
 
 
 def read_mask_levels(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -220,6 +240,8 @@ def read_mask_levels(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS
     luminance (76 for pure red) would fall below the threshold and read as no lesion.
     """
     image = _open_decoded(source, max_pixels)
+    if image.mode in ("La", "RGBa"):  # premultiplied alpha: Pillow reads its channels as LA/RGBA
+        image = image.convert(image.mode[:-1] + "A")
     if image.mode in _ALPHA:
         alpha = np.asarray(image.getchannel("A"))
         colour = image.convert("RGB" if image.mode.startswith("R") else "L")

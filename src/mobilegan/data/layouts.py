@@ -144,8 +144,8 @@ def folder_pairs(root: str | Path) -> list[tuple[str, Path, Path | None]]:
         raise FileNotFoundError(f"not a folder: {root}")
     found: list[tuple[str, Path, Path | None]] = []
     for split, images, masks in OFFICIAL_LAYOUTS:
-        if (root / images).is_dir():
-            found.append((split, root / images, root / masks))
+        if (root / images).is_dir():  # its ground truth in any case (``images/`` + ``Masks/``)
+            found.append((split, root / images, _child(root, masks.lower()) or root / masks))
     if not found and _child(root, "images") is not None:  # ``Images/`` + ``Masks/``
         found.append(("train", _child(root, "images"), _child(root, "masks") or root / "masks"))
     if not found:

@@ -19,7 +19,9 @@ import numpy as np
 
 from mobilegan.data.layouts import Sample
 
-SPLIT_FORMAT = 1
+#: 2: hashes keyed ``train_ids_sha256`` / ``val_ids_sha256`` as a run's splits.json keys
+#: them (1: ``train_sha256``); :func:`load_split` reads both.
+SPLIT_FORMAT = 2
 
 
 def ids_sha256(ids: Iterable[str]) -> str:

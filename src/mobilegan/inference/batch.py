@@ -97,20 +97,22 @@ def find_inputs(paths: Iterable[str | Path], recursive: bool = False) -> FoundIn
     PH2's per-image folders, ``images/`` + ``masks/``) gives its images and never its
     masks; every folder also gives the image files directly in it, less ground-truth masks
     (``<id>_segmentation``), ISIC superpixel files and the overlays and uncertainty maps of
-    an earlier run. Subfolders are searched the same way with ``recursive`` (hidden ones and
-    mask folders never). Missing paths are kept, so that the run reports them rather than
-    forgetting them."""
+    an earlier run. With ``recursive`` the other subfolders are searched the same way:
+    never hidden ones, a layout's own folders (its images are taken once, its masks never)
+    or a link leading outside the folders given. Missing paths are kept, so that the run
+    reports them rather than forgetting them."""
     found = FoundInputs()
-    seen: set[Path] = set()
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
+    given = [Path(raw) for raw in paths]
+    roots = [p.resolve() for p in given if p.is_dir()]
+    seen: set[tuple[int, int]] = set()
+    for path in given:
+        if not path.is_dir():
+            found.images.append(path)
+        elif _identity(path) not in seen:  # a folder given twice is searched once
             before = len(found.images)
-            _search(path, recursive, found, seen)
+            _search(path, recursive, found, seen, roots)
             if len(found.images) == before:
                 found.empty.append(path)
-        else:
-            found.images.append(path)
     return found
 
 
@@ -119,31 +121,55 @@ def collect_inputs(paths: Iterable[str | Path], recursive: bool = False) -> list
     return find_inputs(paths, recursive).images
 
 
-def _search(folder: Path, recursive: bool, found: FoundInputs, seen: set[Path]) -> None:
-    real = folder.resolve()
-    if real in seen:  # a folder given twice, or a link that loops back
-        return
-    seen.add(real)
+def _identity(folder: Path) -> tuple[int, int]:
+    """A folder as the file system knows it: one key for every spelling of its path (a
+    link, ``Masks`` or ``masks`` on a case-insensitive disk)."""
+    info = folder.stat()
+    return info.st_dev, info.st_ino
+
+
+def _search(folder: Path, recursive: bool, found: FoundInputs, seen: set[tuple[int, int]],
+            roots: list[Path]) -> None:
+    seen.add(_identity(folder))
     pairs = folder_pairs(folder)
-    image_folders = [images for _split, images, _masks in pairs]
-    mask_folders = {masks for _split, images, masks in pairs if masks not in (None, images)}
+    image_folders = [images for _split, images, _masks in pairs if images.is_dir()]
+    # The layout's own folders (image and mask folders, PH2's per-image and split folders
+    # between them and ``folder``): their images are taken below, nothing else of them.
+    claimed = {folder} | {part for _split, images, masks in pairs
+                          for part in (images, masks, *_between(images, folder))
+                          if part is not None and part.is_dir()}
+    claimed_ids = {_identity(part) for part in claimed}
     if folder not in image_folders:  # a layout's subfolder (``images/``, ``test/``...) was
         image_folders.insert(0, folder)  # found: the images beside it are still inputs
     for images_folder in image_folders:
+        if images_folder != folder and _identity(images_folder) in seen:
+            continue
+        seen.add(_identity(images_folder))
         taken = set(image_files(images_folder))
         found.images.extend(image for image in sorted(taken) if not _is_own_output(image))
         for entry in sorted(images_folder.iterdir()):
             if entry.name.startswith(".") or entry in taken or entry.name in _RUN_FILES:
                 continue
             if entry.is_dir():
-                if entry in mask_folders or entry in image_folders or entry.resolve() in seen:
+                if _identity(entry) in claimed_ids or _identity(entry) in seen:
                     continue
-                if recursive:
-                    _search(entry, recursive, found, seen)
-                else:
+                if not recursive:
                     found.unsearched.append(entry)
+                elif any(entry.resolve().is_relative_to(root) for root in roots):
+                    _search(entry, recursive, found, seen, roots)
             elif not entry.exists() or entry.suffix.lower() not in _KNOWN_SUFFIXES:
                 found.left_out.append(entry)  # another format, or a link to nothing
+    seen.update(claimed_ids)
+
+
+def _between(inner: Path, outer: Path) -> list[Path]:
+    """The folders from ``inner``'s parent up to, not including, ``outer``."""
+    parents = []
+    for parent in inner.parents:
+        if parent == outer:
+            return parents
+        parents.append(parent)
+    return []
 
 
 #: Files that are inputs, or sit beside them in data sets and runs (masks, superpixels,

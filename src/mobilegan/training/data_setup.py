@@ -105,6 +105,11 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         # training images) would be chosen on after being trained on: it trains no more.
         in_val = sorted({s.id for s in train} & val_ids)
         train = [s for s in train if s.id not in val_ids]
+        if in_val and not train:
+            raise ValueError(f"every training image of {d.train_dir} is also in the validation "
+                             f"folder {d.val_dir} ({len(in_val)} ids): nothing is left to train "
+                             f"on. Point data.val_dir at other images, or leave it out to hold "
+                             f"out data.train_fraction of the training folder")
     else:
         by_id = {s.id: s for s in train}
         train_ids, val_ids = seeded_split(sorted(by_id), d.train_fraction, d.seed)

@@ -6,6 +6,7 @@ const state = {
   config: null,        // /api/health
   rows: [],            // one CSV row per finished file, in upload order
   urls: [],            // blob URLs to revoke on "Clear"
+  takenIds: new Set(), // ids of this page's results, lower-cased (see uniqueId)
   queue: [],
   busy: false,
   done: 0,
@@ -85,7 +86,29 @@ function showImage(img, url) {
   img.parentElement.href = url;
 }
 
+// The page sends one image per request, so the server cannot tell two uploads of one name
+// apart (a.jpg and a.png, or one photo twice): the page does, as `mobilegan segment` does,
+// so that their downloads never share a name (a, a_2, a_3...).
+function uniqueId(id) {
+  let name = id;
+  for (let n = 2; state.takenIds.has(name.toLowerCase()); n += 1) name = `${id}_${n}`;
+  state.takenIds.add(name.toLowerCase());
+  return name;
+}
+
+function renameResult(r, id) {
+  for (const image of [r.mask, r.overlay, r.uncertainty]) {
+    if (image && image.filename.startsWith(r.id)) {
+      image.filename = id + image.filename.slice(r.id.length);
+    }
+  }
+  r.row.id = id;
+  r.id = id;
+}
+
 function showResult(card, r) {
+  const id = uniqueId(r.id);
+  if (id !== r.id) renameResult(r, id);
   card.dataset.state = "done";
   card.dataset.id = r.id;
   $(".pending-message", card).hidden = true;
@@ -228,6 +251,7 @@ function clearAll() {
   for (const url of state.urls) URL.revokeObjectURL(url);
   state.urls = [];
   state.rows = [];
+  state.takenIds.clear();
   state.total = 0;
   $("#results").replaceChildren();
   $("#status").textContent = "";
