@@ -357,3 +357,13 @@ def test_a_mask_with_premultiplied_alpha_is_read(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(image_io, "_open_decoded", lambda source, max_pixels: la.convert("La"))
     mask, _ = read_mask("premultiplied.tif")
     assert np.array_equal(mask, LESION)
+
+
+def test_a_raised_limit_holds_while_a_tiff_decodes(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """TIFFs check Pillow's limit again as they decode: a limit lifted for the open alone
+    refused them there."""
+    path = save(np.zeros((60, 60), np.uint8), tmp_path / "big.tif", compression="tiff_lzw")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses over 2,000 pixels
+    assert read_image(path, max_pixels=10_000).shape == (60, 60, 3)
+    assert Image.MAX_IMAGE_PIXELS == 1000

@@ -569,3 +569,44 @@ def test_recursive_takes_a_layouts_images_once_and_never_its_masks(tmp_path: Pat
     assert sorted(p.name for p in flat.images) == ["IMD002.bmp", "IMD003.bmp", "train.png",
                                                    "val.png"]
     assert flat.unsearched == []  # the layouts' own folders are not "left unsearched"
+
+
+def test_a_split_folder_is_searched_as_any_other_and_odd_folders_are_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second review: files beside a train/ folder's images/ + masks/ were dropped; a link
+    into a mask folder gave masks as images; links out of the tree and unreadable folders
+    went unmentioned (a root-owned lost+found stopped the whole run)."""
+    from mobilegan.inference.batch import find_inputs
+
+    def draw(path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 3)).save(path)
+
+    proj = tmp_path / "proj"
+    draw(proj / "train" / "images" / "a.jpg")
+    draw(proj / "train" / "masks" / "a.png")
+    draw(proj / "train" / "d.jpg")
+    draw(proj / "train" / "notes" / "c.jpg")
+    draw(proj / "ISIC2018_Task2_Training_GroundTruth_v3" / "ISIC_1_attribute_globules.png")
+    (proj / "other").mkdir()
+    (proj / "other" / "m").symlink_to(proj / "train" / "masks", target_is_directory=True)
+    draw(tmp_path / "elsewhere" / "e.jpg")
+    (proj / "ext").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (proj / "lost+found").mkdir()
+    real_iterdir = Path.iterdir
+
+    def iterdir(self: Path):
+        if self.name == "lost+found":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    deep = find_inputs([proj, proj / "train" / "d.jpg"], recursive=True)
+    assert sorted(p.relative_to(proj).as_posix() for p in deep.images) == [
+        "train/d.jpg", "train/images/a.jpg", "train/notes/c.jpg"]  # d.jpg once
+    assert deep.outside == [proj / "ext"] and deep.unreadable == [proj / "lost+found"]
+    flat = find_inputs([proj])
+    assert [p.name for p in flat.images] == ["a.jpg"]  # the train/ layout's image
+    # train/ holds more than its layout; other/ holds only a link to a mask folder
+    assert sorted(p.name for p in flat.unsearched) == [
+        "ISIC2018_Task2_Training_GroundTruth_v3", "lost+found", "train"]

@@ -734,3 +734,11 @@ def test_a_validation_folder_holding_every_training_image_is_refused_in_words(
     cfg.data.eval_dir = None
     with pytest.raises(ValueError, match="every training image of .* is also in the validation"):
         plan_splits(cfg)
+    # ... unless another folder does the training
+    for folder in ("images", "masks"):
+        (tmp_path / "extra" / folder).mkdir(parents=True)
+    Image.new("RGB", (16, 16)).save(tmp_path / "extra" / "images" / "c.jpg")
+    Image.new("L", (16, 16), 255).save(tmp_path / "extra" / "masks" / "c.png")
+    cfg.data.extra_train_dir, cfg.data.extra_train_splits = str(tmp_path / "extra"), ("all",)
+    train, val, _ = plan_splits(cfg)
+    assert [s.id for s in train] == ["c"] and sorted(s.id for s in val) == ["a", "b"]

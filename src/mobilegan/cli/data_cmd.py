@@ -144,7 +144,7 @@ def run_validate(args: argparse.Namespace) -> int:
         whole = [p for p in problems if p.kind in SPLIT_KINDS]
         pairs = sum(p.fatal for p in problems if p.kind not in SPLIT_KINDS)
         print(f"{checked} images checked: {len(problems)} problems, {pairs} unusable pairs"
-              + "".join(f"; {p.message}" for p in whole))
+              + "".join(f"; {p.message.split(' (')[0]}" for p in whole))
     return 1 if fatal else 0
 
 

@@ -125,6 +125,12 @@ def _say_what_was_left(found) -> None:  # found: FoundInputs
     if found.unsearched:
         print(f"note: {len(found.unsearched)} subfolders not searched (--recursive searches "
               f"them): {names(found.unsearched)}", file=sys.stderr)
+    if found.outside:
+        print(f"note: {len(found.outside)} links to folders outside the folders given, not "
+              f"followed: {names(found.outside)}", file=sys.stderr)
+    if found.unreadable:
+        print(f"note: {len(found.unreadable)} folders could not be read (permission denied): "
+              f"{names(found.unreadable)}", file=sys.stderr)
 
 
 #: How many paths a note names before it counts the rest.

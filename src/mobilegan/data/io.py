@@ -9,10 +9,12 @@ the ISIC challenge scorer does (isic-challenge-scoring 5.6.0: foreground is ``> 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -66,7 +68,8 @@ def _open_decoded(source: Source, max_pixels: int | None,
     if isinstance(source, (str, Path)) and Path(source).is_file() and Path(source).stat().st_size == 0:
         raise ImageReadError(name, "unreadable", "empty file (0 bytes)")
     try:
-        image = _open_within(source, max_pixels)
+        with _pillow_guard(max_pixels):
+            image = Image.open(source)  # the header only
         with image:
             width, height = image.size
             if max_pixels is not None and width * height > max_pixels:
@@ -76,7 +79,9 @@ def _open_decoded(source: Source, max_pixels: int | None,
                     f"{max_pixels:,} (a possible decompression bomb); {RAISE_LIMIT_HINT}")
             if draft_size is not None:
                 image.draft(None, draft_size)  # JPEG only: decode at a reduced scale
-            image.load()
+            with _pillow_guard(max_pixels) if _past_pillows_limit(max_pixels) else \
+                    contextlib.nullcontext():
+                image.load()
             return _upright(image, name)
     except ImageReadError:
         raise
@@ -106,36 +111,45 @@ def _open_decoded(source: Source, max_pixels: int | None,
 
 
 #: Pillow's size guard and the warnings filters are process-wide: our readers change
-#: them only for the moment they open a file, one thread at a time (the web app decodes
-#: uploads in threads).
-_PILLOW_STATE = threading.Lock()
+#: them only while they open (or, past Pillow's own limit, decode) a file, one thread at a
+#: time (the web app decodes uploads in threads), and restore them after.
+_PILLOW_STATE = threading.RLock()
 
 
-def _open_within(source: Source, max_pixels: int | None) -> Image.Image:
-    """``Image.open`` (the header only) with our limit speaking instead of Pillow's guard:
-    a limit above Pillow's lifts it for this open alone (the caller vouches for images that
-    large), and Pillow's warning is silenced since the check after this one refuses."""
+@contextlib.contextmanager
+def _pillow_guard(max_pixels: int | None) -> Iterator[None]:
+    """Our limit speaking instead of Pillow's guard: a limit above Pillow's lifts it (the
+    caller vouches for images that large; TIFFs check it again as they decode), Pillow's
+    warning is silenced since our check refuses anyway, and so is its "Corrupt EXIF"
+    (the pixels stand)."""
     with _PILLOW_STATE, warnings.catch_warnings():
         previous = Image.MAX_IMAGE_PIXELS
+        warnings.filterwarnings("ignore", message="Corrupt EXIF", category=UserWarning)
         if max_pixels is not None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             if previous is not None and previous < max_pixels:
                 Image.MAX_IMAGE_PIXELS = max_pixels
         try:
-            return Image.open(source)
+            yield
         finally:
             Image.MAX_IMAGE_PIXELS = previous
+
+
+def _past_pillows_limit(max_pixels: int | None) -> bool:
+    return max_pixels is not None and (Image.MAX_IMAGE_PIXELS or max_pixels) < max_pixels
+
+
+#: EXIF orientations that turn or mirror the pixels (1 leaves them as stored).
+_TURNING = range(2, 9)
 
 
 def _upright(image: Image.Image, name: str) -> Image.Image:
     """Apply the EXIF orientation, as every viewer (and the ISIC annotators) did."""
     try:
-        with _PILLOW_STATE, warnings.catch_warnings():
-            # Pillow's own "Corrupt EXIF data" (the pixels stand): read the tags here, once;
-            # the turn below uses them as cached, outside the lock.
-            warnings.filterwarnings("ignore", message="Corrupt EXIF", category=UserWarning)
-            image.getexif()
-        upright = ImageOps.exif_transpose(image)
+        with _pillow_guard(None):  # its tags are read again from the turned copy
+            if image.getexif().get(0x0112, 1) not in _TURNING:
+                return image.copy()
+            upright = ImageOps.exif_transpose(image)
     except Exception as error:  # noqa: BLE001 - broken EXIF must not lose the pixels
         warnings.warn(f"{name}: ignoring unreadable EXIF orientation ({error})", stacklevel=3)
         return image.copy()

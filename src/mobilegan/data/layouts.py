@@ -24,7 +24,9 @@ _MASK_SUFFIX = re.compile(r"_segmentation$", re.IGNORECASE)
 #: Mask namings recognised only inside a mask folder: PH2's ``<id>_lesion`` and the common
 #: ``<id>_mask`` (an image a user named ``mole_lesion.jpg`` is still an image).
 _MASK_FOLDER_SUFFIX = re.compile(r"_(lesion|mask)$", re.IGNORECASE)
-_IGNORED = re.compile(r"_superpixels$", re.IGNORECASE)
+#: Files beside images that are never images to segment: ISIC 2017's superpixels and ISIC
+#: 2018 Task 2's attribute masks (``<id>_attribute_globules.png``).
+_IGNORED = re.compile(r"_superpixels$|_attribute_\w+$", re.IGNORECASE)
 
 #: (split, image folder, mask folder) for each official layout.
 OFFICIAL_LAYOUTS: list[tuple[str, str, str]] = [
@@ -167,21 +169,36 @@ def folder_pairs(root: str | Path) -> list[tuple[str, Path, Path | None]]:
 
 def _child(folder: Path, name: str) -> Path | None:
     """``folder``'s subfolder called ``name`` in any case (``name`` itself first)."""
-    if (folder / name).is_dir():
+    if _is_dir(folder / name):
         return folder / name
-    return next((p for p in sorted(folder.iterdir()) if p.is_dir() and p.name.lower() == name),
-                None)
+    return next((p for p in _subfolders(folder) if p.name.lower() == name), None)
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False where it cannot be looked into (a ``lost+found`` of root's
+    on a USB stick stopped a whole run)."""
+    try:
+        return path.is_dir()
+    except PermissionError:
+        return False
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if _is_dir(p))
+    except PermissionError:
+        return []
 
 
 def _ph2_pairs(root: Path) -> list[tuple[str, Path, Path | None]]:
     """PH2's (image folder, lesion folder) per image, if ``root`` holds that layout."""
     for sub in PH2_IMAGE_FOLDERS:
         base = root / sub if sub else root
-        if not base.is_dir():
+        if not _is_dir(base):
             continue
         pairs = [("all", case / f"{case.name}_Dermoscopic_Image", case / f"{case.name}_lesion")
-                 for case in sorted(p for p in base.iterdir() if p.is_dir())
-                 if (case / f"{case.name}_Dermoscopic_Image").is_dir()]
+                 for case in _subfolders(base)
+                 if _is_dir(case / f"{case.name}_Dermoscopic_Image")]
         if pairs:
             return pairs
     return []

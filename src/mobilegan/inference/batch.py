@@ -84,6 +84,10 @@ class FoundInputs:
     left_out: list[Path] = field(default_factory=list)
     #: Subfolders not searched (without ``recursive``).
     unsearched: list[Path] = field(default_factory=list)
+    #: Links to folders outside the folders given (never followed).
+    outside: list[Path] = field(default_factory=list)
+    #: Folders that could not be read (permission denied).
+    unreadable: list[Path] = field(default_factory=list)
     #: Folders given that held no image.
     empty: list[Path] = field(default_factory=list)
 
@@ -96,23 +100,27 @@ def find_inputs(paths: Iterable[str | Path], recursive: bool = False) -> FoundIn
     """Files as given; a folder as its images. A data set's folder (ISIC's official layouts,
     PH2's per-image folders, ``images/`` + ``masks/``) gives its images and never its
     masks; every folder also gives the image files directly in it, less ground-truth masks
-    (``<id>_segmentation``), ISIC superpixel files and the overlays and uncertainty maps of
-    an earlier run. With ``recursive`` the other subfolders are searched the same way:
-    never hidden ones, a layout's own folders (its images are taken once, its masks never)
-    or a link leading outside the folders given. Missing paths are kept, so that the run
-    reports them rather than forgetting them."""
+    (``<id>_segmentation``), ISIC superpixel and attribute files and the overlays and
+    uncertainty maps of an earlier run. With ``recursive`` the other subfolders are searched
+    the same way: never hidden ones, a layout's image and mask folders (its images are taken
+    once, its masks never) or a link leading outside the folders given. A file met twice
+    (given, and in a folder given) is segmented once. Missing paths are kept, so that the
+    run reports them rather than forgetting them."""
     found = FoundInputs()
     given = [Path(raw) for raw in paths]
-    roots = [p.resolve() for p in given if p.is_dir()]
-    seen: set[tuple[int, int]] = set()
+    search = _Search(found, recursive, [p.resolve() for p in given if p.is_dir()])
     for path in given:
         if not path.is_dir():
             found.images.append(path)
-        elif _identity(path) not in seen:  # a folder given twice is searched once
+        elif _identity(path) not in search.seen:  # a folder given twice is searched once
             before = len(found.images)
-            _search(path, recursive, found, seen, roots)
-            if len(found.images) == before:
+            search.folder(path)
+            if len(found.images) == before and path not in found.unreadable:
                 found.empty.append(path)
+    once: dict[Path, Path] = {}
+    for image in found.images:
+        once.setdefault(image.resolve() if image.exists() else image, image)
+    found.images = list(once.values())
     return found
 
 
@@ -128,38 +136,75 @@ def _identity(folder: Path) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
 
-def _search(folder: Path, recursive: bool, found: FoundInputs, seen: set[tuple[int, int]],
-            roots: list[Path]) -> None:
-    seen.add(_identity(folder))
-    pairs = folder_pairs(folder)
-    image_folders = [images for _split, images, _masks in pairs if images.is_dir()]
-    # The layout's own folders (image and mask folders, PH2's per-image and split folders
-    # between them and ``folder``): their images are taken below, nothing else of them.
-    claimed = {folder} | {part for _split, images, masks in pairs
-                          for part in (images, masks, *_between(images, folder))
-                          if part is not None and part.is_dir()}
-    claimed_ids = {_identity(part) for part in claimed}
-    if folder not in image_folders:  # a layout's subfolder (``images/``, ``test/``...) was
-        image_folders.insert(0, folder)  # found: the images beside it are still inputs
-    for images_folder in image_folders:
-        if images_folder != folder and _identity(images_folder) in seen:
-            continue
-        seen.add(_identity(images_folder))
-        taken = set(image_files(images_folder))
-        found.images.extend(image for image in sorted(taken) if not _is_own_output(image))
-        for entry in sorted(images_folder.iterdir()):
+@dataclass
+class _Search:
+    """One walk over the folders given: ``seen`` holds every folder searched or owned by a
+    layout (never entered again), ``taken`` the image folders whose files were taken."""
+
+    found: FoundInputs
+    recursive: bool
+    roots: list[Path]
+    seen: set[tuple[int, int]] = field(default_factory=set)
+    taken: set[tuple[int, int]] = field(default_factory=set)
+
+    def folder(self, folder: Path) -> None:
+        self.seen.add(_identity(folder))
+        try:
+            pairs = folder_pairs(folder)
+        except PermissionError:
+            self.found.unreadable.append(folder)
+            return
+        image_folders = [images for _split, images, _masks in pairs if images.is_dir()]
+        # A layout's own folders: its image and mask folders, and PH2's per-image folders
+        # (they hold nothing else); a train/ or test/ folder is searched as any other.
+        owned = {part for _split, images, masks in pairs
+                 for part in (images, masks,
+                              *(_between(images, folder) if _is_ph2(images) else ()))
+                 if part is not None and part != folder and part.is_dir()}
+        self.seen.update(_identity(part) for part in owned)
+        if folder not in image_folders:  # a layout's subfolder (``images/``, ``test/``...)
+            image_folders.insert(0, folder)  # was found: the images beside it still count
+        for images_folder in image_folders:
+            if _identity(images_folder) not in self.taken:
+                self.taken.add(_identity(images_folder))
+                self._take(images_folder)
+
+    def _take(self, folder: Path) -> None:
+        try:
+            entries = sorted(folder.iterdir())
+            taken = set(image_files(folder))
+        except PermissionError:
+            self.found.unreadable.append(folder)
+            return
+        self.found.images.extend(image for image in sorted(taken) if not _is_own_output(image))
+        for entry in entries:
             if entry.name.startswith(".") or entry in taken or entry.name in _RUN_FILES:
                 continue
             if entry.is_dir():
-                if _identity(entry) in claimed_ids or _identity(entry) in seen:
+                if _identity(entry) in self.seen:
                     continue
-                if not recursive:
-                    found.unsearched.append(entry)
-                elif any(entry.resolve().is_relative_to(root) for root in roots):
-                    _search(entry, recursive, found, seen, roots)
+                if not any(entry.resolve().is_relative_to(root) for root in self.roots):
+                    self.found.outside.append(entry)
+                elif self.recursive:
+                    self.folder(entry)
+                elif self._holds_more(entry):
+                    self.found.unsearched.append(entry)
             elif not entry.exists() or entry.suffix.lower() not in _KNOWN_SUFFIXES:
-                found.left_out.append(entry)  # another format, or a link to nothing
-    seen.update(claimed_ids)
+                self.found.left_out.append(entry)  # another format, or a link to nothing
+
+    def _holds_more(self, folder: Path) -> bool:
+        """Whether ``folder`` holds anything a recursive search would add (a split folder
+        holding only its layout's images/ and masks/ does not)."""
+        try:
+            return any(not entry.name.startswith(".") and
+                       (not entry.is_dir() or _identity(entry) not in self.seen)
+                       for entry in folder.iterdir())
+        except PermissionError:
+            return True
+
+
+def _is_ph2(images: Path) -> bool:
+    return images.name.endswith("_Dermoscopic_Image")
 
 
 def _between(inner: Path, outer: Path) -> list[Path]:

@@ -105,7 +105,7 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         # training images) would be chosen on after being trained on: it trains no more.
         in_val = sorted({s.id for s in train} & val_ids)
         train = [s for s in train if s.id not in val_ids]
-        if in_val and not train:
+        if in_val and not train and not extra:  # (an extra folder may do all the training)
             raise ValueError(f"every training image of {d.train_dir} is also in the validation "
                              f"folder {d.val_dir} ({len(in_val)} ids): nothing is left to train "
                              f"on. Point data.val_dir at other images, or leave it out to hold "
