@@ -66,10 +66,11 @@ def command_line(args: argparse.Namespace) -> str:
     """The exact command that reproduces this evaluation (stored in summary.json)."""
     from mobilegan.evaluation.evaluate import equivalent_command
 
-    return equivalent_command(args.run, args.dataset, args.split, args.out, args.image_size,
-                              args.batch_size, args.threshold, args.tta, args.limit,
-                              args.device, args.figures, args.name, args.perturb,
-                              args.postprocess, args.normalize_exposure)
+    return equivalent_command(
+        args.run, args.dataset, split=args.split, out_dir=args.out, image_size=args.image_size,
+        batch_size=args.batch_size, threshold=args.threshold, tta=args.tta, limit=args.limit,
+        device=args.device, figures=args.figures, name=args.name, perturb=args.perturb,
+        postprocess=args.postprocess, exposure=args.normalize_exposure)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

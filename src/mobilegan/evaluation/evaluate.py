@@ -198,13 +198,14 @@ def score(probability: np.ndarray, truth: np.ndarray, threshold: float, postproc
 
 # ---- the whole evaluation ---------------------------------------------------------------
 
-def equivalent_command(run_or_weights: str | Path, dataset: str | Path, split: str = "test",
+def equivalent_command(run_or_weights: str | Path, dataset: str | Path, *, split: str = "test",
                        out_dir: str | Path | None = None, image_size: int | None = None,
                        batch_size: int = 16, threshold: float = 0.5, tta: bool = False,
                        limit: int | None = None, device: str = "auto", figures: bool = False,
                        name: str | None = None, perturb: str | None = None,
                        postprocess: bool = False, exposure: bool = False) -> str:
-    """The ``mobilegan evaluate`` command line that repeats this evaluation exactly."""
+    """The ``mobilegan evaluate`` command line that repeats this evaluation exactly (options
+    by keyword only: fifteen positional ones could be swapped unseen)."""
     import shlex
 
     parts = ["mobilegan", "evaluate", str(run_or_weights), str(dataset), "--split", split]
@@ -256,9 +257,10 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     size = int(image_size or source.image_size)
     if size < 32 or size % 16:
         raise ValueError(f"--image-size must be a multiple of 16 and >= 32, got {size}")
-    command = command or equivalent_command(run_or_weights, dataset, split, out_dir, image_size,
-                                            batch_size, threshold, tta, limit, device,
-                                            figures, name, perturb, postprocess, exposure)
+    command = command or equivalent_command(
+        run_or_weights, dataset, split=split, out_dir=out_dir, image_size=image_size,
+        batch_size=batch_size, threshold=threshold, tta=tta, limit=limit, device=device,
+        figures=figures, name=name, perturb=perturb, postprocess=postprocess, exposure=exposure)
     available = select_samples(dataset, split, source)
     samples = available[:limit] if limit else available
     out = Path(out_dir) if out_dir else _default_out(source, dataset, split, perturb)
