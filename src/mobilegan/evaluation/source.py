@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mobilegan import paper
 from mobilegan.config import ConfigError, RunConfig
 from mobilegan.models.io import splits_path_for
 
@@ -42,7 +43,8 @@ class ModelSource:
         """The input size the network trained at (its file's metadata, else the run's
         config; 128, the paper's, when neither says)."""
         return int(self.metadata.get("image_size")
-                   or (self.run_config or {}).get("data", {}).get("image_size") or 128)
+                   or (self.run_config or {}).get("data", {}).get("image_size")
+                   or paper.IMAGE_SIZE)
 
 
 def resolve_source(path: str | Path) -> ModelSource:

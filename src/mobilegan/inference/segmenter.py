@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 from scipy.special import expit
 
+from mobilegan import paper
 from mobilegan.inference import postprocess
 from mobilegan.inference.preprocess import (ImageInput, normalize_exposure, prepare_batch,
                                             read_input_file, to_rgb)
@@ -67,7 +68,7 @@ def low_confidence_threshold(samples: int, tta: bool = False) -> float:
 #: Largest batch handed to the network at once (samples x flips x images are split).
 MAX_FORWARD_BATCH = 32
 #: Network input size when neither the caller nor the weights' metadata gives one.
-DEFAULT_IMAGE_SIZE = 128
+DEFAULT_IMAGE_SIZE = paper.IMAGE_SIZE
 #: How the network runs: PyTorch, ONNX Runtime float32, or ONNX Runtime with int8 convolutions.
 BACKENDS = ("torch", "onnx", "int8")
 
