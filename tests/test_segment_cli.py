@@ -610,3 +610,15 @@ def test_a_split_folder_is_searched_as_any_other_and_odd_folders_are_named(
     # train/ holds more than its layout; other/ holds only a link to a mask folder
     assert sorted(p.name for p in flat.unsearched) == [
         "ISIC2018_Task2_Training_GroundTruth_v3", "lost+found", "train"]
+
+
+def test_a_deep_tree_is_searched_without_reaching_the_recursion_limit(tmp_path: Path) -> None:
+    import sys
+
+    from mobilegan.inference.batch import find_inputs
+
+    depth = sys.getrecursionlimit() // 2 + 50  # recursion took two frames a level
+    deepest = tmp_path.joinpath(*["d"] * depth)
+    deepest.mkdir(parents=True)
+    Image.new("RGB", (4, 3)).save(deepest / "x.png")
+    assert find_inputs([tmp_path], recursive=True).images == [deepest / "x.png"]

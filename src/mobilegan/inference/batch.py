@@ -147,13 +147,24 @@ class _Search:
     seen: set[tuple[int, int]] = field(default_factory=set)
     taken: set[tuple[int, int]] = field(default_factory=set)
 
-    def folder(self, folder: Path) -> None:
+    def folder(self, start: Path) -> None:
+        """Search ``start`` and, with ``recursive``, its subfolders depth first (a stack,
+        not recursion: a deep tree must not reach Python's recursion limit)."""
+        pending = [start]
+        while pending:
+            folder = pending.pop()
+            if folder != start and _identity(folder) in self.seen:  # met by another way
+                continue
+            pending.extend(reversed(self._visit(folder)))
+
+    def _visit(self, folder: Path) -> list[Path]:
+        """Take ``folder``'s images; returns the subfolders still to search."""
         self.seen.add(_identity(folder))
         try:
             pairs = folder_pairs(folder)
         except PermissionError:
             self.found.unreadable.append(folder)
-            return
+            return []
         image_folders = [images for _split, images, _masks in pairs if images.is_dir()]
         # A layout's own folders: its image and mask folders, and PH2's per-image folders
         # (they hold nothing else); a train/ or test/ folder is searched as any other.
@@ -164,19 +175,22 @@ class _Search:
         self.seen.update(_identity(part) for part in owned)
         if folder not in image_folders:  # a layout's subfolder (``images/``, ``test/``...)
             image_folders.insert(0, folder)  # was found: the images beside it still count
+        subfolders: list[Path] = []
         for images_folder in image_folders:
             if _identity(images_folder) not in self.taken:
                 self.taken.add(_identity(images_folder))
-                self._take(images_folder)
+                subfolders += self._take(images_folder)
+        return subfolders
 
-    def _take(self, folder: Path) -> None:
+    def _take(self, folder: Path) -> list[Path]:
         try:
             entries = sorted(folder.iterdir())
             taken = set(image_files(folder))
         except PermissionError:
             self.found.unreadable.append(folder)
-            return
+            return []
         self.found.images.extend(image for image in sorted(taken) if not _is_own_output(image))
+        subfolders = []
         for entry in entries:
             if entry.name.startswith(".") or entry in taken or entry.name in _RUN_FILES:
                 continue
@@ -186,11 +200,12 @@ class _Search:
                 if not any(entry.resolve().is_relative_to(root) for root in self.roots):
                     self.found.outside.append(entry)
                 elif self.recursive:
-                    self.folder(entry)
+                    subfolders.append(entry)
                 elif self._holds_more(entry):
                     self.found.unsearched.append(entry)
             elif not entry.exists() or entry.suffix.lower() not in _KNOWN_SUFFIXES:
                 self.found.left_out.append(entry)  # another format, or a link to nothing
+        return subfolders
 
     def _holds_more(self, folder: Path) -> bool:
         """Whether ``folder`` holds anything a recursive search would add (a split folder
