@@ -202,6 +202,12 @@ def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def _straight_alpha(image: Image.Image) -> Image.Image:
+    """Premultiplied alpha ("La", "RGBa", from some TIFFs) as LA / RGBA: Pillow converts
+    "La" to nothing else and cannot take its alpha channel apart."""
+    return image.convert(image.mode[:-1] + "A") if image.mode in ("La", "RGBa") else image
+
+
 def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
     mode = image.mode
     if mode in _SIXTEEN_BIT or mode in {"I", "F"}:
@@ -213,8 +219,7 @@ def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
     if mode == "CMYK":
         image = _cmyk_to_rgb(image)
     elif mode != "RGB":
-        if mode == "La":  # premultiplied grey + alpha: Pillow converts it only to LA
-            image = image.convert("LA")
+        image = _straight_alpha(image)
         try:
             # Alpha is dropped, not composited: the colour channels are what was photographed.
             image = image.convert("RGB")
@@ -253,9 +258,7 @@ def read_mask_levels(source: Source, max_pixels: int | None = DEFAULT_MAX_PIXELS
     as RGB), and a coloured lesion (red on black) is as bright as its colour, where its
     luminance (76 for pure red) would fall below the threshold and read as no lesion.
     """
-    image = _open_decoded(source, max_pixels)
-    if image.mode in ("La", "RGBa"):  # premultiplied alpha: Pillow reads its channels as LA/RGBA
-        image = image.convert(image.mode[:-1] + "A")
+    image = _straight_alpha(_open_decoded(source, max_pixels))
     if image.mode in _ALPHA:
         alpha = np.asarray(image.getchannel("A"))
         colour = image.convert("RGB" if image.mode.startswith("R") else "L")

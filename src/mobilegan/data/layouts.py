@@ -148,8 +148,9 @@ def folder_pairs(root: str | Path) -> list[tuple[str, Path, Path | None]]:
     for split, images, masks in OFFICIAL_LAYOUTS:
         if (root / images).is_dir():  # its ground truth in any case (``images/`` + ``Masks/``)
             found.append((split, root / images, _child(root, masks.lower()) or root / masks))
-    if not found and _child(root, "images") is not None:  # ``Images/`` + ``Masks/``
-        found.append(("train", _child(root, "images"), _child(root, "masks") or root / "masks"))
+    images_any_case = None if found else _child(root, "images")  # ``Images/`` + ``Masks/``
+    if images_any_case is not None:
+        found.append(("train", images_any_case, _child(root, "masks") or root / "masks"))
     if not found:
         found = _ph2_pairs(root)
     if not found:

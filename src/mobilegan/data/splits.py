@@ -92,7 +92,7 @@ def load_split(path: str | Path) -> Split:
         raise ValueError(f"{path}: not a split file ({error})") from error
     for side, ids in (("train", train), ("val", val)):
         key = next((k for k in (f"{side}_ids_sha256", f"{side}_sha256") if k in payload), None)
-        if key is not None and payload[key] != ids_sha256(sorted(ids)):  # _sha256: older files
+        if key is not None and payload[key] != ids_sha256(ids):  # _sha256: format-1 files
             raise ValueError(f"{path}: {side} ids do not match {key} (edited by hand?)")
     _check_disjoint(train, val, path)
     return Split(sorted(train), sorted(val), payload.get("seed"), payload.get("train_fraction"),

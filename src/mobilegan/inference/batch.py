@@ -92,10 +92,6 @@ class FoundInputs:
     empty: list[Path] = field(default_factory=list)
 
 
-#: Files a run itself keeps in a folder (``--out`` pointed at the images): not left out.
-_RUN_FILES = {CSV_NAME, "segment_run.json", ".mobilegan-segment.lock"}
-
-
 def find_inputs(paths: Iterable[str | Path], recursive: bool = False) -> FoundInputs:
     """Files as given; a folder as its images. A data set's folder (ISIC's official layouts,
     PH2's per-image folders, ``images/`` + ``masks/``) gives its images and never its
@@ -382,29 +378,30 @@ def write_outputs(result: SegmentationResult, image: np.ndarray, out: Path,
     sampled, ``<id>_uncertainty.png``; the id is sanitised again here. With a ``guard``,
     nothing is written if any of them would replace a file this tool did not write."""
     name = safe_id(result.id or "image")
-    pictures = [(out / f"{name}_segmentation.png", result.mask_image)]
+    # (path, drawing, what the picture is, for its PNG text if it needs saying)
+    pictures = [(out / f"{name}_segmentation.png", result.mask_image, None)]
     if overlay:
-        pictures.append((out / f"{name}_overlay.png", lambda: result.overlay(image)))
+        pictures.append((out / f"{name}_overlay.png", lambda: result.overlay(image), None))
     if result.uncertainty is not None:
-        pictures.append((out / f"{name}_uncertainty.png", result.uncertainty_image))
+        pictures.append((out / f"{name}_uncertainty.png", result.uncertainty_image,
+                         UNCERTAINTY_DESCRIPTION))
     if guard is not None:
-        for path, _draw in pictures:
+        for path, _draw, _about in pictures:
             guard.check(path)
-    for path, draw in pictures:
-        info = _signature()
-        if path.name.endswith("_uncertainty.png"):
-            info.add_text("Description", UNCERTAINTY_DESCRIPTION)
-        draw().save(path, pnginfo=info)
-    return [path for path, _draw in pictures]
+    for path, draw, about in pictures:
+        draw().save(path, pnginfo=_signature(about))
+    return [path for path, _draw, _about in pictures]
 
 
 #: PNG text chunk that marks a file as this tool's output (a later run may replace it).
 WRITER_KEY, WRITER = "Software", "mobilegan segment"
 
 
-def _signature() -> PngInfo:
+def _signature(description: str | None = None) -> PngInfo:
     info = PngInfo()
     info.add_text(WRITER_KEY, WRITER)
+    if description:
+        info.add_text("Description", description)
     return info
 
 
@@ -435,7 +432,6 @@ class OutputGuard:
             return
         raise FileExistsError(f"{path} exists and was not written by mobilegan segment: "
                               f"not replaced (choose another --out)")
-
 
 
 def earlier_run(out: str | Path, overwrite: bool = False) -> list[dict[str, str]] | None:
@@ -539,6 +535,10 @@ def _alive(pid: int) -> bool:
 RECORD_NAME = "segment_run.json"
 #: Keys every run record holds (how an existing ``segment_run.json`` is known as ours).
 RECORD_KEYS = frozenset({"images", "succeeded", "failed"})
+
+
+#: Files a run itself keeps in a folder (``--out`` pointed at the images): not left out.
+_RUN_FILES = {CSV_NAME, RECORD_NAME, LOCK_NAME}
 
 
 def write_record(out: Path, record: dict[str, Any]) -> Path:

@@ -109,6 +109,7 @@ def epochs_trained(steps: int, steps_per_epoch: int) -> float:
         return round(epochs, 2)
     return float(f"{epochs:.2g}")
 
+
 class Trainer:
     """Holds the models, optimisers and counters of one run; ``fit()`` runs it."""
 
