@@ -90,6 +90,7 @@ def test_health_names_backend_samples_and_limits(client):
     assert body["samples"] == 2 and body["uncertainty"] is True
     assert body["max_upload_mb"] == 20 and body["max_pixels"] == 40_000_000
     assert "not a medical device" in body["notice"]
+    assert "TIFF" in body["formats"] and "GIF" in body["formats"]  # the page shows them
 
 
 def test_page_and_its_files_are_served_with_safe_headers(client):

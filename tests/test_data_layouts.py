@@ -267,3 +267,15 @@ def test_a_ground_truth_folder_is_found_whatever_its_case(tmp_path: Path) -> Non
     Image.new("L", (8, 8)).save(tmp_path / "Masks" / "a.png")
     [sample] = load_samples(tmp_path, "all")
     assert sample.mask == tmp_path / "Masks" / "a.png"
+
+
+def test_the_formats_named_in_messages_are_the_ones_read() -> None:
+    """Help texts, the web page and errors name IMAGE_FORMATS; it must list what
+    IMAGE_SUFFIXES reads, no more and no less."""
+    from PIL import Image
+
+    from mobilegan.data.layouts import IMAGE_FORMATS, IMAGE_SUFFIXES
+
+    read = {Image.registered_extensions()[suffix] for suffix in IMAGE_SUFFIXES}
+    named = {word.strip().upper() for word in IMAGE_FORMATS.split(",")}
+    assert named == read

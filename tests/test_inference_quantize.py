@@ -102,6 +102,19 @@ def test_int8_records_its_calibration_and_keeps_the_float_metadata(
     assert meta["mobilegan.source"] == "mobilegan.safetensors"
 
 
+def test_an_int8_file_runs_at_the_size_its_weights_trained_at(
+        float_file: Path, train_samples: list) -> None:
+    """Calibrated at another size, the file still runs (and is scored) at the training
+    size: the Segmenter and evaluation read one rule."""
+    from mobilegan.evaluation.source import resolve_source
+
+    image = read_input_file(train_samples[0].image)
+    other = quantize_onnx(float_file, float_file.with_name("int8_96.onnx"), [image], image_size=96)
+    assert read_quantization(other).image_size == 96
+    assert OnnxBackend(other).image_size == resolve_source(other).image_size == 128
+    assert Segmenter(other, backend="int8").image_size == 128
+
+
 def test_int8_keeps_dynamic_batch_and_size(int8_file: Path) -> None:
     x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 96, 128)).astype(np.float32)
     assert OnnxBackend(int8_file).logits(x).shape == (2, 1, 96, 128)

@@ -593,6 +593,8 @@ def test_a_split_folder_is_searched_as_any_other_and_odd_folders_are_named(
     draw(tmp_path / "elsewhere" / "e.jpg")
     (proj / "ext").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     (proj / "lost+found").mkdir()
+    (proj / "phone").mkdir()
+    (proj / "phone" / "IMG_1.heic").write_bytes(b"not read")  # named when searched
     real_iterdir = Path.iterdir
 
     def iterdir(self: Path):
@@ -607,9 +609,9 @@ def test_a_split_folder_is_searched_as_any_other_and_odd_folders_are_named(
     assert deep.outside == [proj / "ext"] and deep.unreadable == [proj / "lost+found"]
     flat = find_inputs([proj])
     assert [p.name for p in flat.images] == ["a.jpg"]  # the train/ layout's image
-    # train/ holds more than its layout; other/ holds only a link to a mask folder
-    assert sorted(p.name for p in flat.unsearched) == [
-        "ISIC2018_Task2_Training_GroundTruth_v3", "lost+found", "train"]
+    # train/ holds more than its layout; other/ holds only a link to a mask folder and
+    # Task 2's folder only attribute masks: neither would add an image
+    assert sorted(p.name for p in flat.unsearched) == ["lost+found", "phone", "train"]
 
 
 def test_a_deep_tree_is_searched_without_reaching_the_recursion_limit(tmp_path: Path) -> None:

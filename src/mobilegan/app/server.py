@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mobilegan.app import payload
+from mobilegan.data.layouts import IMAGE_FORMATS
 from mobilegan.inference.batch import UniqueIds
 from mobilegan.app.uploads import (MultipartReader, RequestRejected, Upload, UploadLimits,
                                    decode_upload, keep_upload, megabytes)
@@ -63,6 +64,7 @@ class SegmentService:
             "samples": self.samples,
             "uncertainty": self.samples > 1,
             "uncertainty_note": payload.uncertainty_note(self.backend, self.samples),
+            "formats": IMAGE_FORMATS,
             "max_upload_mb": round(self.limits.max_upload_mb, 3),
             "max_pixels": self.limits.max_pixels,
             "max_files": self.limits.max_files,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mobilegan.data.layouts import IMAGE_FORMATS
 from mobilegan.inference.batch import safe_id
 
 if TYPE_CHECKING:
@@ -259,7 +260,7 @@ def read_error_message(filename: str, error: ImageReadError, limits: UploadLimit
         return f"{filename} is incomplete (truncated): the file is damaged or was cut off"
     if error.kind == "unsupported_mode":
         return f"{filename} uses an image mode that cannot be converted to colour: {error.reason}"
-    return (f"{filename} is not an image this tool can read (JPEG, PNG, BMP, TIFF, WebP or GIF), "
+    return (f"{filename} is not an image this tool can read ({IMAGE_FORMATS}), "
             f"or the file is corrupt")
 
 

@@ -9,11 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+from mobilegan.data.layouts import IMAGE_FORMATS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "segment", help="segment dermoscopy images (files or folders)",
-        description="Segment images (JPEG, PNG, BMP, TIFF, WebP, GIF; any size and mode). Per image it "
+        description=f"Segment images ({IMAGE_FORMATS}; any size and mode). Per image it "
                     "writes <id>_segmentation.png (0/255 at the original resolution: a folder "
                     "of them is an ISIC submission), <id>_overlay.png and, with --samples > 1, "
                     "<id>_uncertainty.png (the per-pixel standard deviation over the samples, "
@@ -120,7 +122,7 @@ def _say_what_was_left(found) -> None:  # found: FoundInputs
         print(f"note: no images in {names(found.empty)}", file=sys.stderr)
     if found.left_out:
         print(f"note: left out {len(found.left_out)} files that are not images it reads "
-              f"(JPEG, PNG, BMP, TIFF, WebP, GIF) or are broken links: {names(found.left_out)}",
+              f"({IMAGE_FORMATS}) or are broken links: {names(found.left_out)}",
               file=sys.stderr)
     if found.unsearched:
         print(f"note: {len(found.unsearched)} subfolders not searched (--recursive searches "

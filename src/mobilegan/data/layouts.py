@@ -20,6 +20,8 @@ from pathlib import Path
 
 #: ".jfif" is what some browsers and phones name a saved JPEG.
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+#: The same formats in words, for help texts and messages.
+IMAGE_FORMATS = "JPEG, PNG, BMP, TIFF, WebP, GIF"
 _MASK_SUFFIX = re.compile(r"_segmentation$", re.IGNORECASE)
 #: Mask namings recognised only inside a mask folder: PH2's ``<id>_lesion`` and the common
 #: ``<id>_mask`` (an image a user named ``mole_lesion.jpg`` is still an image).

@@ -204,12 +204,16 @@ class _Search:
         return subfolders
 
     def _holds_more(self, folder: Path) -> bool:
-        """Whether ``folder`` holds anything a recursive search would add (a split folder
-        holding only its layout's images/ and masks/ does not)."""
+        """Whether a recursive search of ``folder`` would add or name anything: an image, a
+        file it leaves out (HEIC...), a subfolder not yet met. A split folder holding only
+        its layout's images/ and masks/ would not, nor one of ground-truth files alone
+        (ISIC 2018 Task 2's attribute masks)."""
         try:
-            return any(not entry.name.startswith(".") and
-                       (not entry.is_dir() or _identity(entry) not in self.seen)
-                       for entry in folder.iterdir())
+            return bool(image_files(folder)) or any(
+                not entry.name.startswith(".") and (
+                    _identity(entry) not in self.seen if entry.is_dir()
+                    else entry.suffix.lower() not in _KNOWN_SUFFIXES)
+                for entry in folder.iterdir())
         except PermissionError:
             return True
 

@@ -31,7 +31,7 @@ class OnnxBackend:
         props = self.session.get_modelmeta().custom_metadata_map
         if QUANTIZATION_KEY in props:
             self.name = "int8"
-        #: The input size the network was trained (int8: calibrated) at; None if unknown.
+        #: The input size the network was trained at; None if unknown.
         self.image_size = _recorded_size(props)
 
     def logits(self, batch: np.ndarray, sampling: bool = False) -> np.ndarray:
@@ -70,9 +70,9 @@ def onnx_session(path: str | Path, device: str = "cpu",
 
 
 def _recorded_size(props: dict[str, str]) -> int | None:
-    """The image size an exported file records: its int8 calibration size, else the
-    size its weights were trained at."""
-    for key in (QUANTIZATION_KEY, METADATA_KEY):
+    """The image size an exported file records: the size its weights were trained at (as
+    evaluation's ModelSource reads it), else an int8 file's calibration size."""
+    for key in (METADATA_KEY, QUANTIZATION_KEY):
         try:
             size = (json.loads(props.get(key) or "{}") or {}).get("image_size")
         except (ValueError, AttributeError):

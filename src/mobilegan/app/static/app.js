@@ -45,7 +45,7 @@ async function loadHealth() {
     $("#privacy").textContent = "This server keeps a copy of every upload (--keep-uploads).";
   }
   $("#limits").textContent =
-    `JPEG, PNG, BMP, TIFF, WebP or GIF · up to ${c.max_upload_mb} MB and ` +
+    `${c.formats} · up to ${c.max_upload_mb} MB and ` +
     `${formatInt(c.max_pixels)} pixels per image · one or several at once`;
 }
 
