@@ -354,3 +354,51 @@ def test_uploads_sharing_a_name_get_ids_of_their_own(client, real_image):
     assert [r["id"] for r in results] == ["a", "a_2", "a_3", "A_4"]
     assert [r["ok"] for r in results] == [True, False, True, True]
     assert results[2]["row"]["id"] == "a_3"
+
+
+def test_requests_beyond_max_requests_wait_unread(torch_segmenter):
+    """Many clients at once: at most ``max_requests`` uploads are buffered and segmented
+    together; the rest wait (and then succeed), so memory stays bounded."""
+    import contextlib
+    import threading
+    import time
+
+    lock = threading.Lock()
+    active, most = 0, 0
+
+    class Slow:
+        """The segmenter, counting requests in flight (segment_one is called per file)."""
+
+        def __getattr__(self, name):
+            return getattr(torch_segmenter, name)
+
+        def predict(self, image, id=None):
+            nonlocal active, most
+            with lock:
+                active += 1
+                most = max(most, active)
+            time.sleep(0.3)
+            with lock:
+                active -= 1
+            return torch_segmenter.predict(image, id=id)
+
+    png = io.BytesIO()
+    Image.new("RGB", (32, 24), (180, 120, 90)).save(png, "PNG")
+    for limit, expected in ((1, 1), (3, 3)):
+        app = create_app(Slow(), UploadLimits(max_requests=limit))
+        app.state.service._lock = contextlib.nullcontext()  # let predictions overlap
+        with TestClient(app) as client:
+            codes = []
+
+            def post():
+                answer = client.post("/api/segment", files=[_part("a.png", png.getvalue(),
+                                                                  "image/png")])
+                codes.append(answer.status_code)
+
+            threads = [threading.Thread(target=post) for _ in range(3)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert codes == [200, 200, 200] and most == expected, (limit, most)
+        most = 0

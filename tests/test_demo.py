@@ -62,9 +62,14 @@ def test_demo_names_a_weights_variable_that_points_nowhere(
 
 
 def test_demo_runs_an_onnx_export(weights: Path, tmp_path: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """`demo --weights model.onnx` runs it on onnxruntime (demo has no --backend option)."""
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`demo --weights model.onnx` runs it on onnxruntime (demo has no --backend option),
+    as does an export named by $MOBILEGAN_WEIGHTS, whatever the suffix's case."""
     onnx_file = tmp_path / "m.onnx"
     assert main(["export", str(weights), "--out", str(onnx_file)]) == 0
     assert main(["demo", "--out", str(tmp_path / "d"), "--weights", str(onnx_file)]) == 0
     assert Image.open(tmp_path / "d" / "synthetic_lesion_segmentation.png").size == (256, 192)
+    shouting = onnx_file.rename(tmp_path / "M.ONNX")
+    monkeypatch.setenv(WEIGHTS_ENV, str(shouting))
+    assert main(["demo", "--out", str(tmp_path / "e")]) == 0
+    assert (tmp_path / "e" / "synthetic_lesion_segmentation.png").is_file()

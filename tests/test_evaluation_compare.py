@@ -122,3 +122,15 @@ def test_leak_breakdown_benchmark_prints_each_group(tmp_path: Path) -> None:
     assert "| in the leaky run's training set | 2 | JAC | 85.00 | 55.00 | +30.00 +- 0.00 |" in out
     assert "| seen by neither run | 2 | JAC | 45.00 | 45.00 | +0.00 +- 0.00 |" in out
     assert "| all test images | 4 | JAC |" in out
+
+
+def test_a_csv_without_seen_in_is_refused_by_name(tmp_path: Path) -> None:
+    """Without the column nothing says which images were trained on: an error that says
+    so, not a KeyError."""
+    path = _write(tmp_path / "per_image.csv", {"a": 0.9, "b": 0.7})
+    lines = path.read_text().splitlines()
+    column = lines[0].split(",").index("seen_in")
+    path.write_text("\n".join(",".join(cell for i, cell in enumerate(line.split(","))
+                                       if i != column) for line in lines) + "\n")
+    with pytest.raises(ValueError, match="no seen_in column"):
+        seen_in(tmp_path)

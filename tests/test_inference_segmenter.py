@@ -274,6 +274,9 @@ def test_batches_take_lists_or_4d_arrays_and_name_files(segmenter: Segmenter, le
             segmenter.predict_batch(one)
         with pytest.raises(TypeError, match="takes a list of"):
             list(segmenter.predict_many(one))
+    for size in (2.5, 0, True):  # 2.5 once buffered every input into one batch
+        with pytest.raises(ValueError, match="batch_size must be an int"):
+            list(segmenter.predict_many([path], batch_size=size))
 
 
 def test_options_of_the_wrong_type_or_range_are_refused_at_once(weights: Path) -> None:

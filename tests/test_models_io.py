@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mobilegan.config import ModelConfig
-from mobilegan.models.io import load_model, save_model
+from mobilegan.models.io import load_model, read_model_info, save_model
 from mobilegan.models.registry import build_model
 
 
@@ -56,6 +56,26 @@ def test_round_trip_gives_identical_outputs_without_pickle(
     assert set(header) - {"__metadata__"} == set(model.state_dict())
     info = json.loads(path.with_suffix(".json").read_text())
     assert info["model"]["name"] == cfg.name and info["metadata"] == {"epoch": 3}
+
+
+def test_a_config_without_metadata_reads_as_nothing_recorded(tmp_path: Path) -> None:
+    """A hand-written JSON may say "metadata": null or leave it out: every reader gets {}
+    (int8 export crashed on null); anything else but an object is refused by name."""
+    cfg = ModelConfig()
+    path = save_model(build_model(cfg), cfg, tmp_path / "w.safetensors")
+    info_path = path.with_suffix(".json")
+    for stored in (None, "absent"):
+        info = json.loads(info_path.read_text())
+        if stored is None:
+            info["metadata"] = None
+        else:
+            info.pop("metadata")
+        info_path.write_text(json.dumps(info))
+        assert read_model_info(path)["metadata"] == {}
+    info["metadata"] = [1]
+    info_path.write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="must be an object"):
+        read_model_info(path)
 
 
 def test_loading_missing_weights_says_where(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ so the event loop stays free and the model is never called concurrently.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -68,6 +69,7 @@ class SegmentService:
             "max_upload_mb": round(self.limits.max_upload_mb, 3),
             "max_pixels": self.limits.max_pixels,
             "max_files": self.limits.max_files,
+            "max_requests": self.limits.max_requests,
             "keeps_uploads": self.keep_dir is not None,
             "notice": payload.RESEARCH_NOTICE,
         }
@@ -110,6 +112,7 @@ def create_app(segmenter: Any, limits: UploadLimits | None = None,
     app = FastAPI(title="MobileGAN lesion segmentation", version=_version(),
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.service = service
+    admitted = asyncio.Semaphore(service.limits.max_requests)
 
     @app.middleware("http")
     async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -144,14 +147,15 @@ def create_app(segmenter: Any, limits: UploadLimits | None = None,
                                f"when `mobilegan serve` starts")
         if format not in ("json", "csv"):
             return _error(400, "format must be json or csv")
-        try:
-            uploads = await _read_uploads(request, service.limits)
-        except RequestRejected as rejected:
-            return _error(rejected.status, rejected.message)
-        if not uploads:
-            return _error(400, "no image in the upload: send one or more files in parts "
-                               "named 'files'")
-        results = await run_in_threadpool(service.segment, uploads)
+        async with admitted:  # later requests wait here, their bodies not yet read
+            try:
+                uploads = await _read_uploads(request, service.limits)
+            except RequestRejected as rejected:
+                return _error(rejected.status, rejected.message)
+            if not uploads:
+                return _error(400, "no image in the upload: send one or more files in parts "
+                                   "named 'files'")
+            results = await run_in_threadpool(service.segment, uploads)
         if format == "csv":
             return Response(payload.to_csv(results), media_type="text/csv",
                             headers={"Content-Disposition":

@@ -32,6 +32,10 @@ DEFAULT_MAX_UPLOAD_MB = 20.0
 #: what strangers send.
 SERVE_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_FILES = 20
+#: Requests read and segmented at once; later ones wait, their bodies unread, so that many
+#: clients at once hold at most ``max_requests x max_files x max_upload_mb`` in memory.
+#: Segmenting is one at a time anyway; two lets one upload arrive while another runs.
+DEFAULT_MAX_REQUESTS = 2
 #: Room for multipart headers and boundaries on top of the file bytes.
 _OVERHEAD_PER_FILE = 64 * 1024
 #: Form fields that are not files are ignored, but cannot be large either.
@@ -46,13 +50,16 @@ class UploadLimits:
     max_file_bytes: int = int(DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)
     max_pixels: int = SERVE_MAX_PIXELS
     max_files: int = DEFAULT_MAX_FILES
+    max_requests: int = DEFAULT_MAX_REQUESTS
 
     @classmethod
     def from_megabytes(cls, max_upload_mb: float, max_pixels: int,
-                       max_files: int = DEFAULT_MAX_FILES) -> "UploadLimits":
-        if max_upload_mb <= 0 or max_pixels <= 0 or max_files <= 0:
+                       max_files: int = DEFAULT_MAX_FILES,
+                       max_requests: int = DEFAULT_MAX_REQUESTS) -> "UploadLimits":
+        if min(max_upload_mb, max_pixels, max_files, max_requests) <= 0:
             raise ValueError("upload limits must be positive")
-        return cls(int(max_upload_mb * 1024 * 1024), int(max_pixels), int(max_files))
+        return cls(int(max_upload_mb * 1024 * 1024), int(max_pixels), int(max_files),
+                   int(max_requests))
 
     @property
     def max_request_bytes(self) -> int:

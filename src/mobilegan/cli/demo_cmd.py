@@ -27,13 +27,15 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from mobilegan.data.synthetic import draw_lesion
-    from mobilegan.inference.segmenter import Segmenter
+    from mobilegan.inference.segmenter import Segmenter, shipped_weights
 
     try:
-        # An .onnx file (plain or int8) runs on onnxruntime, as `segment --backend onnx`.
-        backend = "onnx" if args.weights and Path(args.weights).suffix == ".onnx" else "torch"
+        # An .onnx file (plain or int8; given, or in $MOBILEGAN_WEIGHTS) runs on
+        # onnxruntime, as `segment --backend onnx`.
+        weights = Path(args.weights) if args.weights else shipped_weights()
+        backend = "onnx" if weights.suffix.lower() == ".onnx" else "torch"
         segmenter = (Segmenter(weights=args.weights, backend=backend) if args.weights
-                     else Segmenter.from_pretrained())
+                     else Segmenter.from_pretrained(backend=backend))
     except FileNotFoundError as error:
         hint = ("" if args.weights else "\nRun it with --weights PATH (weights from "
                 "`mobilegan train`) until the shipped weights are installed.")

@@ -192,7 +192,7 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
               f"image you will test on", file=sys.stderr)
     # A seeded shuffle; unreadable files are skipped (and named), the next image taken.
     order = random.Random(0).sample(pool, len(pool))
-    size = int(read_model_info(weights).get("metadata", {}).get("image_size") or paper.IMAGE_SIZE)
+    size = int(read_model_info(weights)["metadata"].get("image_size") or paper.IMAGE_SIZE)
     images, chosen, skipped = _readable(order, args.calibration_images, size)
     if not images:
         raise ValueError(f"none of the {len(pool)} calibration images could be read; first: "

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 # Plain Python: the limits module needs no web package until a request is parsed.
-from mobilegan.app.uploads import DEFAULT_MAX_FILES, DEFAULT_MAX_UPLOAD_MB, SERVE_MAX_PIXELS
+from mobilegan.app.uploads import (DEFAULT_MAX_FILES, DEFAULT_MAX_REQUESTS, DEFAULT_MAX_UPLOAD_MB,
+                                   SERVE_MAX_PIXELS)
 
 DEFAULT_PORT = 8765
 #: Noise samples behind the uncertainty map with the torch backend (ONNX cannot sample).
@@ -52,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="largest image accepted, in pixels (guards against decompression bombs)")
     p.add_argument("--max-files", type=int, default=DEFAULT_MAX_FILES,
                    help="most images in one API request (the page sends one at a time)")
+    p.add_argument("--max-requests", type=int, default=DEFAULT_MAX_REQUESTS,
+                   help=f"requests read and segmented at once; others wait unread, which "
+                        f"bounds memory (default {DEFAULT_MAX_REQUESTS})")
     p.add_argument("--keep-uploads", metavar="DIR", default=None,
                    help="also save every upload in DIR (default: nothing is written to disk)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
@@ -134,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
     from mobilegan.app.server import create_app, warm_up
     from mobilegan.app.uploads import UploadLimits
 
-    limits = UploadLimits.from_megabytes(args.max_upload_mb, args.max_pixels, args.max_files)
+    limits = UploadLimits.from_megabytes(args.max_upload_mb, args.max_pixels, args.max_files,
+                                         args.max_requests)
     if args.keep_uploads:
         writable_folder(args.keep_uploads)
     if not is_loopback(args.host):

@@ -127,8 +127,12 @@ def seen_in(path: str | Path) -> dict[str, str]:
     from mobilegan.evaluation.report import SEEN_GROUPS
 
     path = Path(path)
-    rows = read_per_image(path / "per_image.csv" if path.is_dir() else path)
-    return {row["id"]: SEEN_GROUPS.get(row.get("seen_in") or "", row["seen_in"]) for row in rows}
+    csv_path = path / "per_image.csv" if path.is_dir() else path
+    rows = read_per_image(csv_path)
+    if rows and "seen_in" not in rows[0]:
+        raise ValueError(f"{csv_path} has no seen_in column (written by an older version): "
+                         f"evaluate the model again to know which images it trained on")
+    return {row["id"]: SEEN_GROUPS.get(row["seen_in"] or "", row["seen_in"]) for row in rows}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from torch import nn
 
 from mobilegan import paper
 from mobilegan.config import ConfigError, RunConfig
-from mobilegan.models.io import splits_path_for
+from mobilegan.models.io import read_model_info, splits_path_for
 
 #: Run-config fields that differ between seeds of one experiment (or do not change results).
 _NOT_CONFIG = {("train", "seed"), ("data", "seed"), ("train", "progress"),
@@ -59,20 +59,17 @@ def resolve_source(path: str | Path) -> ModelSource:
                 f"(pass a run folder written by `mobilegan train`, or a .safetensors file)")
         run_dir: Path | None = path
     elif path.is_file():
-        if path.suffix not in (".safetensors", ".onnx"):
+        if path.suffix.lower() not in (".safetensors", ".onnx"):
             raise ValueError(f"{path}: expected a run folder, a .safetensors or an .onnx file")
         weights = path
         run_dir = path.parent if (path.parent / "splits.json").is_file() else None
     else:
         raise FileNotFoundError(f"no run folder or weights file at {path}")
     source_name = None
-    if weights.suffix == ".onnx":
+    if weights.suffix.lower() == ".onnx":
         metadata, source_name = onnx_source_metadata(weights)
     else:
-        info_path = weights.with_suffix(".json")
-        if not info_path.is_file():
-            raise FileNotFoundError(f"{weights} has no {info_path.name} beside it (model config)")
-        metadata = json.loads(info_path.read_text()).get("metadata", {}) or {}
+        metadata = read_model_info(weights)["metadata"]
     splits_path = splits_path_for(weights, source_name)
     splits = read_json(splits_path) if splits_path is not None else None
     config = read_json(run_dir / "config.json") if run_dir is not None else None
@@ -164,7 +161,7 @@ def load_network(source: ModelSource, device: torch.device
     from mobilegan.models.io import load_model, model_config
     from mobilegan.models.registry import build_model
 
-    if source.weights.suffix == ".onnx":
+    if source.weights.suffix.lower() == ".onnx":
         if device.type != "cpu":
             raise ValueError(f"an ONNX file is scored with onnxruntime on the CPU; "
                              f"got --device {device}")

@@ -157,7 +157,7 @@ def weights_metadata(weights: str | Path) -> dict[str, str]:
     weights = Path(weights)
     info = read_model_info(weights)
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    return {MODEL_KEY: json.dumps(info["model"]), METADATA_KEY: json.dumps(info.get("metadata") or {}),
+    return {MODEL_KEY: json.dumps(info["model"]), METADATA_KEY: json.dumps(info["metadata"]),
             "mobilegan.source": weights.name, "mobilegan.source_sha256": digest}
 
 

@@ -217,7 +217,8 @@ class Segmenter:
                      batch_size: int = 8) -> Iterator[SegmentationResult]:
         """Segment files lazily, ``batch_size`` at a time in memory; an unreadable file
         raises (``mobilegan segment`` records and skips them instead)."""
-        _check(batch_size >= 1, f"batch_size must be >= 1, got {batch_size}")
+        _check(_is_int(batch_size) and batch_size >= 1,
+               f"batch_size must be an int >= 1, got {batch_size!r}")
         _check_collection(paths, "predict_many", "paths")
         chunk: list[Path] = []
         for path in paths:

@@ -38,7 +38,7 @@ class TorchBackend:
 
         model, _ = load_model(weights, map_location="cpu")
         backend = cls(model, **kw)
-        size = (read_model_info(weights).get("metadata") or {}).get("image_size")
+        size = read_model_info(weights)["metadata"].get("image_size")
         backend.image_size = int(size) if size else None
         return backend
 

@@ -46,7 +46,7 @@ def read_model_info(path: str | Path) -> dict[str, Any]:
     """The JSON beside a ``.safetensors`` file: ``{"model": ..., "metadata": ...}``. Every
     way it can be wrong is a ValueError or FileNotFoundError that names the file."""
     path = Path(path)
-    if path.suffix != ".safetensors":
+    if path.suffix.lower() != ".safetensors":
         raise ValueError(f"{path}: weights must be a .safetensors file (with its .json beside "
                          f"it); an .onnx file runs with the onnx backend")
     info_path = config_path_for(path)
@@ -58,6 +58,10 @@ def read_model_info(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{info_path} is not a model config (invalid JSON: {error})") from None
     if not isinstance(info, dict) or not isinstance(info.get("model"), dict):
         raise ValueError(f"{info_path} is not a model config (no \"model\" section)")
+    metadata = info.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ValueError(f"{info_path}: \"metadata\" must be an object, got {metadata!r}")
+    info["metadata"] = metadata or {}  # missing or null: nothing recorded
     return info
 
 
