@@ -8,7 +8,8 @@ a test set), scores each mask against the ground truth and reports how well
 ``confidence`` ranks failures (JAC < 0.65, the ISIC threshold): Spearman correlation with
 JAC, AUROC, and the mean JAC of flagged and kept images at several quantiles. The shipped
 threshold (``mobilegan.inference.segmenter.LOW_CONFIDENCE``, ``LOW_CONFIDENCE_SAMPLED``
-for ``--samples 8``, and their ``--tta`` twins) is chosen there.
+for ``--samples 8``, ``LOW_CONFIDENCE_FEW_SAMPLES`` for 2 and 4, and the ``--tta`` twins)
+is chosen there.
 ``--every-image`` scores a whole split instead (a test set, to *report* how the shipped
 threshold does; never choose a threshold there). Beside the shipped score it reports the
 previous definition (1 - mean predictive entropy around the lesion) as a baseline.
@@ -36,6 +37,8 @@ from mobilegan.metrics import image_metrics
 FAILURE_JAC = 0.65
 SHIPPED_THRESHOLDS = {"LOW_CONFIDENCE": segmenter.LOW_CONFIDENCE,
                       "LOW_CONFIDENCE_SAMPLED": segmenter.LOW_CONFIDENCE_SAMPLED,
+                      **{f"LOW_CONFIDENCE_FEW_SAMPLES[{n}]": value
+                         for n, value in segmenter.LOW_CONFIDENCE_FEW_SAMPLES.items()},
                       "LOW_CONFIDENCE_TTA": segmenter.LOW_CONFIDENCE_TTA,
                       "LOW_CONFIDENCE_SAMPLED_TTA": segmenter.LOW_CONFIDENCE_SAMPLED_TTA}
 

@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
-# torch 2.13.0 is named first so that pip takes the CPU build (see README, "Install").
-.venv/bin/pip install -q torch==2.13.0 -e '.[dev,app,tensorboard]'
+# torch 2.13.0 is named first so that pip takes the CPU build on this machine (README, Install).
+.venv/bin/pip install -q torch==2.13.0 -e '.[torch,dev,app,tensorboard]'
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   # The browser test drives Debian's Chromium; nothing is downloaded by the test itself.
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null

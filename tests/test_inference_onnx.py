@@ -101,3 +101,26 @@ def test_the_command_line_runs_int8_without_torch_and_says_when_torch_is_needed(
     assert "needs torch" in done.stderr and "Traceback" not in done.stderr
     assert (tmp_path / "int8" / f"{real_image.stem}_segmentation.png").is_file()
     assert not (tmp_path / "onnx" / "results.csv").exists()
+
+
+def test_without_the_torch_extra_demo_runs_int8_and_other_commands_name_the_extra(
+        tmp_path: Path) -> None:
+    """The package's core is the ONNX path: `demo` falls back to the shipped int8 file, and
+    a command that needs PyTorch says which extra to install, in one line."""
+    script = textwrap.dedent(f"""
+        import os, sys
+        os.environ.pop("MOBILEGAN_WEIGHTS", None)
+        sys.modules["torch"] = None  # any `import torch` now raises ImportError
+        from mobilegan.cli.main import main
+        demo = main(["demo", "--out", {str(tmp_path / "demo")!r}])
+        export = main(["export", "--out", {str(tmp_path / "m.onnx")!r}])
+        print(demo, export)
+    """)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["0", "2"]
+    assert "int8 model" in done.stdout and "Dice against the drawn mask" in done.stdout
+    assert "pip install 'mobilegan[torch]'" in done.stderr and "Traceback" not in done.stderr
+    assert (tmp_path / "demo" / "synthetic_lesion_segmentation.png").is_file()

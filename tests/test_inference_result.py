@@ -56,3 +56,10 @@ def test_row_for_csv() -> None:
     assert row["area_pixels"] == 300 and row["area_percent"] == 25.0
     assert (row["bbox_x0"], row["bbox_y0"], row["bbox_x1"], row["bbox_y1"]) == (10, 5, 30, 20)
     assert row["confidence"] == 0.93 and row["low_confidence"] is False
+
+
+def test_printing_a_result_shows_numbers_not_pixels() -> None:
+    text = repr(_result(uncertainty=True))
+    assert text.startswith("SegmentationResult(id='ISIC_0000001', size=40x30, area_pixels=300")
+    assert "bbox=(10, 5, 30, 20)" in text and "uncertainty=(30, 40)" in text
+    assert len(text) < 250 and "array" not in text

@@ -113,22 +113,28 @@ def test_sampling_flags_against_the_threshold_chosen_for_sampling(
         weights: Path, lesion: np.ndarray) -> None:
     """A mean over noisy maps has softer borders, so its confidence runs lower: the flag
     uses the threshold chosen with sampling on, unless the caller sets one."""
-    from mobilegan.inference.segmenter import (LOW_CONFIDENCE, LOW_CONFIDENCE_SAMPLED,
+    from mobilegan.inference.segmenter import (LOW_CONFIDENCE, LOW_CONFIDENCE_FEW_SAMPLES,
+                                               LOW_CONFIDENCE_SAMPLED,
                                                LOW_CONFIDENCE_SAMPLED_TTA, LOW_CONFIDENCE_TTA,
                                                low_confidence_threshold)
 
     assert LOW_CONFIDENCE_SAMPLED < LOW_CONFIDENCE
     assert low_confidence_threshold(1) == LOW_CONFIDENCE
-    assert low_confidence_threshold(8) == LOW_CONFIDENCE_SAMPLED
+    assert low_confidence_threshold(8) == low_confidence_threshold(16) == LOW_CONFIDENCE_SAMPLED
+    # fewer samples, a less soft mean: thresholds between (2 samples flagged 12% at 0.934)
+    by_count = [low_confidence_threshold(n) for n in range(1, 9)]
+    assert by_count == sorted(by_count, reverse=True) and len(set(by_count)) == 4
+    assert low_confidence_threshold(3) == LOW_CONFIDENCE_FEW_SAMPLES[2]
+    assert low_confidence_threshold(7) == LOW_CONFIDENCE_FEW_SAMPLES[4]
     # flip TTA softens borders further (0.952 flags 96% of the test images): its own
     assert low_confidence_threshold(1, tta=True) == LOW_CONFIDENCE_TTA < LOW_CONFIDENCE_SAMPLED
     assert low_confidence_threshold(8, tta=True) == LOW_CONFIDENCE_SAMPLED_TTA < LOW_CONFIDENCE_TTA
     assert Segmenter(weights, image_size=SIZE, tta=True).low_confidence_below == LOW_CONFIDENCE_TTA
     assert Segmenter(weights, image_size=SIZE).low_confidence_below == LOW_CONFIDENCE
     sampled = Segmenter(weights, image_size=SIZE, samples=4, seed=1)
-    assert sampled.low_confidence_below == LOW_CONFIDENCE_SAMPLED
+    assert sampled.low_confidence_below == LOW_CONFIDENCE_FEW_SAMPLES[4]
     result = sampled.predict(lesion)
-    assert result.low_confidence == (result.confidence < LOW_CONFIDENCE_SAMPLED
+    assert result.low_confidence == (result.confidence < LOW_CONFIDENCE_FEW_SAMPLES[4]
                                      or result.area_pixels == 0)
     chosen = Segmenter(weights, image_size=SIZE, samples=4, seed=1, low_confidence_below=0.5)
     assert chosen.low_confidence_below == 0.5
@@ -347,3 +353,8 @@ def test_the_pixel_limit_for_files_is_the_callers_to_set(weights: Path, lesion: 
         assert caught.value.kind == "too_large" and "Segmenter(max_pixels" in str(caught.value)
     roomy = Segmenter(weights, image_size=SIZE, max_pixels=70_000)
     assert roomy.predict(path).mask.shape == (217, 301)
+
+
+def test_from_pretrained_with_weights_points_to_the_constructor() -> None:
+    with pytest.raises(TypeError, match=r"Segmenter\(weights=\.\.\.\)"):
+        Segmenter.from_pretrained(weights="mine.safetensors")

@@ -4,6 +4,8 @@ with no data to download."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="segment a synthetic lesion image with the shipped model",
         description="Draws a procedural (synthetic) dermoscopy-like image, segments it with the "
                     "shipped MobileGAN weights and writes the image, the mask and an overlay.")
-    p.add_argument("--out", default="mobilegan-demo", help="output folder (created)")
+    p.add_argument("--out", default="mobilegan-demo",
+                   help="output folder, created (default: mobilegan-demo in the current folder)")
     p.add_argument("--weights", default=None,
                    help="weights to use instead of the shipped ones: a .safetensors file "
                         "or an ONNX export (also $MOBILEGAN_WEIGHTS)")
@@ -27,13 +30,18 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from mobilegan.data.synthetic import draw_lesion
-    from mobilegan.inference.segmenter import Segmenter, shipped_weights
+    from mobilegan.inference.segmenter import Segmenter, WEIGHTS_ENV, shipped_weights
 
     try:
         # An .onnx file (plain or int8; given, or in $MOBILEGAN_WEIGHTS) runs on
-        # onnxruntime, as `segment --backend onnx`.
+        # onnxruntime, as `segment --backend onnx`; the shipped weights run on their int8
+        # twin where PyTorch is not installed (the package without its 'torch' extra).
         weights = Path(args.weights) if args.weights else shipped_weights()
         backend = "onnx" if weights.suffix.lower() == ".onnx" else "torch"
+        if (backend == "torch" and not args.weights and not os.environ.get(WEIGHTS_ENV)
+                and importlib.util.find_spec("torch") is None):
+            backend = "int8"
+            print("PyTorch is not installed: running the shipped int8 model (ONNX Runtime)")
         segmenter = (Segmenter(weights=args.weights, backend=backend) if args.weights
                      else Segmenter.from_pretrained(backend=backend))
     except FileNotFoundError as error:

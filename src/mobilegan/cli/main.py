@@ -88,11 +88,21 @@ USER_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirect
 MACHINE_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
+#: What the ``torch`` extra installs: a command missing one of these needs that extra.
+TORCH_EXTRA = frozenset({"torch", "safetensors", "matplotlib", "onnx", "onnxscript"})
+
+
 def describe_error(error: BaseException) -> str:
     """One line: a KeyError's key without quotes; an OS error as "what: path" (Python's own
-    "[Errno 20] Not a directory: 'x'" reads as a crash to most users)."""
+    "[Errno 20] Not a directory: 'x'" reads as a crash to most users); a package of the
+    ``torch`` extra missing as what to install and what runs without it."""
     if isinstance(error, KeyError) and error.args:
         return str(error.args[0])
+    if (isinstance(error, ModuleNotFoundError) and error.name
+            and error.name.split(".")[0] in TORCH_EXTRA):
+        return (f"this needs {error.name.split('.')[0]} (not installed), which the 'torch' "
+                f"extra brings: pip install 'mobilegan[torch]' (README, Install). Without "
+                f"PyTorch, segment and serve run the shipped int8 model: --backend int8")
     if isinstance(error, OSError) and error.strerror and error.filename is not None \
             and len(error.args) == 2:
         return f"{error.strerror.lower()}: {error.filename}"

@@ -43,6 +43,15 @@ class SegmentationResult:
     area_fraction: float
     bbox: tuple[int, int, int, int] | None
 
+    def __repr__(self) -> str:
+        """The numbers, with the maps by shape only (printing a result in a notebook
+        dumped every pixel)."""
+        uncertainty = "None" if self.uncertainty is None else f"({self.height}, {self.width})"
+        return (f"SegmentationResult(id={self.id!r}, size={self.width}x{self.height}, "
+                f"area_pixels={self.area_pixels}, area_fraction={self.area_fraction:.4f}, "
+                f"bbox={self.bbox}, confidence={self.confidence:.3f}, "
+                f"low_confidence={self.low_confidence}, uncertainty={uncertainty})")
+
     @property
     def height(self) -> int:
         return int(self.mask.shape[0])

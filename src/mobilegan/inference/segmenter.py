@@ -49,6 +49,12 @@ LOW_CONFIDENCE = 0.952
 #: flags 32% (192 of 600) holding 101 of its 146 failures (AUROC 0.82), as the deterministic
 #: threshold does there (results/v5/confidence_test_samples8.json).
 LOW_CONFIDENCE_SAMPLED = 0.934
+#: With fewer samples the mean map is less soft and the score runs between the two: at 2
+#: samples 0.934 flags only 12% of the held-out images (48 of 413). Chosen the same way at
+#: 2 and 4 samples (results/v5/confidence_calibration_samples{2,4}.json); a count between
+#: takes the nearest one below (3 -> 2's, 5-7 -> 4's), 8 and more take 0.934 (at 16 samples
+#: it flags 18%: results/v5/confidence_calibration_samples16.json).
+LOW_CONFIDENCE_FEW_SAMPLES = {2: 0.948, 4: 0.942}
 #: With flip TTA (``tta=True``) the four views disagree on the border, the averaged map's
 #: band of hesitant pixels widens and the score runs far lower: 0.952 flags 92% of the
 #: held-out and 96% of the test images. Chosen the same way on the 413 held-out images
@@ -61,10 +67,16 @@ LOW_CONFIDENCE_SAMPLED_TTA = 0.839
 
 
 def low_confidence_threshold(samples: int, tta: bool = False) -> float:
-    """The flagging threshold chosen for this way of running the network."""
+    """The flagging threshold chosen for this way of running the network (with TTA, one
+    measured at 8 samples serves every count above 1: 0.845 and 0.839 differ little)."""
     if tta:
         return LOW_CONFIDENCE_TTA if samples <= 1 else LOW_CONFIDENCE_SAMPLED_TTA
-    return LOW_CONFIDENCE if samples <= 1 else LOW_CONFIDENCE_SAMPLED
+    if samples <= 1:
+        return LOW_CONFIDENCE
+    measured_below = [n for n in LOW_CONFIDENCE_FEW_SAMPLES if n <= samples]
+    if samples >= 8 or not measured_below:
+        return LOW_CONFIDENCE_SAMPLED
+    return LOW_CONFIDENCE_FEW_SAMPLES[max(measured_below)]
 #: Largest batch handed to the network at once (samples x flips x images are split).
 MAX_FORWARD_BATCH = 32
 #: Network input size when neither the caller nor the weights' metadata gives one.
@@ -159,6 +171,9 @@ class Segmenter:
                         **kw: Any) -> "Segmenter":
         """The shipped MobileGAN weights (no network access; ``backend="int8"``: their int8
         ONNX twin); FileNotFoundError if absent."""
+        if "weights" in kw:
+            raise TypeError("from_pretrained loads the shipped weights; for your own, call "
+                            "Segmenter(weights=...) with the same options")
         return cls(weights=None, backend=backend, **kw)
 
     @classmethod
