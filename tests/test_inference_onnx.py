@@ -37,6 +37,19 @@ def real_image(isic2017: Path) -> Path:
     return sorted((isic2017 / "ISIC-2017_Test_v2_Data").glob("*.jpg"))[0]
 
 
+def run_without_torch(body: str) -> subprocess.CompletedProcess:
+    """Run ``body`` in a fresh interpreter where any ``import torch`` fails, as on an
+    install without the 'torch' extra; it must not import torch by another way either."""
+    script = ("import sys\n"
+              "sys.modules['torch'] = None  # any `import torch` now raises ImportError\n"
+              + textwrap.dedent(body) + "\nassert sys.modules['torch'] is None\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_onnx_matches_torch_on_a_real_image(weights: Path, onnx_file: Path,
                                             real_image: Path) -> None:
     torch_result = Segmenter(weights, image_size=SIZE, tta=True).predict(real_image)
@@ -58,20 +71,14 @@ def test_onnx_backend_exports_safetensors_itself(tmp_path: Path) -> None:
 
 def test_onnx_backend_runs_without_torch(onnx_file: Path, real_image: Path,
                                          weights: Path) -> None:
-    script = textwrap.dedent(f"""
-        import json, sys
-        sys.modules["torch"] = None  # any `import torch` now raises ImportError
+    done = run_without_torch(f"""
+        import json
         from mobilegan.inference.segmenter import Segmenter
         result = Segmenter({str(onnx_file)!r}, backend="onnx", image_size={SIZE}).predict(
             {str(real_image)!r})
-        assert sys.modules["torch"] is None
         print(json.dumps({{"shape": list(result.mask.shape),
                            "mean": float(result.probability.mean())}}))
     """)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     expected = Segmenter(weights, image_size=SIZE).predict(real_image)
     assert answer["shape"] == list(expected.mask.shape)
@@ -82,21 +89,14 @@ def test_the_command_line_runs_int8_without_torch_and_says_when_torch_is_needed(
         real_image: Path, tmp_path: Path) -> None:
     """On an onnxruntime-only install: the shipped int8 file segments; the float `onnx`
     backend on the shipped .safetensors (exported on the fly, with torch) says what to do."""
-    script = textwrap.dedent(f"""
-        import sys
-        sys.modules["torch"] = None  # any `import torch` now raises ImportError
+    done = run_without_torch(f"""
         from mobilegan.cli.main import main
         int8 = main(["segment", {str(real_image)!r}, "--out", {str(tmp_path / "int8")!r},
                      "--backend", "int8", "--quiet"])
         onnx = main(["segment", {str(real_image)!r}, "--out", {str(tmp_path / "onnx")!r},
                      "--backend", "onnx", "--quiet"])
-        assert sys.modules["torch"] is None
         print(int8, onnx)
     """)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-2:] == ["0", "2"]
     assert "needs torch" in done.stderr and "Traceback" not in done.stderr
     assert (tmp_path / "int8" / f"{real_image.stem}_segmentation.png").is_file()
@@ -107,19 +107,14 @@ def test_without_the_torch_extra_demo_runs_int8_and_other_commands_name_the_extr
         tmp_path: Path) -> None:
     """The package's core is the ONNX path: `demo` falls back to the shipped int8 file, and
     a command that needs PyTorch says which extra to install, in one line."""
-    script = textwrap.dedent(f"""
-        import os, sys
+    done = run_without_torch(f"""
+        import os
         os.environ.pop("MOBILEGAN_WEIGHTS", None)
-        sys.modules["torch"] = None  # any `import torch` now raises ImportError
         from mobilegan.cli.main import main
         demo = main(["demo", "--out", {str(tmp_path / "demo")!r}])
         export = main(["export", "--out", {str(tmp_path / "m.onnx")!r}])
         print(demo, export)
     """)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-2:] == ["0", "2"]
     assert "int8 model" in done.stdout and "Dice against the drawn mask" in done.stdout
     assert "pip install 'mobilegan[torch]'" in done.stderr and "Traceback" not in done.stderr
