@@ -134,6 +134,22 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     assert image[35, 10, 2] > 200 and image[35, 10, 0] < 60
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_is_shown_as_viewers_show_it(tmp_path: Path,
+                                                             orientation: int) -> None:
+    """Mirrors (2, 4, 5, 7) and turns (3, 6, 8) alike, as Pillow's exif_transpose shows them."""
+    from PIL import ImageOps
+
+    stored = np.arange(6 * 4 * 3, dtype=np.uint8).reshape(6, 4, 3) * 3  # no two pixels alike
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = save(stored, tmp_path / "o.png", exif=exif.tobytes())
+    with Image.open(path) as opened:
+        expected = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
+    assert expected.shape == ((6, 4, 3) if orientation < 5 else (4, 6, 3))
+    assert np.array_equal(read_image(path), expected)
+
+
 def test_an_image_made_from_an_opened_one_is_upright_as_its_file(tmp_path: Path) -> None:
     """``Image.open(p).convert("RGB")`` (the common way in) is turned upright as the file
     is; an image already turned by ``exif_transpose`` (the tag gone) is not turned twice."""

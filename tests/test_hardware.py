@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import torch
 
 from mobilegan.hardware import cpu_name, describe_device, resolve_device
 
 
-def test_auto_is_the_gpu_when_there_is_one() -> None:
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+def test_auto_is_the_gpu_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    for present, expected in ((True, "cuda"), (False, "cpu")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: present)
+        assert resolve_device("auto").type == expected
     assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="no CUDA GPU"):  # is_available is False here
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("gpu0")
 
 
 def test_cpu_description_names_the_processor_and_its_threads() -> None:

@@ -123,3 +123,22 @@ def test_mean_luminance_is_exact_on_a_large_image() -> None:
     table = np.clip(np.round(np.arange(256, dtype=np.float32) *
                              np.float32(140.0 / mean_luminance(view))), 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(normalize_exposure(view, target=140.0), table[view])
+
+
+def test_network_input_is_scaled_to_minus_one_one_as_in_training() -> None:
+    """The inference batch (numpy, shared by the torch and ONNX backends) must equal what
+    training fed the network: channels first, 0 -> -1, 255 -> 1."""
+    import torch
+
+    from mobilegan.data.tensors import normalize_images
+    from mobilegan.inference.preprocess import prepare_batch
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    image[:, 4:] = 255
+    image[0, 0] = (10, 128, 200)
+    batch = prepare_batch([image], 8)
+    assert batch.shape == (1, 3, 8, 8) and batch.dtype == np.float32
+    assert batch[0, :, 1, 0].tolist() == [-1.0, -1.0, -1.0]
+    assert batch[0, :, 1, 7].tolist() == [1.0, 1.0, 1.0]
+    trained = normalize_images(torch.from_numpy(image.transpose(2, 0, 1))[None]).numpy()
+    assert np.allclose(batch, trained, atol=1e-6)

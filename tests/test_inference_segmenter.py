@@ -358,3 +358,59 @@ def test_the_pixel_limit_for_files_is_the_callers_to_set(weights: Path, lesion: 
 def test_from_pretrained_with_weights_points_to_the_constructor() -> None:
     with pytest.raises(TypeError, match=r"Segmenter\(weights=\.\.\.\)"):
         Segmenter.from_pretrained(weights="mine.safetensors")
+
+
+class _FixedNetwork:
+    """A backend whose logits are given: a lesion disc with a soft border on the network's
+    grid; each noise sample adds its own offset."""
+
+    name, can_sample = "fixed", True
+
+    def __init__(self, size: int, offsets: tuple[float, ...] = (0.0,)) -> None:
+        yy, xx = np.mgrid[:size, :size]
+        radius = np.hypot(yy - size / 2, xx - size / 2)
+        self.map = (size / 4 - radius).astype(np.float32) / 2  # logit 0 on the border
+        self.offsets = offsets
+
+    def logits(self, batch: np.ndarray, sampling: bool = False) -> np.ndarray:
+        return np.broadcast_to(self.map, (len(batch), 1, *self.map.shape)).copy()
+
+    def sample_logits(self, batch: np.ndarray, samples: int) -> np.ndarray:
+        return np.stack([self.logits(batch) + self.offsets[i % len(self.offsets)]
+                         for i in range(samples)])
+
+
+def _segmenter_on(network: _FixedNetwork, size: int, samples: int = 1) -> Segmenter:
+    from mobilegan.models.registry import build_model
+
+    segmenter = Segmenter.from_module(build_model(ModelConfig()), image_size=size)
+    segmenter.backend, segmenter.samples = network, samples
+    return segmenter
+
+
+def test_confidence_is_scored_on_the_network_grid_whatever_the_image_size() -> None:
+    """The same map at any output size gives the same score: the network's own map is
+    scored, not its upsampled copy (whose ramps would grow with the image)."""
+    from scipy.special import expit
+
+    from mobilegan.inference.postprocess import confidence
+
+    network = _FixedNetwork(32)
+    segmenter = _segmenter_on(network, 32)
+    small = segmenter.predict(np.zeros((32, 32, 3), np.uint8)).confidence
+    large = segmenter.predict(np.zeros((768, 1024, 3), np.uint8)).confidence
+    assert small == large == pytest.approx(confidence(expit(network.map)))
+
+
+def test_the_uncertainty_map_is_the_variance_over_samples() -> None:
+    """Two samples, probabilities 0.2 and 0.8 at every pixel: variance 0.09 (its standard
+    deviation, 0.3, is what the PNG draws), mean 0.5."""
+    import math
+
+    logit = math.log(0.8 / 0.2)
+    network = _FixedNetwork(32, offsets=(-logit, logit))
+    network.map[:] = 0.0
+    result = _segmenter_on(network, 32, samples=2).predict(np.zeros((20, 30, 3), np.uint8))
+    assert result.uncertainty.shape == (20, 30)
+    assert np.allclose(result.uncertainty, 0.09, atol=1e-5)
+    assert np.allclose(result.probability, 0.5, atol=1e-5)

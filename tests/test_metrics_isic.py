@@ -75,6 +75,9 @@ def test_summarize_means_and_pooled_variants() -> None:
     assert result["JAC"] == pytest.approx((0.8 + 1 / 3) / 2)
     assert result["JAC_th"] == pytest.approx(0.8 / 2)
     assert result["pooled_JAC"] == pytest.approx((4 + 1) / (5 + 3))  # summed TP / (TP+FP+FN)
+    # image 1: TP 4, FN 1, TN 5; image 2: TP 1, FP 2, TN 7 (FP and FN differ, so a swap shows)
+    assert result["pooled_SEN"] == pytest.approx((4 + 1) / (4 + 1 + 1 + 0))
+    assert result["pooled_SPE"] == pytest.approx((5 + 7) / (5 + 7 + 0 + 2))
     assert "pooled_JAC_th" not in result
     assert "pooled_JAC" not in summarize(rows)
     with pytest.raises(ValueError):
@@ -92,6 +95,11 @@ def test_resize_to_nearest_and_bilinear() -> None:
     smooth = resize_to(probability, (2, 8), method="bilinear")
     assert smooth.shape == (2, 8) and not smooth[:, 0].any() and smooth[:, -1].all()
     assert smooth[0].sum() == 4  # the edge stays in the middle
+    # unthresholded, the values between are interpolated (nearest would give only 0 and 1)
+    from mobilegan.metrics.isic import resize_probability
+
+    ramp = resize_probability(probability, (2, 8))[0]
+    assert np.all(np.diff(ramp) >= 0) and 0.3 < ramp[3] < 0.5 and 0.5 < ramp[4] < 0.7
     assert np.array_equal(resize_to(probability, (2, 2)), probability > 0.5)
     with pytest.raises(ValueError):
         resize_to(small, (4, 4), method="cubic")

@@ -60,6 +60,41 @@ def test_fresh_attention_modules_start_as_identity() -> None:
     assert torch.equal(ChannelAttention()(x), x)
 
 
+def test_dual_attention_counts_its_input_once() -> None:
+    """CAM and PAM each add their input as a residual; summed, the input must be taken off
+    once, so that at gamma 0 the layer is its block alone (not twice the block)."""
+    from mobilegan.models.blocks import BottleneckAttention
+
+    torch.manual_seed(0)
+    layer = BottleneckAttention(16, dropout=0.0).eval()
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(layer(x), layer.block(x), atol=1e-6)
+        layer.cam.gamma.fill_(0.5)
+        layer.pam.gamma.fill_(0.25)
+        y = layer.block(x)
+        assert torch.allclose(layer(x), layer.cam(y) + layer.pam(y) - y, atol=1e-6)
+
+
+def test_the_scales_of_the_input_are_averaged() -> None:
+    """Four scales brought back to full size and averaged (the paper), not summed: four
+    branches giving the constants 1, 2, 3 and 6 give 3 everywhere, at full size."""
+    from mobilegan.models.generator import MultiScaleInput
+
+    class Constant(torch.nn.Module):
+        def __init__(self, value: float) -> None:
+            super().__init__()
+            self.value = value
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.full((x.shape[0], 16, *x.shape[-2:]), self.value)
+
+    stem = MultiScaleInput(3, 16, (1, 2, 4, 8), attention=True)
+    stem.branches = torch.nn.ModuleList(Constant(v) for v in (1.0, 2.0, 3.0, 6.0))
+    out = stem(torch.randn(1, 3, 32, 32))
+    assert out.shape == (1, 16, 32, 32) and torch.allclose(out, torch.full_like(out, 3.0))
+
+
 @pytest.fixture(scope="module")
 def generator() -> torch.nn.Module:
     torch.manual_seed(0)

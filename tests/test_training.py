@@ -184,6 +184,10 @@ def test_extra_training_folder_joins_training_only(data_root: Path, tmp_path: Pa
     test_ids = {s.id for s in load_samples(data_root / "isic2017", "test")}
     assert not set(ids) & test_ids and not set(ids) & {s.id for s in val}
     assert info["train_ids_sha256"] != plan_splits(base)[2]["train_ids_sha256"]
+    # leak-free drops test ids from the extra folder too (71 test ids are not in ISIC 2018)
+    both.data.extra_train_splits = ("train", "test")
+    train, _, info = plan_splits(both)
+    assert not {s.id for s in train} & test_ids and info["eval_ids_excluded"] == 600
     both.data.extra_train_splits = ("test",)  # the paper's guard applies to extras too
     both.data.exclude_eval_ids = False
     with pytest.raises(OverlapError, match="600 training ids"):
@@ -350,6 +354,8 @@ def test_lr_schedules_hold_then_decay_to_zero() -> None:
     assert [lr_factor("constant", p, 10) for p in (0, 5, 10)] == [1.0, 1.0, 1.0]
     assert lr_factor("linear", 2, 10, decay_start=4) == 1.0
     assert lr_factor("linear", 7, 10, decay_start=4) == pytest.approx(0.5)
+    assert lr_factor("linear", 5.5, 10, decay_start=4) == pytest.approx(0.75)  # down, not up
+    assert lr_factor("linear", 10, 10, decay_start=4) == 0.0
     assert lr_factor("cosine", 5, 10) == pytest.approx(0.5)
     assert lr_factor("cosine", 10, 10) == pytest.approx(0.0, abs=1e-12)
     cosine = [lr_factor("cosine", p / 4, 10, 2) for p in range(41)]
@@ -359,20 +365,16 @@ def test_lr_schedules_hold_then_decay_to_zero() -> None:
 
 
 def test_training_follows_the_lr_schedule(data_root: Path, tmp_path: Path) -> None:
-    from mobilegan.training.schedule import lr_factor
-
     cfg = apply_overrides(tiny_config(data_root, tmp_path / "run", steps=8),
                           ["train.lr_schedule=linear", "train.lr_decay_start=1", "train.lr=0.001",
                            "augment.rot90=true", "augment.color_p=0.5", "augment.zoom_p=0.5"])
     cfg.out_dir = str(tmp_path / "run")
     trainer_module.train(cfg)
     steps = read_csv(tmp_path / "run" / "steps.csv")
-    per_epoch = 4  # 16 images, batch 4
-    for row in steps:
-        step = int(row["step"]) - 1
-        expected = 0.001 * lr_factor("linear", step / per_epoch, 2, 1)
-        assert float(row["lr"]) == pytest.approx(expected)
-    assert float(steps[-1]["lr"]) < float(steps[0]["lr"])
+    # 16 images, batch 4: 4 steps an epoch; the first epoch and the first step of the
+    # second at full lr, then down a quarter a step towards 0 at the end of epoch 2
+    assert [float(row["lr"]) for row in steps] == pytest.approx(
+        [0.001] * 5 + [0.00075, 0.0005, 0.00025])
 
 
 def test_time_budget_stops_with_a_scored_partial_epoch(data_root: Path, tmp_path: Path) -> None:
@@ -474,8 +476,18 @@ def test_steps_per_epoch_agree_across_ranks_with_uneven_shards(data_root: Path,
         steps.append(trainer._steps_per_epoch())
         assert steps[-1] * cfg.train.batch_size <= len(shard)
     assert steps == [1, 1]
+    # the two ranks' shards share nothing and cover the set
+    shards = []
+    for rank in (0, 1):
+        trainer.dist = DistInfo(rank=rank, world_size=2)
+        shards.append(set(trainer._epoch_order(0).tolist()))
+    assert not shards[0] & shards[1] and shards[0] | shards[1] == set(range(15))
     trainer.dist = DistInfo()
     assert trainer._steps_per_epoch() == 15 // 4
+    # each epoch its own order, the same again for the same epoch (a resume repeats it)
+    first, second = trainer._epoch_order(0).tolist(), trainer._epoch_order(1).tolist()
+    assert first != second and sorted(first) == sorted(second) == list(range(15))
+    assert trainer._epoch_order(1).tolist() == second
 
 
 def test_resume_that_extends_a_run_records_it_in_config_json(data_root: Path, tmp_path: Path) -> None:
