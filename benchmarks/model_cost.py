@@ -25,12 +25,14 @@ from pathlib import Path
 import torch
 
 from mobilegan.config import ModelConfig
+from mobilegan.hardware import cpu_name
 from mobilegan.models.registry import build_model
 from mobilegan.models.summary import count_macs, count_parameters
 
 MODELS: dict[str, ModelConfig] = {
     "mobilegan (paper)": ModelConfig(),
     "mobilegan pam_kv_stride=2": ModelConfig(pam_kv_stride=2),
+    "mobilegan shipped (stride 4)": ModelConfig(pam_kv_stride=4),
     "mobilegan no attention": ModelConfig(attention=False),
     "mobilegan single scale": ModelConfig(multiscale=False),
     "unet": ModelConfig(name="unet"),
@@ -99,7 +101,8 @@ def table(costs: list[Cost], size: int, threads: int) -> str:
     head = (f"{'model':<27} {'params':>10} {'x unet':>7} {'GMACs':>7} {'x unet':>7} "
             f"{'torch ms':>9} {'x unet':>7}")
     head += f" {'onnx ms':>8}" if onnx else ""
-    lines = [f"batch 1, {size}x{size}, {threads} CPU threads, eager PyTorch {torch.__version__}",
+    lines = [f"batch 1, {size}x{size}, {threads} CPU threads ({cpu_name()}), eager PyTorch "
+             f"{torch.__version__}, {time.strftime('%Y-%m-%d')}",
              head, "-" * len(head)]
     for c in costs:
         line = (f"{c.name:<27} {c.params / 1e6:9.3f}M {c.params / base.params:7.3f} "

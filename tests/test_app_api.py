@@ -356,35 +356,44 @@ def test_uploads_sharing_a_name_get_ids_of_their_own(client, real_image):
     assert results[2]["row"]["id"] == "a_3"
 
 
-def test_requests_beyond_max_requests_wait_unread(torch_segmenter):
-    """Many clients at once: at most ``max_requests`` uploads are buffered and segmented
-    together; the rest wait (and then succeed), so memory stays bounded."""
+def test_requests_beyond_max_requests_wait_unread(torch_segmenter, monkeypatch):
+    """Many clients at once: at most ``max_requests`` uploads are read and segmented
+    together; the rest wait with their bodies unread (and then succeed), so memory stays
+    bounded. A request counts from the moment its body is read until it is segmented."""
     import contextlib
     import threading
     import time
 
+    from mobilegan.app import server
+
     lock = threading.Lock()
     active, most = 0, 0
+    read_body = server._read_uploads
+
+    async def counted_read(request, limits):
+        nonlocal active, most
+        with lock:
+            active += 1
+            most = max(most, active)
+        return await read_body(request, limits)
 
     class Slow:
-        """The segmenter, counting requests in flight (segment_one is called per file)."""
+        """The segmenter, slow enough for requests to overlap (one file per request)."""
 
         def __getattr__(self, name):
             return getattr(torch_segmenter, name)
 
         def predict(self, image, id=None):
-            nonlocal active, most
-            with lock:
-                active += 1
-                most = max(most, active)
+            nonlocal active
             time.sleep(0.3)
             with lock:
                 active -= 1
             return torch_segmenter.predict(image, id=id)
 
+    monkeypatch.setattr(server, "_read_uploads", counted_read)
     png = io.BytesIO()
     Image.new("RGB", (32, 24), (180, 120, 90)).save(png, "PNG")
-    for limit, expected in ((1, 1), (3, 3)):
+    for limit in (1, 3):
         app = create_app(Slow(), UploadLimits(max_requests=limit))
         app.state.service._lock = contextlib.nullcontext()  # let predictions overlap
         with TestClient(app) as client:
@@ -400,5 +409,29 @@ def test_requests_beyond_max_requests_wait_unread(torch_segmenter):
                 thread.start()
             for thread in threads:
                 thread.join()
-        assert codes == [200, 200, 200] and most == expected, (limit, most)
+        assert codes == [200, 200, 200]
+        # one at a time under the gate; with room for three, more than one overlapped
+        assert most == 1 if limit == 1 else 1 < most <= 3, (limit, most)
         most = 0
+
+
+def test_an_upload_that_stalls_is_dropped(monkeypatch):
+    """A client that stops sending mid-body gives its place up (HTTP 408) instead of
+    keeping it for ever."""
+    import asyncio
+
+    from mobilegan.app import server
+    from mobilegan.app.uploads import RequestRejected
+
+    class Stalled:
+        headers = {"content-type": "multipart/form-data; boundary=x"}
+
+        async def stream(self):
+            yield b"--x\r\n"
+            await asyncio.sleep(60)
+            yield b""
+
+    monkeypatch.setattr(server, "UPLOAD_IDLE_S", 0.2)
+    with pytest.raises(RequestRejected, match="sent nothing for 0.2 s") as caught:
+        asyncio.run(server._read_uploads(Stalled(), UploadLimits()))
+    assert caught.value.status == 408

@@ -87,5 +87,9 @@ def test_upload_ids_are_safe_file_stems(filename, expected):
 def test_limits_from_megabytes():
     limits = UploadLimits.from_megabytes(0.5, 1000, 3)
     assert limits.max_file_bytes == 512 * 1024 and limits.max_pixels == 1000
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="--max-upload-mb must be positive"):
         UploadLimits.from_megabytes(0, 1000)
+    with pytest.raises(ValueError, match="--max-requests must be positive"):
+        UploadLimits.from_megabytes(1, 1000, 3, 0)
+    with pytest.raises(ValueError, match="max_requests must be positive"):
+        UploadLimits(max_requests=0)  # every upload would wait for ever

@@ -21,6 +21,15 @@ def _run(script: str, *args: str, cwd: Path) -> str:
     return done.stdout
 
 
+def test_model_cost_counts_the_shipped_network_beside_the_unet(tmp_path: Path) -> None:
+    out = _run("model_cost.py", "--size", "32", "--repeats", "1", "--threads", "1",
+               "--only", "stride 4", cwd=tmp_path)
+    header, *_, shipped, unet = out.strip().splitlines()
+    assert "1 CPU threads (" in header and "32x32" in header
+    assert shipped.split()[:6] == ["mobilegan", "shipped", "(stride", "4)", "2.322M", "0.075"]
+    assert unet.split()[:3] == ["unet", "31.038M", "1.000"]
+
+
 @pytest.mark.slow
 def test_train_speed_needs_no_data_folder(tmp_path: Path) -> None:
     out = _run("train_speed.py", "--steps", "1", "--warmup", "0", "--batches", "2",

@@ -149,3 +149,26 @@ def test_the_debug_variable_shows_the_traceback_a_user_error_hides(
     monkeypatch.setenv("MOBILEGAN_DEBUG", "1")
     with pytest.raises(FileNotFoundError):
         main(args)
+
+
+def test_a_missing_package_of_the_torch_extra_is_named_with_its_extra(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Missing: name the extra (and the int8 way only when PyTorch itself is missing).
+    Installed but broken (torch._C): Python's own message, not a false 'not installed'."""
+    import importlib.util
+
+    from mobilegan.cli.main import describe_error
+
+    real_find_spec = importlib.util.find_spec
+    absent = {"onnxscript"}
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in absent else real_find_spec(name, *a))
+    text = describe_error(ModuleNotFoundError("No module named 'onnxscript'", name="onnxscript"))
+    assert "needs onnxscript (not installed)" in text and "mobilegan[torch]" in text
+    assert "--backend int8" not in text  # torch is here: the int8 hint would mislead
+    absent.add("torch")
+    text = describe_error(ModuleNotFoundError("No module named 'torch'", name="torch"))
+    assert "needs torch (not installed)" in text and "--backend int8" in text
+    absent.discard("torch")
+    broken = ModuleNotFoundError("No module named 'torch._C'", name="torch._C")
+    assert describe_error(broken) == "No module named 'torch._C'"

@@ -279,3 +279,6 @@ def test_the_formats_named_in_messages_are_the_ones_read() -> None:
     read = {Image.registered_extensions()[suffix] for suffix in IMAGE_SUFFIXES}
     named = {word.strip().upper() for word in IMAGE_FORMATS.split(",")}
     assert named == read
+    # the web page's text before its script fills it in says the same
+    page = Path(__file__).resolve().parents[1] / "src/mobilegan/app/static/index.html"
+    assert f">{IMAGE_FORMATS} ·" in page.read_text()

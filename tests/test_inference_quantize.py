@@ -113,6 +113,16 @@ def test_an_int8_file_runs_at_the_size_its_weights_trained_at(
     assert read_quantization(other).image_size == 96
     assert OnnxBackend(other).image_size == resolve_source(other).image_size == 128
     assert Segmenter(other, backend="int8").image_size == 128
+    # weights that never recorded a size: both run the file at its calibration size
+    unsized = onnx.load(str(float_file))
+    for prop in unsized.metadata_props:
+        if prop.key == "mobilegan.metadata":
+            prop.value = json.dumps({k: v for k, v in json.loads(prop.value).items()
+                                     if k != "image_size"})
+    onnx.save(unsized, str(float_file.with_name("unsized.onnx")))
+    bare = quantize_onnx(float_file.with_name("unsized.onnx"), float_file.with_name("bare.onnx"),
+                         [image], image_size=96)
+    assert OnnxBackend(bare).image_size == resolve_source(bare).image_size == 96
 
 
 def test_int8_keeps_dynamic_batch_and_size(int8_file: Path) -> None:

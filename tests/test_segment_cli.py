@@ -14,7 +14,8 @@ from PIL import Image
 
 from mobilegan.cli.main import main
 from mobilegan.data.synthetic import draw_lesion
-from mobilegan.inference.batch import UniqueIds, collect_inputs, safe_id, write_outputs
+from mobilegan.inference.batch import (UniqueIds, collect_inputs, find_inputs, safe_id,
+                                       write_outputs)
 from mobilegan.inference.result import SegmentationResult
 from tests.conftest import untrained_weights
 
@@ -223,6 +224,10 @@ def test_segmenting_into_an_input_folder_twice_skips_its_own_outputs(weights: Pa
         + [f"{i}_{kind}.png" for i in ("x", "mole_overlay")
            for kind in ("segmentation", "overlay", "uncertainty")])
     assert [p.name for p in collect_inputs([folder])] == ["mole_overlay.png", "x.jpg"]
+    # outputs in a subfolder: nothing there for --recursive to add, so it is not named
+    assert _segment(folder, "--out", folder / "out", "--weights", weights) == 0
+    assert (folder / "out" / "x_overlay.png").is_file()
+    assert find_inputs([folder]).unsearched == []
 
 
 def test_a_file_name_that_is_not_utf8_is_a_row_not_a_crash(weights: Path, tmp_path: Path) -> None:

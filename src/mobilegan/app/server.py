@@ -147,6 +147,10 @@ def create_app(segmenter: Any, limits: UploadLimits | None = None,
                                f"when `mobilegan serve` starts")
         if format not in ("json", "csv"):
             return _error(400, "format must be json or csv")
+        try:
+            _check_declared_length(request, service.limits)  # refused before any wait
+        except RequestRejected as rejected:
+            return _error(rejected.status, rejected.message)
         async with admitted:  # later requests wait here, their bodies not yet read
             try:
                 uploads = await _read_uploads(request, service.limits)
@@ -166,15 +170,33 @@ def create_app(segmenter: Any, limits: UploadLimits | None = None,
     return app
 
 
-async def _read_uploads(request: Request, limits: UploadLimits) -> list[Upload]:
-    """Stream the body into memory, refusing it as soon as it breaks a limit."""
+#: Seconds an upload may send nothing before it is dropped (HTTP 408): a client that
+#: stalls mid-body would otherwise keep one of the ``max_requests`` places for ever.
+UPLOAD_IDLE_S = 30.0
+
+
+def _check_declared_length(request: Request, limits: UploadLimits) -> None:
+    """A body announced as too large is refused at once, before it waits for a place."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limits.max_request_bytes:
         raise RequestRejected(413, f"the upload is {megabytes(int(length))}; this server takes "
                                    f"at most {limits.max_files} images of up to "
                                    f"{limits.max_upload_mb:g} MB each")
+
+
+async def _read_uploads(request: Request, limits: UploadLimits) -> list[Upload]:
+    """Stream the body into memory, refusing it as soon as it breaks a limit or stalls
+    for ``UPLOAD_IDLE_S`` (a too-large declared length is refused before, by the caller)."""
     reader = MultipartReader(request.headers.get("content-type", ""), limits)
-    async for chunk in request.stream():
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), UPLOAD_IDLE_S)
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise RequestRejected(408, f"the upload sent nothing for {UPLOAD_IDLE_S:g} s and "
+                                       f"was dropped; send it again") from None
         reader.feed(chunk)
     return reader.finish()
 

@@ -52,12 +52,19 @@ class UploadLimits:
     max_files: int = DEFAULT_MAX_FILES
     max_requests: int = DEFAULT_MAX_REQUESTS
 
+    def __post_init__(self) -> None:
+        for name in ("max_file_bytes", "max_pixels", "max_files", "max_requests"):
+            if getattr(self, name) <= 0:  # max_requests 0 would leave every upload waiting
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
     @classmethod
     def from_megabytes(cls, max_upload_mb: float, max_pixels: int,
                        max_files: int = DEFAULT_MAX_FILES,
                        max_requests: int = DEFAULT_MAX_REQUESTS) -> "UploadLimits":
-        if min(max_upload_mb, max_pixels, max_files, max_requests) <= 0:
-            raise ValueError("upload limits must be positive")
+        for option, value in (("--max-upload-mb", max_upload_mb), ("--max-pixels", max_pixels),
+                              ("--max-files", max_files), ("--max-requests", max_requests)):
+            if not value > 0:
+                raise ValueError(f"{option} must be positive, got {value:g}")
         return cls(int(max_upload_mb * 1024 * 1024), int(max_pixels), int(max_files),
                    int(max_requests))
 

@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 
 
+#: What the torch backend imports to load .safetensors weights.
+TORCH_BACKEND_NEEDS = ("torch", "safetensors")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo", help="segment a synthetic lesion image with the shipped model",
@@ -35,13 +39,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         # An .onnx file (plain or int8; given, or in $MOBILEGAN_WEIGHTS) runs on
         # onnxruntime, as `segment --backend onnx`; the shipped weights run on their int8
-        # twin where PyTorch is not installed (the package without its 'torch' extra).
+        # twin where the torch backend cannot (the package without its 'torch' extra).
         weights = Path(args.weights) if args.weights else shipped_weights()
         backend = "onnx" if weights.suffix.lower() == ".onnx" else "torch"
-        if (backend == "torch" and not args.weights and not os.environ.get(WEIGHTS_ENV)
-                and importlib.util.find_spec("torch") is None):
+        missing = [name for name in TORCH_BACKEND_NEEDS if importlib.util.find_spec(name) is None]
+        if backend == "torch" and missing and not args.weights and not os.environ.get(WEIGHTS_ENV):
             backend = "int8"
-            print("PyTorch is not installed: running the shipped int8 model (ONNX Runtime)")
+            print(f"{' and '.join(missing)} not installed: running the shipped int8 model "
+                  f"(ONNX Runtime)")
         segmenter = (Segmenter(weights=args.weights, backend=backend) if args.weights
                      else Segmenter.from_pretrained(backend=backend))
     except FileNotFoundError as error:

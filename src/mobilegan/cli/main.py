@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
+import importlib.util
 import os
 import sys
 
@@ -98,11 +98,13 @@ def describe_error(error: BaseException) -> str:
     ``torch`` extra missing as what to install and what runs without it."""
     if isinstance(error, KeyError) and error.args:
         return str(error.args[0])
-    if (isinstance(error, ModuleNotFoundError) and error.name
-            and error.name.split(".")[0] in TORCH_EXTRA):
-        return (f"this needs {error.name.split('.')[0]} (not installed), which the 'torch' "
-                f"extra brings: pip install 'mobilegan[torch]' (README, Install). Without "
-                f"PyTorch, segment and serve run the shipped int8 model: --backend int8")
+    package = (error.name or "").split(".")[0] if isinstance(error, ModuleNotFoundError) else ""
+    if package in TORCH_EXTRA and importlib.util.find_spec(package) is None:
+        # (installed but broken, e.g. torch._C missing, keeps Python's own message)
+        without = (" Without PyTorch, segment and serve run the shipped int8 model: "
+                   "--backend int8" if importlib.util.find_spec("torch") is None else "")
+        return (f"this needs {package} (not installed), which the 'torch' extra brings: "
+                f"pip install 'mobilegan[torch]' (README, Install).{without}")
     if isinstance(error, OSError) and error.strerror and error.filename is not None \
             and len(error.args) == 2:
         return f"{error.strerror.lower()}: {error.filename}"

@@ -78,14 +78,20 @@ def resolve_source(path: str | Path) -> ModelSource:
 
 def onnx_source_metadata(path: Path) -> tuple[dict[str, Any], str | None]:
     """The training metadata an export carries (``mobilegan export`` stores the weights'
-    metadata in the file) and the name of the weights it came from."""
+    metadata in the file) and the name of the weights it came from. Its image size is the
+    one the ONNX backend runs at (an int8 file's calibration size when nothing else says)."""
     from mobilegan.inference.export import MODEL_KEY, read_onnx_metadata, source_metadata
+    from mobilegan.inference.onnx_backend import recorded_image_size
 
     props = read_onnx_metadata(path)
     if MODEL_KEY not in props:
         raise ValueError(f"{path} has no mobilegan model config in its metadata: export it "
                          f"with `mobilegan export` to score it")
-    return source_metadata(props), props.get("mobilegan.source")
+    metadata = source_metadata(props)
+    size = recorded_image_size(props)
+    if size and not metadata.get("image_size"):
+        metadata = {**metadata, "image_size": size}
+    return metadata, props.get("mobilegan.source")
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -207,9 +207,9 @@ class _Search:
         """Whether a recursive search of ``folder`` would add or name anything: an image, a
         file it leaves out (HEIC...), a subfolder not yet met. A split folder holding only
         its layout's images/ and masks/ would not, nor one of ground-truth files alone
-        (ISIC 2018 Task 2's attribute masks)."""
+        (ISIC 2018 Task 2's attribute masks) or an earlier run's outputs."""
         try:
-            return bool(image_files(folder)) or any(
+            return any(not _is_own_output(image) for image in image_files(folder)) or any(
                 not entry.name.startswith(".") and (
                     _identity(entry) not in self.seen if entry.is_dir()
                     else entry.suffix.lower() not in _KNOWN_SUFFIXES)

@@ -32,7 +32,7 @@ class OnnxBackend:
         if QUANTIZATION_KEY in props:
             self.name = "int8"
         #: The input size the network was trained at; None if unknown.
-        self.image_size = _recorded_size(props)
+        self.image_size = recorded_image_size(props)
 
     def logits(self, batch: np.ndarray, sampling: bool = False) -> np.ndarray:
         if sampling:
@@ -69,7 +69,7 @@ def onnx_session(path: str | Path, device: str = "cpu",
     return ort.InferenceSession(str(path), options, providers=providers)
 
 
-def _recorded_size(props: dict[str, str]) -> int | None:
+def recorded_image_size(props: dict[str, str]) -> int | None:
     """The image size an exported file records: the size its weights were trained at (as
     evaluation's ModelSource reads it), else an int8 file's calibration size."""
     for key in (METADATA_KEY, QUANTIZATION_KEY):

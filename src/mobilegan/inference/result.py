@@ -46,7 +46,7 @@ class SegmentationResult:
     def __repr__(self) -> str:
         """The numbers, with the maps by shape only (printing a result in a notebook
         dumped every pixel)."""
-        uncertainty = "None" if self.uncertainty is None else f"({self.height}, {self.width})"
+        uncertainty = None if self.uncertainty is None else self.uncertainty.shape
         return (f"SegmentationResult(id={self.id!r}, size={self.width}x{self.height}, "
                 f"area_pixels={self.area_pixels}, area_fraction={self.area_fraction:.4f}, "
                 f"bbox={self.bbox}, confidence={self.confidence:.3f}, "

@@ -116,9 +116,8 @@ class Segmenter:
     images and cost nothing on clean ones (RESULTS.md, Table 6). ``confidence`` is the
     share of the lesion that stays lesion from threshold 0.1 to 0.9 (see
     :func:`mobilegan.inference.postprocess.confidence`); images below
-    ``low_confidence_below`` (default :data:`LOW_CONFIDENCE`, or
-    :data:`LOW_CONFIDENCE_SAMPLED` with ``samples > 1``) are flagged and deserve a
-    human look. ``weights`` is a ``.safetensors`` file (with its ``.json``) or, for
+    ``low_confidence_below`` (default: the threshold chosen for this number of samples and
+    TTA, :func:`low_confidence_threshold`) are flagged and deserve a human look. ``weights`` is a ``.safetensors`` file (with its ``.json``) or, for
     ``backend="onnx"``, an ``.onnx`` file; None means the shipped weights.
     ``backend="int8"`` runs an int8 ONNX file (default: the shipped one) with onnxruntime:
     about 1.4x faster on a CPU, masks as good as float32's (v5: JAC -0.1 on held-out
