@@ -77,6 +77,46 @@ def test_a_mistyped_value_is_refused_naming_the_field(override: str, field: str)
         RunConfig.from_dict(raw)
 
 
+@pytest.mark.parametrize("override, field", [
+    ("train.lr_decay_start=100", "train.lr_decay_start"),  # = epochs: no epoch would decay
+    ("train.ema_decay=1.0", "train.ema_decay"),  # the average would never move
+    ("data.image_size=40", "data.image_size"),  # a multiple of 8, not of 16
+    ("data.image_size=16", "data.image_size"),
+    ("train.betas=[0.5,1.0]", "train.betas"),
+    ("augment.zoom=[1.2,0.8]", "augment.zoom"),
+    ("train.epochs=true", "train.epochs"),  # JSON's true is not the int 1
+])
+def test_values_at_the_edge_of_their_range_are_refused(override: str, field: str) -> None:
+    from mobilegan.config import apply_overrides
+
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        apply_overrides(RunConfig(), [override]).validate()
+
+
+def test_values_just_inside_their_range_pass() -> None:
+    from mobilegan.config import apply_overrides
+
+    cfg = apply_overrides(RunConfig(), ["train.lr_decay_start=99", "train.ema_decay=0.999",
+                                        "data.image_size=48", "train.betas=[0.0,0.999]",
+                                        "augment.zoom=[1.0,1.0]"])
+    assert cfg.validate() is cfg
+
+
+def test_an_override_value_may_hold_equals_signs() -> None:
+    from mobilegan.config import apply_overrides
+
+    cfg = apply_overrides(RunConfig(), ["data.train_dir=/data/run=2/isic"])
+    assert cfg.data.train_dir == "/data/run=2/isic"
+
+
+def test_an_unknown_field_in_a_config_file_is_named(tmp_path: Path) -> None:
+    """A typo in a saved config (learning_rate for lr) must not train with the default."""
+    path = tmp_path / "c.json"
+    path.write_text('{"train": {"learning_rate": 1}}')
+    with pytest.raises(ConfigError, match="train.learning_rate"):
+        RunConfig.load(path)
+
+
 def test_well_typed_overrides_keep_their_types() -> None:
     from mobilegan.config import apply_overrides
 

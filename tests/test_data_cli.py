@@ -77,6 +77,11 @@ def test_split_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "7 train, 3 val" in capsys.readouterr().out
     split = load_split(out)
     assert len(split.train) == 7 and split.seed == 4
+    # the seed chose the ids, not only the record: the library's split with that seed
+    from mobilegan.data.splits import seeded_split
+
+    assert list(split.train) == seeded_split([*split.train, *split.val], 0.7, seed=4)[0]
+    assert list(split.train) != seeded_split([*split.train, *split.val], 0.7, seed=0)[0]
     assert "warning" not in capsys.readouterr().err
     (root / "masks" / "im3_segmentation.png").unlink()  # an image with no mask is warned of
     assert main(["data", "split", str(root), "--out", str(tmp_path / "s2.json")]) == 0

@@ -50,6 +50,13 @@ def blob_image(seed: int, size: tuple[int, int] = (160, 120)) -> np.ndarray:
     return image.clip(0, 255).astype(np.uint8)
 
 
+def test_hamming_counts_differing_bits_both_ways() -> None:
+    a = np.array([[1, 0, 1, 0], [1, 1, 1, 1]], np.uint8)
+    b = np.array([[0, 1, 1, 1], [1, 0, 1, 0], [0, 0, 0, 0]], np.uint8)
+    expected = [[int((x != y).sum()) for y in b] for x in a]
+    assert hamming(a, b).tolist() == expected == [[3, 0, 2], [1, 2, 4]]
+
+
 @pytest.mark.parametrize("hasher", [phash, dhash])
 def test_hashes_survive_resizing_and_recompression(
         hasher: Callable[[np.ndarray], np.ndarray], tmp_path: Path) -> None:

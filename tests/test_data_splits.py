@@ -24,6 +24,11 @@ def test_same_inputs_same_split_whatever_the_order() -> None:
     assert set(train).isdisjoint(val) and set(train) | set(val) == set(IDS)
 
 
+def test_the_training_share_is_rounded_not_cut() -> None:
+    """7 ids at 0.8: 5.6 training ids round to 6 (a floor would keep 5); never all of them."""
+    assert [len(seeded_split(IDS[:n], 0.8)[0]) for n in (7, 3, 2)] == [6, 2, 1]
+
+
 def test_the_seed_changes_the_split() -> None:
     assert seeded_split(IDS, seed=0) != seeded_split(IDS, seed=1)
 

@@ -85,6 +85,12 @@ def test_each_problem_is_reported_per_file(messy: Path) -> None:
     assert next(p for p in problems if p.kind == "size_mismatch").fatal
     orphans = orphan_masks(messy)
     assert [p.path.name for p in orphans] == ["orphan_segmentation.png"]
+    # the folder's summary (data validate, data summary) names it too, beside the pairs'
+    from mobilegan.data.summary import summarize_folder
+
+    summary = summarize_folder(messy, max_pixels=50_000)
+    assert [p.path.name for p in summary.problems] == ["orphan_segmentation.png"]
+    assert "orphan_segmentation.png" in {p.path.name for p in summary.all_problems()}
 
 
 def test_lenient_loading_keeps_the_good_pairs(messy: Path) -> None:

@@ -434,3 +434,24 @@ def test_an_id_like_a_formula_stays_text_in_per_image_csv(drawn_weights: Path,
     assert sorted(ids) == ["'=cmd", "läsion"]
     assert sorted(r["id"] for r in read_per_image(tmp_path / "out" / "per_image.csv")) == [
         "=cmd", "läsion"]
+
+
+def test_the_recorded_command_parses_back_to_the_same_options() -> None:
+    """summary.json's command must repeat the evaluation: every option given comes back
+    when the recorded line is parsed again."""
+    import shlex
+
+    from mobilegan.cli.eval_cmd import command_line
+    from mobilegan.cli.main import build_parser
+
+    parser = build_parser()
+    given = ["evaluate", "runs/a b", "data/isic2017", "--split", "val", "--out", "o",
+             "--image-size", "96", "--batch-size", "4", "--threshold", "0.4", "--tta",
+             "--postprocess", "--normalize-exposure", "--limit", "7", "--figures",
+             "--device", "cpu", "--name", "mine (v2)", "--perturb", "blur"]
+    args = parser.parse_args(given)
+    recorded = shlex.split(command_line(args))
+    assert recorded[0] == "mobilegan"
+    again = parser.parse_args(recorded[1:])
+    assert {k: v for k, v in vars(again).items() if k != "func"} == \
+        {k: v for k, v in vars(args).items() if k != "func"}

@@ -100,6 +100,11 @@ def test_int8_records_its_calibration_and_keeps_the_float_metadata(
     meta = read_onnx_metadata(int8_file)
     assert meta["mobilegan.model"] == read_onnx_metadata(float_file)["mobilegan.model"]
     assert meta["mobilegan.source"] == "mobilegan.safetensors"
+    # anyone can check which weights and which images made the file
+    assert meta["mobilegan.source_sha256"] == hashlib.sha256(
+        shipped_weights().read_bytes()).hexdigest()
+    assert record.calibration_ids_sha256 == hashlib.sha256(
+        "\n".join(sorted(record.calibration_ids)).encode()).hexdigest()
 
 
 def test_an_int8_file_runs_at_the_size_its_weights_trained_at(

@@ -234,6 +234,29 @@ def test_seeds_of_one_experiment_are_mean_and_std(results: tuple[Path, str, dict
     assert len(group_summaries(find_summaries([tmp_path]))) == 1
 
 
+def test_one_leaky_seed_makes_the_experiment_leaky(results: tuple[Path, str, dict[str, Path]],
+                                                   tmp_path: Path) -> None:
+    """Seeds are averaged into one row: if any seed trained on test images, the row is not
+    leak-free (it leaves Table 2) and carries the LEAK label."""
+    from mobilegan.evaluation.report import find_summaries
+
+    _, _, evals = results
+    base = json.loads((evals["leak_free"] / "summary.json").read_text())
+    for seed, leak in ((0, False), (1, True)):
+        folder = tmp_path / f"mobilegan_seed{seed}"
+        folder.mkdir()
+        (folder / "summary.json").write_text(json.dumps(
+            {**base, "seed": seed, "run_name": folder.name, "name": "mobilegan", "leak": leak,
+             "figures": {}}))
+    [group] = group_summaries(find_summaries([tmp_path]))
+    assert group.leak and len(group.summaries) == 2
+    text = build_report([tmp_path], tmp_path / "RESULTS.md")
+    assert not [line for line in _section(_sections(text), "Table 2").splitlines()
+                if line.startswith("| mobilegan")]
+    rows = [line for line in text.splitlines() if line.startswith("| mobilegan")]
+    assert rows and all("**(LEAK)**" in row.split("|")[1] for row in rows)
+
+
 def test_report_refuses_folders_without_summaries(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "R.md")]) == 2

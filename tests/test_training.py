@@ -121,8 +121,10 @@ def test_nan_guard_restores_lowers_lr_then_stops(data_root: Path, tmp_path: Path
     trainer = trainer_module.Trainer(cfg)
     with pytest.raises(trainer_module.TrainingDiverged, match="3 non-finite losses in a row"):
         trainer.fit()
-    assert any("lowered the lr to 0.0001" in e for e in trainer.events)
-    assert any("lowered the lr to 5e-05" in e for e in trainer.events)
+    # bad, good (the count starts again), bad, bad, bad: halved three times, then stopped
+    lowered = [e for e in trainer.events if "lowered the lr to" in e]
+    assert [e.split("lowered the lr to ")[1].split(" ")[0] for e in lowered] == [
+        "0.0001", "5e-05", "2.5e-05"]
     assert trainer.global_step == 3  # steps 3, 5, 6, 7 of the loss were never applied
     for tensor in trainer.generator.state_dict().values():
         assert torch.isfinite(tensor.float()).all()
@@ -626,6 +628,43 @@ def test_a_stale_temporary_checkpoint_is_swept_by_the_next_save(tmp_path: Path) 
     assert not stale.exists() and load_checkpoint(tmp_path / "last.pt")["a"].shape == (1,)
 
 
+def test_a_save_that_fails_midway_leaves_the_last_checkpoint_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The old checkpoint is replaced only once the new one is fully written."""
+    path = atomic_save({"a": torch.ones(3)}, tmp_path / "last.pt")
+
+    def cut_short(state, handle):
+        handle.write(b"PK\x03\x04 half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", cut_short)
+    with pytest.raises(OSError, match="No space"):
+        atomic_save({"a": torch.zeros(3)}, path)
+    assert torch.equal(load_checkpoint(path)["a"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left
+
+
+def test_loading_a_checkpoint_never_runs_pickled_code(tmp_path: Path) -> None:
+    """weights_only: an object that would run code when unpickled is refused by name."""
+    torch.save({"x": _Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="evil.pt is not a readable checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert not _Payload.ran
+
+
+class _Payload:
+    """Pickles as a call: unpickling it with weights_only=False would set ``ran``."""
+
+    ran = False
+
+    def __reduce__(self):
+        return (_Payload._run, ())
+
+    @staticmethod
+    def _run() -> None:
+        _Payload.ran = True
+
+
 def test_an_excluded_id_that_is_nowhere_is_reported(data_root: Path, tmp_path: Path) -> None:
     cfg = tiny_config(data_root, tmp_path / "run", steps=1)
     cfg.data.exclude_train_ids = ["ISIC_TYPO"]
@@ -686,7 +725,11 @@ def test_a_restored_snapshot_is_not_changed_by_the_steps_after_it(data_root: Pat
     good_step()
     trainer._snapshot = trainer._capture()
     before = copy.deepcopy(trainer._snapshot)
-    trainer._handle_bad_step()
+    good_step()  # the networks move away from the snapshot...
+    trainer._handle_bad_step()  # ...and come back to it exactly
+    for name in ("generator", "discriminator"):
+        now = trainer_module._unwrap(getattr(trainer, name)).state_dict()
+        assert all(torch.equal(now[key], value) for key, value in before[name].items()), name
     good_step()
     good_step()
     for name in ("opt_g", "opt_d"):

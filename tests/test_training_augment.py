@@ -139,3 +139,25 @@ def test_clahe_keeps_hue_of_colour_images() -> None:
     keep = (enhanced.amax(1) < 255) & (images.amin(1) > 0)
     order = (images[:, 0] > images[:, 1]) == (enhanced[:, 0] > enhanced[:, 1])
     assert order[keep].float().mean() > 0.98
+
+
+def _changed(before: torch.Tensor, after: torch.Tensor) -> int:
+    return int((before != after).flatten(1).any(1).sum())
+
+
+def test_each_photometric_change_touches_about_its_share_of_images() -> None:
+    """gamma_p and clahe_p are probabilities per image: of 200 varied images, about that
+    share is changed (binomial: 95% of draws within the bounds), and gamma is drawn in its
+    range."""
+    images = torch.randint(30, 220, (200, 3, 16, 16), generator=torch.Generator().manual_seed(0),
+                           dtype=torch.uint8)
+    masks = torch.zeros(200, 1, 16, 16, dtype=torch.uint8)
+    for field, p in (("gamma_p", 0.2), ("clahe_p", 0.25)):
+        cfg = dataclasses.replace(OFF, **{field: p})
+        out, _ = augment_batch(images, masks, cfg, torch.Generator().manual_seed(5))
+        assert 0.6 * 200 * p < _changed(images, out) < 1.4 * 200 * p, field
+    # one gamma everywhere: grey 128 becomes exactly 255 * (128 / 255) ** 0.9
+    grey = torch.full((4, 3, 8, 8), 128, dtype=torch.uint8)
+    cfg = dataclasses.replace(OFF, gamma=(0.9, 0.9), gamma_p=1.0)
+    out, _ = augment_batch(grey, masks[:4, :, :8, :8], cfg, torch.Generator().manual_seed(1))
+    assert out.unique().tolist() == [round(255 * (128 / 255) ** 0.9)]
