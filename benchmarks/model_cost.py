@@ -49,18 +49,26 @@ class Cost:
 
 
 def _round_robin_ms(runs: dict[str, Callable[[], object]], repeats: int,
-                    warmup: int = 3) -> dict[str, float]:
-    """Median ms per callable, timed in turn, so that load from other processes on a
-    shared machine hits every model alike and the ratios stay fair."""
+                    warmup: int = 3, rounds: int = 5) -> dict[str, float]:
+    """Median ms per callable. The callables take turns in ``rounds`` blocks of calls, so
+    that load from other processes on a shared machine hits every model alike and the
+    ratios stay fair; a block (one untimed call first) lets the model run alone, as
+    infer_speed.py does: turn by turn, the threads ONNX Runtime keeps spinning after a call
+    slowed the next session's call (2 threads: 54 ms for the shipped network against 34 ms
+    with one)."""
     for run in runs.values():
         for _ in range(warmup):
             run()
+    rounds = max(1, min(rounds, repeats))
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
+    for block in range(rounds):
+        calls = repeats // rounds + (block < repeats % rounds)
         for name, run in runs.items():
-            start = time.perf_counter()
             run()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(calls):
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) * 1000 for name, t in times.items()}
 
 
