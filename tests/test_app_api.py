@@ -93,6 +93,31 @@ def test_health_names_backend_samples_and_limits(client):
     assert "TIFF" in body["formats"] and "GIF" in body["formats"]  # the page shows them
 
 
+def test_answers_about_images_are_never_cached(client):
+    """Every API answer carries patient data or its description: no-store on all of them."""
+    png = io.BytesIO()
+    Image.new("RGB", (32, 24), (180, 120, 90)).save(png, "PNG")
+    answer = client.post("/api/segment", files=[_part("a.png", png.getvalue(), "image/png")])
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    assert client.get("/api/nothing").headers["cache-control"] == "no-store"
+
+
+def test_the_review_message_follows_the_flag_not_the_score():
+    """A flagged image gets the sentence whatever its score (an empty mask is flagged at
+    confidence 1); an unflagged one none."""
+    from mobilegan.app.payload import success
+    from mobilegan.inference.result import SegmentationResult
+
+    mask = np.zeros((8, 8), bool)
+    mask[2:6, 2:6] = True
+    for flagged in (True, False):
+        result = SegmentationResult("x", mask, mask.astype(np.float32), None, 0.97, flagged,
+                                    16, 0.25, (2, 2, 6, 6))
+        answer = success("x.png", "x", np.zeros((8, 8, 3), np.uint8), result, "torch", 1, 0.1)
+        assert (answer["review_message"] is not None) == flagged
+        assert answer["area_percent"] == 25.0
+
+
 def test_page_and_its_files_are_served_with_safe_headers(client):
     page = client.get("/")
     assert page.status_code == 200 and "not a medical device" in page.text

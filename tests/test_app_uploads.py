@@ -41,6 +41,13 @@ def test_files_are_collected_in_memory_and_fields_ignored():
     assert uploads[1].data == b"\x00\r\n--x" * 10
 
 
+@pytest.mark.parametrize("sent", ["a%22b%0D%0Ac.png", "a%22b%0d%0ac.png"])
+def test_the_three_codes_browsers_use_in_file_names_are_decoded(sent):
+    """WHATWG browsers, curl and httpx send '"', CR and LF as %22, %0D, %0A (either case)."""
+    [upload] = _read(_body(("files", sent, b"x")), UploadLimits())
+    assert upload.filename == 'a"b\r\nc.png'
+
+
 def test_a_file_over_the_size_limit_gets_an_error_and_its_bytes_are_dropped():
     limits = UploadLimits(max_file_bytes=1000)
     uploads = _read(_body(("files", "big.jpg", b"x" * 5000), ("files", "ok.jpg", b"y" * 10)),
@@ -79,6 +86,7 @@ def test_not_multipart_is_a_400():
     ("été.png", "été"),  # letters of any script are kept: names stay told apart
     ("日本.jpg", "日本"),
     ("-1-1.jpg", "1-1"),  # never a leading '-', a minus sign in a spreadsheet
+    ("lesion.v2.final.jpg", "lesion.v2.final"),  # only the last suffix goes
 ])
 def test_upload_ids_are_safe_file_stems(filename, expected):
     assert upload_id(filename) == expected

@@ -58,6 +58,12 @@ def test_confidence_is_the_share_of_the_lesion_that_survives_the_threshold_band(
     hesitant = lesion.copy()
     hesitant[9:21, 9:21] = np.maximum(hesitant[9:21, 9:21], 0.5)
     assert postprocess.confidence(hesitant) == pytest.approx(100 / 144)
+    # the band's ends are 0.1 and 0.9 (the shipped thresholds were chosen with them): a ring
+    # at 0.15 counts as lesion at the lower end, one at 0.85 not at the upper end
+    for ring, expected in ((0.15, 100 / 144), (0.85, 100 / 144), (0.05, 1.0), (0.95, 1.0)):
+        edged = lesion.copy()
+        edged[9:21, 9:21] = np.maximum(edged[9:21, 9:21], ring)
+        assert postprocess.confidence(edged) == pytest.approx(expected), ring
     assert postprocess.confidence(np.zeros((30, 30), np.float32)) == 1.0  # nothing to doubt
     with pytest.raises(ValueError, match="band"):
         postprocess.confidence(lesion, band=(0.9, 0.1))
@@ -142,3 +148,15 @@ def test_network_input_is_scaled_to_minus_one_one_as_in_training() -> None:
     assert batch[0, :, 1, 7].tolist() == [1.0, 1.0, 1.0]
     trained = normalize_images(torch.from_numpy(image.transpose(2, 0, 1))[None]).numpy()
     assert np.allclose(batch, trained, atol=1e-6)
+
+
+def test_arrays_of_every_kind_become_the_same_uint8_picture() -> None:
+    """A bool mask is black and white, a float picture in [0, 1] is rounded to the nearest
+    level (so 0.5 is 128, and a uint8 picture divided by 255 comes back exactly)."""
+    from mobilegan.inference.preprocess import to_rgb
+
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    assert np.array_equal(to_rgb(levels / 255.0)[..., 0], levels)
+    assert to_rgb(np.full((2, 2), 0.5))[0, 0].tolist() == [128, 128, 128]
+    on = np.eye(3, dtype=bool)
+    assert np.array_equal(to_rgb(on)[..., 1], on.astype(np.uint8) * 255)

@@ -274,6 +274,21 @@ def test_cli_calibrates_only_on_the_runs_training_ids(
     assert len(set(record.calibration_ids)) == 3
 
 
+def test_cli_names_the_file_after_its_weights_and_holds_it_to_min_agreement(
+        train_samples: list, isic2018: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --out: <weights>_int8.onnx in the current folder. --min-agreement is the
+    bar: at 1.0 (masks identical to float32's on every other image) the file is set aside."""
+    weights = _run_folder(tmp_path, [s.id for s in train_samples[40:45]])
+    monkeypatch.chdir(tmp_path)
+    code = main(["export", str(weights), "--quantize", "int8", "--calibration", str(isic2018),
+                 "--calibration-images", "3", "--check", "--min-agreement", "1.0"])
+    said = capsys.readouterr()
+    assert code == 1 and "FAILED (least 1)" in said.out
+    assert (tmp_path / "best_int8.check-failed.onnx").is_file()
+    assert not (tmp_path / "best_int8.onnx").exists()
+
+
 def test_cli_refuses_a_folder_with_none_of_the_training_ids(
         isic2018: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     weights = _run_folder(tmp_path, ["ISIC_0000000_not_here"])

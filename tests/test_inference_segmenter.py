@@ -339,6 +339,12 @@ def test_devices_a_backend_cannot_use_are_value_errors(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="cpu or cuda"):
         OnnxBackend(shipped_int8(), device="bogus")
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        # said at once, not a silent fall-back to the CPU that then reports "cuda"
+        with pytest.raises(ValueError, match="no CUDA provider"):
+            OnnxBackend(shipped_int8(), device="cuda")
 
 
 def test_the_pixel_limit_for_files_is_the_callers_to_set(weights: Path, lesion: np.ndarray,

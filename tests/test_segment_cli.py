@@ -165,6 +165,23 @@ def test_write_outputs_sanitises_result_ids(tmp_path: Path) -> None:
     assert all(p.parent == tmp_path for p in written)
 
 
+def test_written_pictures_are_the_results_own(tmp_path: Path) -> None:
+    """The files hold what the result draws: the 0/255 mask and the overlay with its
+    contour in the contour colour."""
+    from mobilegan.inference.result import CONTOUR_COLOUR
+
+    mask = np.zeros((12, 16), dtype=bool)
+    mask[3:9, 4:12] = True
+    result = SegmentationResult("x", mask, mask.astype(np.float32), None, 1.0, False,
+                                int(mask.sum()), float(mask.mean()), (4, 3, 12, 9))
+    image = np.full((12, 16, 3), 90, np.uint8)
+    write_outputs(result, image, tmp_path)
+    overlay = np.asarray(Image.open(tmp_path / "x_overlay.png").convert("RGB"))
+    assert np.array_equal(overlay, np.asarray(result.overlay(image).convert("RGB")))
+    assert (overlay == CONTOUR_COLOUR).all(axis=-1).sum() > 10
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "x_segmentation.png")), mask * 255)
+
+
 def test_a_data_sets_folder_gives_its_images_and_never_its_masks(tmp_path: Path) -> None:
     def draw(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -427,6 +444,27 @@ def test_the_run_record_repeats_a_sampled_run(weights: Path, tmp_path: Path) -> 
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
+def test_every_option_reaches_the_segmenter(weights: Path, tmp_path: Path) -> None:
+    """The record is read off the segmenter that ran: each option given must be there (a
+    dropped --tta or --threshold ran the defaults without a word)."""
+    from mobilegan.inference.segmenter import low_confidence_threshold
+
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((40, 48), seed=7)[0]).save(image)
+    assert _segment(image, "--out", tmp_path / "o", "--weights", weights, "--samples", "3",
+                    "--seed", "1", "--tta", "--no-postprocess", "--threshold", "0.3",
+                    "--no-normalize-exposure") == 0
+    record = json.loads((tmp_path / "o" / "segment_run.json").read_text())
+    assert {k: record[k] for k in ("samples", "seed", "tta", "postprocess", "threshold",
+                                   "normalize_exposure", "low_confidence_below")} == {
+        "samples": 3, "seed": 1, "tta": True, "postprocess": False, "threshold": 0.3,
+        "normalize_exposure": False, "low_confidence_below": low_confidence_threshold(3, True)}
+    assert _segment(image, "--out", tmp_path / "d", "--weights", weights) == 0
+    default = json.loads((tmp_path / "d" / "segment_run.json").read_text())
+    assert (default["samples"], default["tta"], default["postprocess"], default["threshold"],
+            default["normalize_exposure"]) == (1, False, True, 0.5, True)
+
+
 def test_a_seed_without_sampling_is_named_as_having_no_effect(
         weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     image = tmp_path / "x.png"
@@ -449,6 +487,26 @@ def test_an_int8_file_given_to_the_onnx_backend_is_named_as_int8(
                     "--weights", shipped_int8()) == 0
     assert "is an int8 export" in capsys.readouterr().err
     assert json.loads((tmp_path / "a" / "segment_run.json").read_text())["backend"] == "int8"
+
+
+def test_an_output_name_that_is_a_link_is_never_written_through(weights: Path,
+                                                                 tmp_path: Path) -> None:
+    """A link in --out where a mask or overlay would go is refused for that image: neither
+    the file it points to (even one this tool wrote) nor a missing target is written."""
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((32, 32), seed=5)[0]).save(image)
+    assert _segment(image, "--out", tmp_path / "first", "--weights", weights) == 0
+    ours = tmp_path / "first" / "x_segmentation.png"
+    before = ours.read_bytes()
+    for kind, target in (("segmentation", ours), ("overlay", tmp_path / "nowhere.png")):
+        out = tmp_path / f"linked_{kind}"
+        out.mkdir()
+        (out / f"x_{kind}.png").symlink_to(target)
+        assert _segment(image, "--out", out, "--weights", weights) == 1  # its row failed
+        assert "not replaced" in _rows(out)[str(image)]["error"]
+        record = json.loads((out / "segment_run.json").read_text())
+        assert (record["succeeded"], record["failed"]) == (0, 1)
+    assert ours.read_bytes() == before and not (tmp_path / "nowhere.png").exists()
 
 
 @pytest.mark.parametrize("name", ["results.csv", "segment_run.json"])

@@ -797,3 +797,20 @@ def test_a_validation_folder_holding_every_training_image_is_refused_in_words(
     cfg.data.extra_train_dir, cfg.data.extra_train_splits = str(tmp_path / "extra"), ("all",)
     train, val, _ = plan_splits(cfg)
     assert [s.id for s in train] == ["c"] and sorted(s.id for s in val) == ["a", "b"]
+
+
+def test_a_new_run_starts_its_logs_afresh_and_a_resume_keeps_the_rows_before_it(
+        tmp_path) -> None:
+    """A run started again in the same folder must not append to the old run's rows; a
+    resume keeps the rows up to its checkpoint and drops the ones after it."""
+    from mobilegan.training.run_log import CsvLog
+
+    path = tmp_path / "metrics.csv"
+    first = CsvLog(path, "epoch")
+    for epoch in (1, 2, 3):
+        first.write({"epoch": epoch, "jac": epoch / 10})
+    resumed = CsvLog(path, "epoch", resume_after=2)
+    resumed.write({"epoch": 3, "jac": 0.9})
+    assert path.read_text().splitlines() == ["epoch,jac", "1,0.1", "2,0.2", "3,0.9"]
+    CsvLog(path, "epoch").write({"epoch": 1, "jac": 0.5})
+    assert path.read_text().splitlines() == ["epoch,jac", "1,0.5"]
