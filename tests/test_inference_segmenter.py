@@ -420,3 +420,29 @@ def test_the_uncertainty_map_is_the_variance_over_samples() -> None:
     assert result.uncertainty.shape == (20, 30)
     assert np.allclose(result.uncertainty, 0.09, atol=1e-5)
     assert np.allclose(result.probability, 0.5, atol=1e-5)
+
+
+def test_seeded_sampling_leaves_the_callers_random_numbers_alone(weights: Path,
+                                                                lesion: np.ndarray) -> None:
+    """A seeded Segmenter draws its noise from its own seed: the caller's torch RNG goes
+    on as if nothing had run (a training loop beside it keeps its sequence)."""
+    import torch
+
+    segmenter = Segmenter(weights, image_size=SIZE, samples=2, seed=0)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    segmenter.predict(lesion)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_an_onnx_backend_asked_for_samples_is_refused_not_run_with_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mobilegan.cli.main import main
+
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((32, 32), seed=1)[0]).save(image)
+    assert main(["segment", str(image), "--out", str(tmp_path / "o"), "--backend", "int8",
+                 "--samples", "8", "--quiet"]) == 2
+    assert "needs backend='torch'" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "results.csv").exists()
