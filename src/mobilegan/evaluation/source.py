@@ -88,10 +88,8 @@ def onnx_source_metadata(path: Path) -> tuple[dict[str, Any], str | None]:
         raise ValueError(f"{path} has no mobilegan model config in its metadata: export it "
                          f"with `mobilegan export` to score it")
     metadata = source_metadata(props)
-    size = recorded_image_size(props)
-    if size and not metadata.get("image_size"):
-        metadata = {**metadata, "image_size": size}
-    return metadata, props.get("mobilegan.source")
+    size = recorded_image_size(props)  # the training size first, as in the metadata
+    return ({**metadata, "image_size": size} if size else metadata), props.get("mobilegan.source")
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -74,10 +74,9 @@ def low_confidence_threshold(samples: int, tta: bool = False) -> float:
         return LOW_CONFIDENCE_TTA if samples <= 1 else LOW_CONFIDENCE_SAMPLED_TTA
     if samples <= 1:
         return LOW_CONFIDENCE
-    measured_below = [n for n in LOW_CONFIDENCE_FEW_SAMPLES if n <= samples]
-    if samples >= 8 or not measured_below:
+    if samples >= 8:
         return LOW_CONFIDENCE_SAMPLED
-    return LOW_CONFIDENCE_FEW_SAMPLES[max(measured_below)]
+    return LOW_CONFIDENCE_FEW_SAMPLES[max(n for n in LOW_CONFIDENCE_FEW_SAMPLES if n <= samples)]
 #: Largest batch handed to the network at once (samples x flips x images are split).
 MAX_FORWARD_BATCH = 32
 #: Network input size when neither the caller nor the weights' metadata gives one.
@@ -118,7 +117,8 @@ class Segmenter:
     share of the lesion that stays lesion from threshold 0.1 to 0.9 (see
     :func:`mobilegan.inference.postprocess.confidence`); images below
     ``low_confidence_below`` (default: the threshold chosen for this number of samples and
-    TTA, :func:`low_confidence_threshold`) are flagged and deserve a human look. ``weights`` is a ``.safetensors`` file (with its ``.json``) or, for
+    TTA, :func:`low_confidence_threshold`) are flagged and deserve a human look.
+    ``weights`` is a ``.safetensors`` file (with its ``.json``) or, for
     ``backend="onnx"``, an ``.onnx`` file; None means the shipped weights.
     ``backend="int8"`` runs an int8 ONNX file (default: the shipped one) with onnxruntime:
     about 1.4x faster on a CPU, masks as good as float32's (v5: JAC -0.1 on held-out
