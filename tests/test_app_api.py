@@ -200,6 +200,54 @@ def test_an_oversized_request_is_refused_with_413_before_reading_it(torch_segmen
     assert response.status_code == 413 and "MB" in response.json()["error"]
 
 
+def test_a_declared_oversized_upload_is_refused_without_waiting_for_a_place(torch_segmenter,
+                                                                           monkeypatch):
+    """With every place taken, an upload whose declared length is over the limit is
+    answered 413 at once, its body never read: it must not queue behind the gate."""
+    import threading
+    import time
+
+    from mobilegan.app import server
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Busy:
+        def __getattr__(self, name):
+            return getattr(torch_segmenter, name)
+
+        def predict(self, image, id=None):
+            entered.set()
+            release.wait(10)
+            return torch_segmenter.predict(image, id=id)
+
+    bodies_read = []
+    read_body = server._read_uploads
+
+    async def counted_read(request, limits):
+        bodies_read.append(request.headers.get("content-length"))
+        return await read_body(request, limits)
+
+    monkeypatch.setattr(server, "_read_uploads", counted_read)
+    limits = UploadLimits(max_file_bytes=1_000, max_files=1, max_requests=1)
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (180, 120, 90)).save(png, "PNG")
+    with TestClient(create_app(Busy(), limits)) as client:
+        holder = threading.Thread(target=lambda: client.post(
+            "/api/segment", files=[_part("a.png", png.getvalue(), "image/png")]))
+        holder.start()
+        assert entered.wait(10)  # the only place is taken
+        started = time.monotonic()
+        response = client.post("/api/segment", content=b"x" * (limits.max_request_bytes + 1),
+                               headers={"content-type": "multipart/form-data; boundary=abc"})
+        waited = time.monotonic() - started
+        release.set()
+        holder.join()
+    assert response.status_code == 413
+    assert "this server takes at most 1 images" in response.json()["error"]
+    assert waited < 5, waited
+    assert len(bodies_read) == 1  # the holder's; the oversized body was never read
+
+
 def test_requests_without_images_get_400(client):
     assert client.post("/api/segment", json={"a": 1}).status_code == 400
     empty = client.post("/api/segment", data={"note": "hello"}, files=[])

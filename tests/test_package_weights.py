@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mobilegan.evaluation.evaluate import evaluate
 from mobilegan.inference.segmenter import Segmenter
@@ -78,3 +79,31 @@ def test_the_card_does_not_call_gan_free_weights_a_gans() -> None:
     loss = {"adversarial": 1.0, "l1": 0.1, "jaccard": 0.5}
     assert module.used_losses({"loss": loss, "train": {"adversarial": False}}) == {"l1": 0.1, "jaccard": 0.5}
     assert module.used_losses({"loss": loss, "train": {"adversarial": True}}) == loss
+
+
+def test_the_shipped_generator_scores_its_recorded_validation_jac(isic2018: Path) -> None:
+    """The shipped file, run by today's network code on its own 413 validation images,
+    scores the val_JAC recorded when it was trained (float32 then, fp16 as shipped): a
+    change to any block, attention module or the input scaling that moves its numbers
+    shows here, against the trained weights rather than a random start."""
+    from mobilegan.data.cache import load_cached
+    from mobilegan.inference.segmenter import PACKAGED_WEIGHTS
+    from mobilegan.data.layouts import load_samples
+    from mobilegan.models.io import load_model
+    from mobilegan.training.validation import validate
+
+    shipped = PACKAGED_WEIGHTS
+    recorded = read_model_info(shipped)["metadata"]
+    val_ids = set(json.loads(shipped.with_name("mobilegan.splits.json").read_text())["val"])
+    samples = [s for s in load_samples(isic2018) if s.id in val_ids]
+    assert len(samples) == recorded["n_val"] == 413
+    data = load_cached(samples, recorded["image_size"], progress=False)
+    generator, _ = load_model(shipped)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # 413 images: the machine's two cores
+    try:
+        score = validate(generator.float(), data)["val_JAC"]
+    finally:
+        torch.set_num_threads(threads)
+    # fp16 storage moved it by 1e-5; a changed block moves it by far more.
+    assert abs(score - recorded["val_JAC"]) < 0.0005, (score, recorded["val_JAC"])

@@ -169,3 +169,18 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> PreparedData:
     info["train"], info["val"] = train_set.ids, val_set.ids
     info["train_ids_sha256"] = ids_sha256(train_set.ids)
     return PreparedData(train_set, val_set, info)
+
+
+def protocol_line(info: dict[str, Any]) -> str:
+    """What the run keeps out of training, said on the terminal and in train.log as it
+    starts (splits.json holds the ids)."""
+    if info.get("leak"):
+        return (f"protocol: {info['protocol']}. {info['leak_label']}: every result of this run "
+                f"carries that label")
+    removed = info.get("train_ids_in_val_removed") or 0
+    also = f"; {removed} images of the validation folder left out of training" if removed else ""
+    if not info.get("eval_dir"):
+        return ("protocol: no evaluation set named (data.eval_dir is null): no test ids are "
+                "kept out of training" + also)
+    return (f"protocol: leak-free: {info.get('eval_ids_excluded', 0)} ids of the evaluation set "
+            f"{info['eval_dir']} ({info.get('eval_split')}) left out of training" + also)

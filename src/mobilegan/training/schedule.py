@@ -32,3 +32,12 @@ def budget_progress(progress: float, epochs: int, elapsed_s: float, budget_s: fl
     """Progress in epochs when the decay should also end with a time budget: the larger of
     the epochs done and the budget's spent fraction of ``epochs`` (``train.schedule_over_budget``)."""
     return max(progress, epochs * elapsed_s / budget_s)
+
+
+def epochs_trained(steps: int, steps_per_epoch: int) -> float:
+    """Steps as epochs, to two decimals, or to two significant digits below 0.01 (one
+    step of a 260-step epoch is 0.0038, not 0.0)."""
+    epochs = steps / steps_per_epoch
+    if epochs == 0 or epochs >= 0.01:
+        return round(epochs, 2)
+    return float(f"{epochs:.2g}")

@@ -24,7 +24,6 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from mobilegan.config import RunConfig, changed_fields
-from mobilegan.data.cache import CachedSet
 from mobilegan.data.tensors import normalize_images
 from mobilegan.hardware import describe_device, resolve_device
 from mobilegan.losses import discriminator_loss, generator_loss
@@ -33,11 +32,12 @@ from mobilegan.models.registry import build_discriminator, build_model
 from mobilegan.training.augment import augment_batch
 from mobilegan.training.checkpoint import atomic_save, load_checkpoint
 from mobilegan.training.ema import WeightAverage
-from mobilegan.training.data_setup import PreparedData, prepare_data
+from mobilegan.training.data_setup import PreparedData, prepare_data, protocol_line
 from mobilegan.training.distributed import (DistInfo, barrier, broadcast_buffers, broadcast_float,
                                             init_distributed, shutdown)
 from mobilegan.training.run_log import CsvLog, TensorBoard
-from mobilegan.training.schedule import budget_progress, lr_factor
+from mobilegan.training.schedule import budget_progress, epochs_trained, lr_factor
+from mobilegan.training.validation import validate
 from mobilegan.training.visualize import overlay_grid
 
 
@@ -60,54 +60,6 @@ class TrainResult:
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
-
-
-@torch.no_grad()
-def validate(generator: nn.Module, data: CachedSet, batch_size: int = 64,
-             autocast: bool = False) -> dict[str, float]:
-    """Mean per-image JAC and DIC at the training resolution, noise z off. For model
-    selection only: the reported numbers come from ``mobilegan evaluate`` at the ground
-    truth's own resolution."""
-    was_training = generator.training
-    generator.eval()
-    jac, dic = [], []
-    for start in range(0, len(data), batch_size):
-        images = normalize_images(data.images[start:start + batch_size])
-        truth = data.masks[start:start + batch_size].bool()
-        with torch.autocast(images.device.type, torch.bfloat16, enabled=autocast):
-            pred = generator(images) > 0
-        tp = (pred & truth).flatten(1).sum(1).double()
-        fp = (pred & ~truth).flatten(1).sum(1).double()
-        fn = (~pred & truth).flatten(1).sum(1).double()
-        union = tp + fp + fn
-        jac.append(torch.where(union > 0, tp / union.clamp(min=1), torch.ones_like(tp)))
-        dic.append(torch.where(union > 0, 2 * tp / (2 * tp + fp + fn).clamp(min=1), torch.ones_like(tp)))
-    generator.train(was_training)
-    return {"val_JAC": torch.cat(jac).mean().item(), "val_DIC": torch.cat(dic).mean().item()}
-
-
-def protocol_line(info: dict[str, Any]) -> str:
-    """What the run keeps out of training, said on the terminal and in train.log as it
-    starts (splits.json holds the ids)."""
-    if info.get("leak"):
-        return (f"protocol: {info['protocol']}. {info['leak_label']}: every result of this run "
-                f"carries that label")
-    removed = info.get("train_ids_in_val_removed") or 0
-    also = f"; {removed} images of the validation folder left out of training" if removed else ""
-    if not info.get("eval_dir"):
-        return ("protocol: no evaluation set named (data.eval_dir is null): no test ids are "
-                "kept out of training" + also)
-    return (f"protocol: leak-free: {info.get('eval_ids_excluded', 0)} ids of the evaluation set "
-            f"{info['eval_dir']} ({info.get('eval_split')}) left out of training" + also)
-
-
-def epochs_trained(steps: int, steps_per_epoch: int) -> float:
-    """Steps as epochs, to two decimals, or to two significant digits below 0.01 (one
-    step of a 260-step epoch is 0.0038, not 0.0)."""
-    epochs = steps / steps_per_epoch
-    if epochs == 0 or epochs >= 0.01:
-        return round(epochs, 2)
-    return float(f"{epochs:.2g}")
 
 
 class Trainer:
