@@ -28,3 +28,21 @@ def test_the_check_sees_an_option_without_help():
     parser = build_parser()
     parser.add_argument("--undocumented")
     assert _undocumented(parser, ("mobilegan",)) == ["mobilegan --undocumented"]
+
+
+def _option_help(command: str, option: str) -> str:
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    sub = commands.choices[command]
+    return next(a.help for a in sub._actions if option in a.option_strings)
+
+
+def test_segment_help_states_the_numbers_the_code_uses():
+    """Help text that quotes a limit quotes the one in force."""
+    from mobilegan.inference.segmenter import BATCH_PIXELS, MAX_ASPECT_RATIO
+
+    assert f"over {BATCH_PIXELS / 1e6:g} megapixels" in _option_help("segment", "--batch-size")
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    description = " ".join(commands.choices["segment"].description.split())
+    assert MAX_ASPECT_RATIO == 3.0 and "at least three times as long as wide" in description

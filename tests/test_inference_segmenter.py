@@ -156,6 +156,29 @@ def test_an_image_with_no_lesion_found_is_flagged() -> None:
     assert result.area_pixels == 0 and result.confidence == 1.0 and result.low_confidence
 
 
+def test_an_image_far_from_a_dermoscopy_shape_is_flagged() -> None:
+    """The network sees every image squeezed to a square: a strip of 3:1 or longer gets a
+    human look even when the network is sure of its (squeezed) lesion."""
+    import torch
+
+    from mobilegan.inference.segmenter import MAX_ASPECT_RATIO
+
+    class CentreSquare(torch.nn.Module):  # a decided lesion in the middle of any input
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = torch.full((x.shape[0], 1, *x.shape[2:]), -12.0)
+            h, w = x.shape[2:]
+            logits[..., h // 4:3 * h // 4, w // 4:3 * w // 4] = 12.0
+            return logits
+
+    segmenter = Segmenter.from_module(CentreSquare(), image_size=SIZE)
+    assert MAX_ASPECT_RATIO == 3.0
+    for (height, width), flagged in [((100, 299), False), ((100, 300), True),
+                                     ((300, 100), True), ((150, 200), False)]:
+        result = segmenter.predict(np.full((height, width, 3), 150, np.uint8))
+        assert result.confidence == 1.0 and result.area_pixels > 0
+        assert result.low_confidence == flagged, (height, width)
+
+
 def test_tta_averages_flips(weights: Path, segmenter: Segmenter) -> None:
     """With TTA, a mirrored image gives the mirrored probability map."""
     image = draw_lesion((96, 128), seed=1, label=False)[0]
@@ -187,6 +210,34 @@ def test_predict_many_streams_real_images(segmenter: Segmenter, isic2018: Path) 
     assert ids == [p.stem for p in paths]
     batched = segmenter.predict_batch([np.asarray(Image.open(p).convert("RGB")) for p in paths])
     assert np.allclose(batched[2].probability, segmenter.predict(paths[2]).probability, atol=1e-5)
+
+
+def test_predict_many_batches_by_pixels_as_well_as_by_count(segmenter: Segmenter,
+                                                            tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large originals are not held eight at a time: a batch also ends before the image
+    that would take it past BATCH_PIXELS, and an image larger than that goes alone."""
+    from mobilegan.inference import segmenter as module
+
+    sizes = [(40, 50), (40, 50), (40, 50), (90, 100), (40, 50), (32, 32)]  # 2000 px each...
+    paths = []
+    for i, (h, w) in enumerate(sizes):
+        paths.append(tmp_path / f"im{i}.png")
+        Image.fromarray(draw_lesion((h, w), seed=i, label=False)[0]).save(paths[-1])
+    calls: list[int] = []
+    batch = segmenter.predict_batch
+    monkeypatch.setattr(segmenter, "predict_batch",
+                        lambda images, ids=None: calls.append(len(images)) or batch(images, ids))
+    monkeypatch.setattr(module, "BATCH_PIXELS", 5_000)
+    results = list(segmenter.predict_many(paths, batch_size=8))
+    # 2000 + 2000 fits, a third would not; 9000 alone; 2000 + 1024 at the end
+    assert calls == [2, 1, 1, 2]
+    assert [r.id for r in results] == [p.stem for p in paths]
+    assert [r.mask.shape for r in results] == sizes
+    calls.clear()
+    monkeypatch.setattr(module, "BATCH_PIXELS", 10**9)
+    list(segmenter.predict_many(paths, batch_size=4))
+    assert calls == [4, 2]
 
 
 def test_invalid_options_are_refused(weights: Path) -> None:

@@ -23,8 +23,8 @@ from scipy.special import expit
 
 from mobilegan import paper
 from mobilegan.inference import postprocess
-from mobilegan.inference.preprocess import (ImageInput, normalize_exposure, prepare_batch,
-                                            read_input_file, to_rgb)
+from mobilegan.inference.preprocess import (ImageInput, normalize, normalize_exposure,
+                                            read_input_file, resize_rgb, to_rgb)
 from mobilegan.inference.result import SegmentationResult
 from mobilegan.metrics.isic import resize_probability
 
@@ -77,6 +77,22 @@ def low_confidence_threshold(samples: int, tta: bool = False) -> float:
     if samples >= 8:
         return LOW_CONFIDENCE_SAMPLED
     return LOW_CONFIDENCE_FEW_SAMPLES[max(n for n in LOW_CONFIDENCE_FEW_SAMPLES if n <= samples)]
+#: Widest aspect ratio (long side over short) that is not flagged for a human look. The
+#: network sees every image squeezed to a square; dermoscopy images are 1:1 to about 3:2
+#: (ISIC's originals, PH2's 768x560), so a strip of 3:1 or more is not one, or is a crop
+#: squeezed out of shape: an 8000x50 strip scored a confident 9% lesion before this.
+MAX_ASPECT_RATIO = 3.0
+#: Pixels of decoded images that ``predict_many`` and ``mobilegan segment`` hold for one
+#: batch: eight 27-megapixel ISIC originals at once peaked at 2.8 GB, for little gain, as
+#: such images spend their time in the full-size work around the network. A batch ends
+#: before the image that would take it past this (an image larger than it goes alone).
+BATCH_PIXELS = 32_000_000
+
+
+def pixels(image: np.ndarray) -> int:
+    return int(image.shape[0]) * int(image.shape[1])
+
+
 #: Largest batch handed to the network at once (samples x flips x images are split).
 MAX_FORWARD_BATCH = 32
 #: Network input size when neither the caller nor the weights' metadata gives one.
@@ -230,19 +246,26 @@ class Segmenter:
 
     def predict_many(self, paths: Iterable[str | os.PathLike],
                      batch_size: int = 8) -> Iterator[SegmentationResult]:
-        """Segment files lazily, ``batch_size`` at a time in memory; an unreadable file
-        raises (``mobilegan segment`` records and skips them instead)."""
+        """Segment files lazily, ``batch_size`` at a time in memory (fewer when they hold
+        more than :data:`BATCH_PIXELS`); an unreadable file raises (``mobilegan segment``
+        records and skips them instead)."""
         _check(_is_int(batch_size) and batch_size >= 1,
                f"batch_size must be an int >= 1, got {batch_size!r}")
         _check_collection(paths, "predict_many", "paths")
-        chunk: list[Path] = []
-        for path in paths:
-            chunk.append(Path(path))
+        chunk: list[tuple[Path, np.ndarray]] = []
+        held = 0
+        for path in map(Path, paths):
+            image = read_input_file(path, self.max_pixels)
+            if chunk and held + pixels(image) > BATCH_PIXELS:
+                yield from self._predict_read(chunk)
+                chunk, held = [], 0
+            chunk.append((path, image))
+            held += pixels(image)
             if len(chunk) == batch_size:
-                yield from self._predict_files(chunk)
-                chunk = []
+                yield from self._predict_read(chunk)
+                chunk, held = [], 0
         if chunk:
-            yield from self._predict_files(chunk)
+            yield from self._predict_read(chunk)
 
     def predict_batch(self, images: Sequence[ImageInput],
                       ids: Sequence[str | None] | None = None) -> list[SegmentationResult]:
@@ -260,16 +283,19 @@ class Segmenter:
         ids = [_id_of(Path(image)) if id is None and isinstance(image, (str, os.PathLike))
                else None if id is None else str(id) for image, id in zip(images, ids)]
         images = [to_rgb(image, self.max_pixels) for image in images]
-        network_input = [normalize_exposure(im) for im in images] if self.exposure else images
-        mean, variance = self._probabilities(prepare_batch(network_input, self.image_size))
+        # Each image brightened and shrunk to the network's size in turn, so that no more
+        # than one full-size brightened copy is held at once.
+        thumbnails = [resize_rgb(normalize_exposure(im) if self.exposure else im, self.image_size)
+                      for im in images]
+        mean, variance = self._probabilities(normalize(np.stack(thumbnails)))
         return [self._finish(image, mean[i], None if variance is None else variance[i], ids[i])
                 for i, image in enumerate(images)]
 
     # -- internals -------------------------------------------------------------------------
 
-    def _predict_files(self, paths: list[Path]) -> list[SegmentationResult]:
-        return self.predict_batch([read_input_file(p, self.max_pixels) for p in paths],
-                                  [_id_of(p) for p in paths])
+    def _predict_read(self, chunk: list[tuple[Path, np.ndarray]]) -> list[SegmentationResult]:
+        return self.predict_batch([image for _path, image in chunk],
+                                  [_id_of(path) for path, _image in chunk])
 
     def _probabilities(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Mean lesion probability (B, S, S) and its variance over noise samples (or None)."""
@@ -310,8 +336,10 @@ class Segmenter:
         score = postprocess.confidence(mean)
         area = int(mask.sum())
         # No lesion found in a picture meant to show one (a blank frame, a lesion off the
-        # image) deserves the same look, whatever the score says.
-        flagged = score < self.low_confidence_below or area == 0
+        # image), or a picture far from a dermoscopy image's shape, deserves the same look,
+        # whatever the score says.
+        flagged = (score < self.low_confidence_below or area == 0
+                   or max(height, width) >= MAX_ASPECT_RATIO * min(height, width))
         return SegmentationResult(
             id=id, mask=mask, probability=probability, uncertainty=uncertainty,
             confidence=score, low_confidence=bool(flagged),
