@@ -148,3 +148,15 @@ def test_serve_speed_times_the_page_over_http(tmp_path: Path) -> None:
     for row in rows:
         p50, p90, inside = float(row[3]), float(row[4]), float(row[5])
         assert 0 < inside <= p50 <= p90  # the server's own clock sees part of the round trip
+
+
+def test_large_images_compares_the_shipped_settings_with_them_undone(tmp_path: Path,
+                                                                     isic2018: Path) -> None:
+    out = _run("large_images.py", "--images", "1", "--size", "320x240", "--threads", "1",
+               "--data", str(isic2018), cwd=tmp_path)
+    assert "1 images of 320x240" in out and "batches of at most 32 megapixels" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| shipped", "| overlay at zlib level 6", "| batches by count only", "| both undone"]
+    assert all(row.rstrip().endswith("| same |") for row in rows)
+    assert not list(tmp_path.iterdir())  # the upscaled images were temporary
