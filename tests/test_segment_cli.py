@@ -235,6 +235,21 @@ def test_a_folder_of_large_images_is_segmented_a_few_pixels_at_a_time(
     assert rows[4]["width"] == "100" and rows[4]["height"] == "90"
 
 
+@pytest.mark.parametrize("size", [0, -1, 2.5, True])
+def test_segment_files_refuses_a_batch_size_that_would_skip_images(weights: Path, tmp_path: Path,
+                                                                   size) -> None:
+    """batch_size=0 once gave empty chunks: every image skipped, an empty table, no error."""
+    from mobilegan.inference.batch import segment_files
+    from mobilegan.inference.segmenter import Segmenter
+
+    image = tmp_path / "a.png"
+    Image.fromarray(draw_lesion((40, 50), seed=1, label=False)[0]).save(image)
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+        segment_files(Segmenter(weights, image_size=64), [image], tmp_path / "out",
+                      batch_size=size, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_data_sets_folder_gives_its_images_and_never_its_masks(tmp_path: Path) -> None:
     def draw(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -272,6 +272,9 @@ def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_
     A folder holding an earlier run's results is refused unless ``overwrite``, which first
     removes that run's own outputs (so the folder then holds this run's only). ``record``
     (settings, weights...) is written to :data:`RECORD_NAME` with the counts."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        # 0 would give empty chunks: every image silently skipped, an empty table
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
@@ -314,7 +317,7 @@ def _segment_into(segmenter: Any, paths: list[Path], out: Path, guard: "OutputGu
 
 
 def _chunks(paths: list[Path], size: int) -> Iterator[list[Path]]:
-    for start in range(0, len(paths), max(1, size)):
+    for start in range(0, len(paths), size):
         yield paths[start:start + size]
 
 
