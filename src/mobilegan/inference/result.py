@@ -29,8 +29,11 @@ class SegmentationResult:
     ``uncertainty`` is the per-pixel variance of the lesion probability over the noise
     samples (None when ``samples <= 1``). ``confidence`` is defined in
     :func:`mobilegan.inference.postprocess.confidence`; ``low_confidence`` marks images
-    below the segmenter's threshold, which deserve a human look. ``bbox`` is
-    (x0, y0, x1, y1) with x1, y1 exclusive, None when no lesion was found.
+    below the segmenter's threshold (or find no lesion, or are 3:1 or longer), which deserve
+    a human look. ``bbox`` is (x0, y0, x1, y1) with x1, y1 exclusive, None when no lesion
+    was found. ``probability`` and ``uncertainty`` are float32 at full size: about 100 MB
+    each for a 27-megapixel original, so over many large images keep what you need (the
+    mask, :meth:`to_row`) rather than every result.
     """
 
     id: str | None
