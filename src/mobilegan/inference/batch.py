@@ -243,12 +243,15 @@ _OUTPUT_NAME = re.compile(r"_(segmentation|overlay|uncertainty)$", re.IGNORECASE
 
 def _is_own_output(path: Path) -> bool:
     """An overlay or uncertainty map of an earlier run (``--out`` pointed at an input
-    folder): ``<id>_overlay.png`` with its ``<id>_segmentation.png`` beside it. A user's
-    own ``mole_overlay.jpg`` (no such mask beside it) is still an image."""
+    folder): ``<id>_overlay.png`` with its ``<id>_segmentation.png`` beside it, marked as
+    this tool's in its PNG text. A user's own ``mole_overlay.jpg``, or an unmarked
+    ``x_overlay.png`` beside a ground-truth mask, is still an image (it was dropped without
+    a word when the name alone decided)."""
     match = _OUTPUT_NAME.search(path.stem)
     if match is None or match.group(1).lower() == "segmentation" or path.suffix.lower() != ".png":
         return False
-    return (path.parent / f"{path.stem[:match.start()]}_segmentation.png").is_file()
+    return ((path.parent / f"{path.stem[:match.start()]}_segmentation.png").is_file()
+            and _written_by_us(path))
 
 
 #: Failures whose messages a summary keeps for the terminal (all of them are in the CSV).
