@@ -12,22 +12,7 @@ from PIL import Image, PngImagePlugin
 
 from mobilegan.app.uploads import (RequestRejected, Upload, UploadLimits, decode_upload,
                                    keep_upload, upload_id)
-
-BOUNDARY = "----mobilegan-details"
-
-
-def _body(*parts: tuple[str, str | None, bytes]) -> bytes:
-    """multipart/form-data with (field name, filename or None, content) parts."""
-    chunks = []
-    for name, filename, content in parts:
-        disposition = f'form-data; name="{name}"'
-        if filename is not None:
-            disposition += f'; filename="{filename}"'
-        head = (f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n"
-                f"Content-Type: application/octet-stream\r\n\r\n")
-        chunks.append(head.encode() + content + b"\r\n")
-    return b"".join(chunks) + f"--{BOUNDARY}--\r\n".encode()
-
+from tests.test_app_uploads import BOUNDARY, _body
 
 def _read(body: bytes, limits: UploadLimits, chunk: int = 4096) -> list[Upload]:
     pytest.importorskip("python_multipart", reason="the web extras: pip install 'mobilegan[app]'")
