@@ -72,21 +72,20 @@ def quantize(weights: Path, folder: Path, out: Path, *options: str) -> int:
                  "--out", str(out), *options])
 
 
-def test_check_with_no_image_left_beside_the_calibration_set_fails(
+def test_check_with_no_image_left_beside_the_calibration_set_is_refused_first(
         weights: Path, tmp_path: Path, steps: Steps,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """Every image went to calibration: nothing is left to check the int8 file on, so the
-    check cannot pass (exit 1), and no comparison is made on calibration images."""
+    """Every image would go to calibration: nothing is left to check the int8 file on, so
+    the command stops before the slow quantisation (exit 2), writing nothing; it once
+    wrote the unchecked file under its --out name and exited 1."""
     folder = photos(tmp_path / "photos", 3)
     out = tmp_path / "q.onnx"
-    assert quantize(weights, folder, out, "--calibration-images", "3", "--check") == 1
+    assert quantize(weights, folder, out, "--calibration-images", "3", "--check") == 2
     said = capsys.readouterr()
-    assert "no images left beside the calibration set for --check" in said.err
-    assert len(steps.calibrated[0]) == 3 and steps.compared == []
-    assert "OK" not in said.out
-    # Not shipped under its name: a pipeline must not pick up a file never checked.
-    assert not out.exists() and (tmp_path / "q.check-failed.onnx").is_file()
-    assert "the check failed: moved q.onnx" in said.err
+    assert "--check needs training images beside the calibration set" in said.err
+    assert "lower --calibration-images" in said.err
+    assert steps.calibrated == [] and steps.compared == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
 
 
 def test_check_compares_on_the_images_calibration_did_not_use(
@@ -115,16 +114,24 @@ def test_agreement_is_judged_on_the_mean_mask_jaccard(
     assert out.is_file() and not (tmp_path / "q.check-failed.onnx").exists()
 
 
+@pytest.mark.parametrize("earlier", [False, True])
 def test_a_mean_jaccard_under_the_bar_sets_the_file_aside(
-        weights: Path, tmp_path: Path, steps: Steps,
+        weights: Path, tmp_path: Path, steps: Steps, earlier: bool,
         capsys: pytest.CaptureFixture[str]) -> None:
+    """The file that failed is set aside; a checked file reaches its name only once it
+    passes, so a good one already there stays."""
     steps.agreement = {"mean_mask_jaccard": 0.9, "worst_mask_jaccard": 0.8,
                        "max_probability_change": 0.3}
     folder = photos(tmp_path / "photos", 4)
     out = tmp_path / "q.onnx"
+    if earlier:
+        out.write_bytes(b"an earlier, checked file")
     assert quantize(weights, folder, out, "--calibration-images", "2", "--check") == 1
-    assert "FAILED (least 0.95)" in capsys.readouterr().out
-    assert not out.exists() and (tmp_path / "q.check-failed.onnx").is_file()
+    said = capsys.readouterr()
+    assert "FAILED (least 0.95)" in said.out and "moved q.unchecked.onnx to" in said.err
+    assert (tmp_path / "q.check-failed.onnx").read_bytes() == b"int8"
+    assert not (tmp_path / "q.unchecked.onnx").exists()
+    assert (out.read_bytes() == b"an earlier, checked file") if earlier else not out.exists()
 
 
 @pytest.mark.parametrize("count", ["0", "-1"])

@@ -248,6 +248,10 @@ def test_segment_files_refuses_a_batch_size_that_would_skip_images(weights: Path
         segment_files(Segmenter(weights, image_size=64), [image], tmp_path / "out",
                       batch_size=size, progress=False)
     assert not (tmp_path / "out").exists()
+    # numpy's ints count, as predict_many's batch_size takes them
+    summary = segment_files(Segmenter(weights, image_size=64), [image], tmp_path / "ok",
+                            batch_size=np.int64(1), progress=False)
+    assert summary.succeeded == 1
 
 
 def test_a_data_sets_folder_gives_its_images_and_never_its_masks(tmp_path: Path) -> None:

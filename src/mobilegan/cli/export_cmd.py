@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), default="auto",
                    help="auto: the fast torchscript exporter, dynamo if it fails")
     p.add_argument("--check", action="store_true",
-                   help="compare onnxruntime with PyTorch at 1x128x128 and 2x192x256")
+                   help="compare onnxruntime with PyTorch at 1x128x128 and 2x192x256; with "
+                        "--quantize int8, the int8 masks with float32's on other training "
+                        "images (a file that fails is renamed NAME.check-failed.onnx)")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest allowed |difference| of logits with --check (default 1e-4)")
     q = p.add_argument_group(
@@ -96,10 +98,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def set_aside(path: Path) -> int:
-    """A file that failed its check is renamed so that nothing ships it by its name; the
-    exit code 1."""
-    failed = path.with_name(f"{path.stem}.check-failed{path.suffix}")
+def set_aside(path: Path, named: Path | None = None) -> int:
+    """A file that failed its check is renamed ``<named>.check-failed.onnx`` (``named``:
+    the name it was written for, default ``path``) so that nothing ships it by that name;
+    the exit code 1."""
+    named = named or path
+    failed = named.with_name(f"{named.stem}.check-failed{named.suffix}")
     path.replace(failed)
     print(f"the check failed: moved {path.name} to {failed} (not for use; kept to inspect)",
           file=sys.stderr)
@@ -200,29 +204,39 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
     for problem in skipped:
         print(f"skipped calibration image {problem}", file=sys.stderr)
     rest = order[order.index(chosen[-1]) + 1:]
+    held: list = []  # images for the check, read before the slow part
+    if args.check:  # known before the slow part: a check that cannot run is not a pass
+        held, _, _ = _readable(rest, CHECK_IMAGES, size)
+        if not held:
+            raise ValueError(f"--check needs training images beside the calibration set, and "
+                             f"calibration took every readable one of {args.calibration} "
+                             f"({len(chosen)}): lower --calibration-images; nothing written")
     out = onnx_out(args.out, Path(f"{weights.stem}_int8.onnx"))
+    # Checked files reach their name only once they pass: until then (or if the check is
+    # interrupted) they sit beside it, and a good file already at that name is kept.
+    target = out.with_name(f"{out.stem}.unchecked{out.suffix}") if args.check else out
     start = time.perf_counter()
     model, _ = load_model(weights)
     with tempfile.TemporaryDirectory(prefix="mobilegan-export-") as tmp:
         fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", opset=args.opset or DEFAULT_OPSET,
                            exporter=args.exporter, metadata=weights_metadata(weights))
-        quantize_onnx(fp32, out, images, image_size=size,
+        quantize_onnx(fp32, target, images, image_size=size,
                       calibration_ids=[s.id for s in chosen],
                       calibration_source=f"{len(chosen)} images of {args.calibration} "
                                          f"({args.calibration_split}); allowed: {rule}")
-        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in "
+        print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) in "
               f"{time.perf_counter() - start:.1f} s: int8 convolutions, calibrated on "
               f"{len(chosen)} images ({rule})")
         if not args.check:
             return 0
-        held, _, _ = _readable(rest, CHECK_IMAGES, size)
-        if not held:  # a check that could not run is not a pass: the file is set aside
-            print("no images left beside the calibration set for --check", file=sys.stderr)
-            return set_aside(out)
-        agree = mask_agreement(fp32, out, held, size)
+        agree = mask_agreement(fp32, target, held, size)
     ok = agree["mean_mask_jaccard"] >= args.min_agreement
     print(f"agreement with float32 on {agree['images']} other images: mean mask Jaccard "
           f"{agree['mean_mask_jaccard']:.4f} (worst {agree['worst_mask_jaccard']:.4f}), largest "
           f"probability change {agree['max_probability_change']:.3f} "
           f"{'OK' if ok else 'FAILED'} (least {args.min_agreement:g})")
-    return 0 if ok else set_aside(out)
+    if not ok:
+        return set_aside(target, out)
+    target.replace(out)
+    print(f"checked: {out}")
+    return 0

@@ -2,7 +2,8 @@
 uncertainty maps and one ``results.csv``.
 
 Files are read ``batch_size`` at a time (fewer when they are large: see
-``segmenter.BATCH_PIXELS``), so memory stays bounded however large the folder and its images; a file that cannot be read or segmented becomes a CSV row with its error and
+``segmenter.BATCH_PIXELS``), so memory stays bounded however large the folder and its
+images; a file that cannot be read or segmented becomes a CSV row with its error and
 the run goes on. Output names come from sanitised, de-duplicated ids, so no input name
 can write outside the output folder.
 """
@@ -25,8 +26,10 @@ from PIL.PngImagePlugin import PngInfo
 from tqdm.auto import tqdm
 
 from mobilegan.data.layouts import IMAGE_SUFFIXES, folder_pairs, image_files, image_id
+from mobilegan.inference import segmenter as segmenter_module
 from mobilegan.inference.preprocess import read_input_file
 from mobilegan.inference.result import UNCERTAINTY_DESCRIPTION, SegmentationResult
+from mobilegan.inference.segmenter import is_int, pixels
 
 CSV_NAME = "results.csv"
 CSV_FIELDS = ["id", "source", "width", "height", "area_pixels", "area_percent",
@@ -250,8 +253,24 @@ def _is_own_output(path: Path) -> bool:
     match = _OUTPUT_NAME.search(path.stem)
     if match is None or match.group(1).lower() == "segmentation" or path.suffix.lower() != ".png":
         return False
-    return ((path.parent / f"{path.stem[:match.start()]}_segmentation.png").is_file()
-            and _written_by_us(path))
+    stem = path.stem[:match.start()]
+    if not (path.parent / f"{stem}_segmentation.png").is_file():
+        return False
+    # Outputs of versions before the mark: an ok row of the folder's own results.csv, as
+    # OutputGuard knows them.
+    return _written_by_us(path) or stem in _ok_ids(path.parent)
+
+
+def _ok_ids(folder: Path) -> set[str]:
+    """Ids of the ``ok`` rows of ``folder``'s ``results.csv`` if this tool wrote it."""
+    try:
+        with (folder / CSV_NAME).open(newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != CSV_FIELDS:
+                return set()
+            return {safe_id(row["id"]) for row in reader if row.get("status") == "ok"}
+    except (OSError, csv.Error):
+        return set()
 
 
 #: Failures whose messages a summary keeps for the terminal (all of them are in the CSV).
@@ -275,7 +294,7 @@ def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_
     A folder holding an earlier run's results is refused unless ``overwrite``, which first
     removes that run's own outputs (so the folder then holds this run's only). ``record``
     (settings, weights...) is written to :data:`RECORD_NAME` with the counts."""
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         # 0 would give empty chunks: every image silently skipped, an empty table
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     out = Path(out_dir)
@@ -329,8 +348,6 @@ def _segment_chunk(segmenter: Any, chunk: list[Path], ids: UniqueIds, out: Path,
                    max_pixels: int | None = None) -> list[dict[str, Any]]:
     """Rows for one chunk, in input order; only readable images reach the network, in
     batches of at most :data:`~mobilegan.inference.segmenter.BATCH_PIXELS` pixels."""
-    from mobilegan.inference.segmenter import BATCH_PIXELS, pixels
-
     rows: list[dict[str, Any]] = []
     images: dict[int, np.ndarray] = {}
     for i, path in enumerate(chunk):
@@ -340,7 +357,8 @@ def _segment_chunk(segmenter: Any, chunk: list[Path], ids: UniqueIds, out: Path,
         except Exception as error:  # noqa: BLE001 - every bad file is reported, not fatal
             _fail(rows[i], error)
             continue
-        if images and sum(map(pixels, images.values())) + pixels(image) > BATCH_PIXELS:
+        if images and (sum(map(pixels, images.values())) + pixels(image)
+                       > segmenter_module.BATCH_PIXELS):
             _segment_read(segmenter, images, rows, out, overlays, guard)
             images = {}
         images[i] = image
@@ -404,26 +422,27 @@ def write_outputs(result: SegmentationResult, image: np.ndarray, out: Path,
     sampled, ``<id>_uncertainty.png``; the id is sanitised again here. With a ``guard``,
     nothing is written if any of them would replace a file this tool did not write."""
     name = safe_id(result.id or "image")
-    # (path, drawing, what the picture is, for its PNG text if it needs saying)
-    pictures = [(out / f"{name}_segmentation.png", result.mask_image, None)]
+    # (path, drawing, what the picture is for its PNG text if it needs saying, zlib level)
+    pictures = [(out / f"{name}_segmentation.png", result.mask_image, None, MASK_COMPRESS_LEVEL)]
     if overlay:
-        pictures.append((out / f"{name}_overlay.png", lambda: result.overlay(image), None))
+        pictures.append((out / f"{name}_overlay.png", lambda: result.overlay(image), None,
+                         PICTURE_COMPRESS_LEVEL))
     if result.uncertainty is not None:
         pictures.append((out / f"{name}_uncertainty.png", result.uncertainty_image,
-                         UNCERTAINTY_DESCRIPTION))
+                         UNCERTAINTY_DESCRIPTION, PICTURE_COMPRESS_LEVEL))
     if guard is not None:
-        for path, _draw, _about in pictures:
+        for path, *_ in pictures:
             guard.check(path)
-    for path, draw, about in pictures:
-        # Pictures to look at are stored fast (the mask, the result, compressed as usual):
-        # zlib's default level spent three quarters of a 27-megapixel original's time on
-        # its overlay (5.7 s against 2.5 s at level 1, for a file 15% larger).
-        level = 6 if path == pictures[0][0] else PICTURE_COMPRESS_LEVEL
+    for path, draw, about, level in pictures:
         draw().save(path, pnginfo=_signature(about), compress_level=level)
-    return [path for path, _draw, _about in pictures]
+    return [path for path, *_ in pictures]
 
 
-#: zlib level of the overlay and uncertainty PNGs (see :func:`write_outputs`).
+#: zlib levels of the PNGs :func:`write_outputs` writes. The mask, the result itself, is
+#: compressed as usual; pictures to look at are stored fast: zlib's default level spent
+#: three quarters of a 27-megapixel original's time on its overlay (11.0 s per image
+#: against 4.8 s at level 1, for a file 18% larger; results/cpu/large_images.md).
+MASK_COMPRESS_LEVEL = 6
 PICTURE_COMPRESS_LEVEL = 1
 
 
@@ -582,8 +601,11 @@ def write_record(out: Path, record: dict[str, Any]) -> Path:
 
 
 def _written_by_us(path: Path) -> bool:
+    """Whether ``path`` carries :data:`WRITER` in its PNG text. Read from the chunks before
+    the pixels (where Pillow writes them): ``.text`` would decode the whole image, 0.2 s
+    for a camera-size overlay, for each file a folder search meets."""
     try:
         with Image.open(path) as existing:
-            return existing.format == "PNG" and existing.text.get(WRITER_KEY) == WRITER
+            return existing.format == "PNG" and existing.info.get(WRITER_KEY) == WRITER
     except Exception:  # noqa: BLE001 - unreadable: not known to be ours
         return False

@@ -77,19 +77,24 @@ def low_confidence_threshold(samples: int, tta: bool = False) -> float:
     if samples >= 8:
         return LOW_CONFIDENCE_SAMPLED
     return LOW_CONFIDENCE_FEW_SAMPLES[max(n for n in LOW_CONFIDENCE_FEW_SAMPLES if n <= samples)]
-#: Widest aspect ratio (long side over short) that is not flagged for a human look. The
-#: network sees every image squeezed to a square; dermoscopy images are 1:1 to about 3:2
-#: (ISIC's originals, PH2's 768x560), so a strip of 3:1 or more is not one, or is a crop
-#: squeezed out of shape: an 8000x50 strip scored a confident 9% lesion before this.
+
+
+#: Aspect ratio (long side over short) from which an image is flagged for a human look,
+#: whatever its score. The network sees every image squeezed to a square; dermoscopy
+#: images are 1:1 to about 3:2 (ISIC's originals, PH2's 768x560), so a strip of 3:1 or more
+#: is not one, or is a crop squeezed out of shape: an 8000x50 strip scored a confident 9%
+#: lesion before this.
 MAX_ASPECT_RATIO = 3.0
 #: Pixels of decoded images that ``predict_many`` and ``mobilegan segment`` hold for one
-#: batch: eight 27-megapixel ISIC originals at once peaked at 2.8 GB, for little gain, as
-#: such images spend their time in the full-size work around the network. A batch ends
-#: before the image that would take it past this (an image larger than it goes alone).
+#: batch: eight 27-megapixel ISIC originals at once peaked at 2.8 GB, and such images
+#: spend their time in the full-size work around the network, so batching them saves
+#: little (a tenth of the time: results/cpu/large_images.md). A batch ends before the
+#: image that would take it past this (an image larger than it goes alone).
 BATCH_PIXELS = 32_000_000
 
 
 def pixels(image: np.ndarray) -> int:
+    """Height x width of an image array (what a batch's :data:`BATCH_PIXELS` counts)."""
     return int(image.shape[0]) * int(image.shape[1])
 
 
@@ -215,7 +220,7 @@ class Segmenter:
                    threshold: float, low_confidence_below: float | None,
                    exposure: bool, max_pixels: int | None) -> None:
         self._set_image_size(image_size, "image_size")
-        _check(_is_int(samples) and samples >= 1, f"samples must be an int >= 1, got {samples!r}")
+        _check(is_int(samples) and samples >= 1, f"samples must be an int >= 1, got {samples!r}")
         _check(_is_number(threshold) and 0.0 < threshold < 1.0,
                f"threshold must be a number in (0, 1), got {threshold!r}")
         _check(low_confidence_below is None or (_is_number(low_confidence_below)
@@ -228,12 +233,12 @@ class Segmenter:
         self.low_confidence_below = (low_confidence_threshold(samples, tta)
                                      if low_confidence_below is None else low_confidence_below)
         self.exposure = exposure
-        _check(max_pixels is None or (_is_int(max_pixels) and max_pixels >= 1),
+        _check(max_pixels is None or (is_int(max_pixels) and max_pixels >= 1),
                f"max_pixels must be an int >= 1 (or None: 50 M), got {max_pixels!r}")
         self.max_pixels = max_pixels
 
     def _set_image_size(self, size: int, what: str) -> None:
-        _check(_is_int(size) and size >= 32 and size % 16 == 0,
+        _check(is_int(size) and size >= 32 and size % 16 == 0,
                f"{what} must be a multiple of 16 and >= 32, got {size!r}")
         self.image_size = int(size)
 
@@ -249,7 +254,7 @@ class Segmenter:
         """Segment files lazily, ``batch_size`` at a time in memory (fewer when they hold
         more than :data:`BATCH_PIXELS`); an unreadable file raises (``mobilegan segment``
         records and skips them instead)."""
-        _check(_is_int(batch_size) and batch_size >= 1,
+        _check(is_int(batch_size) and batch_size >= 1,
                f"batch_size must be an int >= 1, got {batch_size!r}")
         _check_collection(paths, "predict_many", "paths")
         chunk: list[tuple[Path, np.ndarray]] = []
@@ -352,7 +357,8 @@ def _check(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """A whole number as a count: Python's or numpy's int, never a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
