@@ -116,6 +116,17 @@ def test_the_review_message_follows_the_flag_not_the_score():
         answer = success("x.png", "x", np.zeros((8, 8, 3), np.uint8), result, "torch", 1, 0.1)
         assert (answer["review_message"] is not None) == flagged
         assert answer["area_percent"] == 25.0
+    # The sentence says why: a confident strip or empty mask is not "low confidence".
+    said = {}
+    for reason in ("low_confidence", "no_lesion", "shape"):
+        result = SegmentationResult("x", mask, mask.astype(np.float32), None, 0.97, True,
+                                    16, 0.25, (2, 2, 6, 6), review_reason=reason)
+        answer = success("x.png", "x", np.zeros((8, 8, 3), np.uint8), result, "torch", 1, 0.1)
+        assert answer["review_reason"] == reason
+        said[reason] = answer["review_message"]
+    assert said["low_confidence"].startswith("Low confidence")
+    assert said["no_lesion"].startswith("No lesion found")
+    assert said["shape"].startswith("Not shaped like a dermoscopy image")
 
 
 def test_page_and_its_files_are_served_with_safe_headers(client):

@@ -22,8 +22,9 @@ def _result(uncertainty: bool = False) -> SegmentationResult:
 
 def test_field_names_are_the_contract() -> None:
     names = [f.name for f in dataclasses.fields(SegmentationResult)]
+    # Fields are only ever added, at the end: positional construction keeps working.
     assert names == ["id", "mask", "probability", "uncertainty", "confidence", "low_confidence",
-                     "area_pixels", "area_fraction", "bbox"]
+                     "area_pixels", "area_fraction", "bbox", "review_reason"]
 
 
 def test_mask_image_is_single_channel_0_255() -> None:

@@ -154,6 +154,7 @@ def test_an_image_with_no_lesion_found_is_flagged() -> None:
     result = Segmenter.from_module(Nothing(), image_size=SIZE).predict(
         np.full((40, 50, 3), 200, np.uint8))
     assert result.area_pixels == 0 and result.confidence == 1.0 and result.low_confidence
+    assert result.review_reason == "no_lesion"
 
 
 def test_an_image_far_from_a_dermoscopy_shape_is_flagged() -> None:
@@ -177,6 +178,7 @@ def test_an_image_far_from_a_dermoscopy_shape_is_flagged() -> None:
         result = segmenter.predict(np.full((height, width, 3), 150, np.uint8))
         assert result.confidence == 1.0 and result.area_pixels > 0
         assert result.low_confidence == flagged, (height, width)
+        assert result.review_reason == ("shape" if flagged else None)
 
 
 def test_tta_averages_flips(weights: Path, segmenter: Segmenter) -> None:

@@ -22,6 +22,14 @@ from mobilegan.inference.batch import with_text_cells
 from mobilegan.inference.result import SegmentationResult
 
 LOW_CONFIDENCE_MESSAGE = "Low confidence — please have a clinician review this image."
+#: The card's sentence for each :data:`~mobilegan.inference.result.REVIEW_REASONS` key (a
+#: confident empty mask or strip is not called low confidence).
+REVIEW_MESSAGES = {
+    "low_confidence": LOW_CONFIDENCE_MESSAGE,
+    "no_lesion": "No lesion found — please have a clinician review this image.",
+    "shape": "Not shaped like a dermoscopy image (3:1 or longer), so the result is "
+             "unreliable — please have a clinician review this image.",
+}
 RESEARCH_NOTICE = ("Research tool, not a medical device: results must not be used for "
                    "diagnosis or treatment decisions.")
 #: Overlays above this many pixels are sent as JPEG (PNG would take seconds to encode).
@@ -85,7 +93,9 @@ def success(filename: str, image_id: str, rgb: np.ndarray, result: SegmentationR
         "bbox": list(result.bbox) if result.bbox is not None else None,
         "confidence": round(float(result.confidence), 4),
         "low_confidence": bool(result.low_confidence),
-        "review_message": LOW_CONFIDENCE_MESSAGE if result.low_confidence else None,
+        "review_reason": result.review_reason if result.low_confidence else None,
+        "review_message": (REVIEW_MESSAGES.get(result.review_reason or "", LOW_CONFIDENCE_MESSAGE)
+                           if result.low_confidence else None),
         "overlay": overlay,
         "mask": encoded(result.mask_image(), f"{image_id}_segmentation.png"),
         "uncertainty": (encoded(uncertainty, f"{image_id}_uncertainty.png")

@@ -22,6 +22,15 @@ UNCERTAINTY_DESCRIPTION = (
     "0 (the samples agree) to pale yellow = 0.5 (the largest possible)")
 
 
+#: Why an image is flagged for a human look (``SegmentationResult.review_reason``).
+REVIEW_REASONS = {
+    "low_confidence": "the network hesitates over the border: confidence below the threshold",
+    "no_lesion": "no lesion was found",
+    "shape": "the image is at least three times as long as it is wide, unlike a dermoscopy "
+             "image (the network sees it squeezed to a square)",
+}
+
+
 @dataclass
 class SegmentationResult:
     """One image's segmentation, every map at the ORIGINAL image resolution (H, W).
@@ -45,6 +54,9 @@ class SegmentationResult:
     area_pixels: int
     area_fraction: float
     bbox: tuple[int, int, int, int] | None
+    #: Why ``low_confidence`` is set, a key of :data:`REVIEW_REASONS` (None when it is not):
+    #: an empty mask or a strip is flagged at any confidence.
+    review_reason: str | None = None
 
     def __repr__(self) -> str:
         """The numbers, with the maps by shape only (printing a result in a notebook

@@ -343,13 +343,14 @@ class Segmenter:
         # No lesion found in a picture meant to show one (a blank frame, a lesion off the
         # image), or a picture far from a dermoscopy image's shape, deserves the same look,
         # whatever the score says.
-        flagged = (score < self.low_confidence_below or area == 0
-                   or max(height, width) >= MAX_ASPECT_RATIO * min(height, width))
+        reason = ("no_lesion" if area == 0 else
+                  "shape" if max(height, width) >= MAX_ASPECT_RATIO * min(height, width) else
+                  "low_confidence" if score < self.low_confidence_below else None)
         return SegmentationResult(
             id=id, mask=mask, probability=probability, uncertainty=uncertainty,
-            confidence=score, low_confidence=bool(flagged),
+            confidence=score, low_confidence=reason is not None,
             area_pixels=area, area_fraction=area / float(height * width),
-            bbox=postprocess.bbox(mask))
+            bbox=postprocess.bbox(mask), review_reason=reason)
 
 
 def _check(ok: bool, message: str) -> None:

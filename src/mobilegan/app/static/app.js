@@ -129,7 +129,10 @@ function showResult(card, r) {
   $(".area", card).textContent =
     `${formatInt(r.area_pixels)} px (${r.area_percent.toFixed(1)} %)`;
   const confidence = $(".confidence", card);
-  confidence.textContent = `${r.confidence.toFixed(2)} (${r.low_confidence ? "low" : "good"})`;
+  // An empty mask or a strip is flagged at any score: "flagged", not "low", then.
+  const verdict = !r.low_confidence ? "good"
+    : (r.review_reason && r.review_reason !== "low_confidence") ? "flagged" : "low";
+  confidence.textContent = `${r.confidence.toFixed(2)} (${verdict})`;
   confidence.classList.toggle("low", r.low_confidence);
   $(".seconds", card).textContent = `${r.seconds.toFixed(2)} s`;
   if (r.low_confidence) {
