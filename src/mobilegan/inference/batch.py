@@ -440,8 +440,8 @@ def write_outputs(result: SegmentationResult, image: np.ndarray, out: Path,
 
 #: zlib levels of the PNGs :func:`write_outputs` writes. The mask, the result itself, is
 #: compressed as usual; pictures to look at are stored fast: zlib's default level spent
-#: three quarters of a 27-megapixel original's time on its overlay (11.0 s per image
-#: against 4.8 s at level 1, for a file 18% larger; results/cpu/large_images.md).
+#: most of a 27-megapixel original's time on its overlay (8.7 s per image against 3.4 s
+#: at level 1, for a file 18% larger; results/cpu/large_images.md).
 MASK_COMPRESS_LEVEL = 6
 PICTURE_COMPRESS_LEVEL = 1
 

@@ -88,8 +88,8 @@ MAX_ASPECT_RATIO = 3.0
 #: Pixels of decoded images that ``predict_many`` and ``mobilegan segment`` hold for one
 #: batch: eight 27-megapixel ISIC originals at once peaked at 2.8 GB, and such images
 #: spend their time in the full-size work around the network, so batching them saves
-#: little (a tenth of the time: results/cpu/large_images.md). A batch ends before the
-#: image that would take it past this (an image larger than it goes alone).
+#: little (3.5 s per image by count against 3.4 s: results/cpu/large_images.md). A batch
+#: ends before the image that would take it past this (an image larger than it goes alone).
 BATCH_PIXELS = 32_000_000
 
 
