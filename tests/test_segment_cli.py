@@ -233,6 +233,15 @@ def test_a_folder_of_large_images_is_segmented_a_few_pixels_at_a_time(
     assert [r["id"] for r in rows] == [f"im{i}" for i in range(5)]
     assert [r["status"] for r in rows] == ["ok", "ok", "error", "ok", "ok"]
     assert rows[4]["width"] == "100" and rows[4]["height"] == "90"
+    # The progress bar hears of each file as it is finished, not once per chunk.
+    from mobilegan.inference.batch import _segment_chunk
+
+    told: list[int] = []
+    (tmp_path / "again").mkdir()
+    again = _segment_chunk(seg, paths, UniqueIds(), tmp_path / "again", overlays=False,
+                           done=told.append)
+    assert told == [1, 2, 1, 1]  # the corrupt file, then each network call's images
+    assert [r["status"] for r in again] == ["ok", "ok", "error", "ok", "ok"]
 
 
 @pytest.mark.parametrize("size", [0, -1, 2.5, True])

@@ -15,7 +15,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -326,7 +326,8 @@ def _segment_into(segmenter: Any, paths: list[Path], out: Path, guard: "OutputGu
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for chunk in _chunks(paths, batch_size):
-            for row in _segment_chunk(segmenter, chunk, ids, out, overlays, guard, max_pixels):
+            for row in _segment_chunk(segmenter, chunk, ids, out, overlays, guard, max_pixels,
+                                      bar.update):
                 # Ids need no guard: safe_id keeps letters, digits, '.', '_' and an inner '-'.
                 writer.writerow(with_text_cells(row, ("source", "error")))
                 ok += row["status"] == "ok"
@@ -334,7 +335,6 @@ def _segment_into(segmenter: Any, paths: list[Path], out: Path, guard: "OutputGu
                 if row["status"] != "ok" and len(first_errors) < SHOWN_ERRORS:
                     first_errors.append(f"{row['source']}: {row['error']}")
             handle.flush()
-            bar.update(len(chunk))
     return BatchSummary(ok, failed, csv_path, first_errors)
 
 
@@ -345,9 +345,12 @@ def _chunks(paths: list[Path], size: int) -> Iterator[list[Path]]:
 
 def _segment_chunk(segmenter: Any, chunk: list[Path], ids: UniqueIds, out: Path,
                    overlays: bool, guard: "OutputGuard | None" = None,
-                   max_pixels: int | None = None) -> list[dict[str, Any]]:
+                   max_pixels: int | None = None,
+                   done: Callable[[int], object] = lambda count: None) -> list[dict[str, Any]]:
     """Rows for one chunk, in input order; only readable images reach the network, in
-    batches of at most :data:`~mobilegan.inference.segmenter.BATCH_PIXELS` pixels."""
+    batches of at most :data:`~mobilegan.inference.segmenter.BATCH_PIXELS` pixels.
+    ``done(n)`` is told as each file is finished with (a progress bar that moved once
+    per chunk stood still for half a minute over eight camera-size originals)."""
     rows: list[dict[str, Any]] = []
     images: dict[int, np.ndarray] = {}
     for i, path in enumerate(chunk):
@@ -356,13 +359,16 @@ def _segment_chunk(segmenter: Any, chunk: list[Path], ids: UniqueIds, out: Path,
             image = read_input_file(path, max_pixels)
         except Exception as error:  # noqa: BLE001 - every bad file is reported, not fatal
             _fail(rows[i], error)
+            done(1)
             continue
         if images and (sum(map(pixels, images.values())) + pixels(image)
                        > segmenter_module.BATCH_PIXELS):
             _segment_read(segmenter, images, rows, out, overlays, guard)
+            done(len(images))
             images = {}
         images[i] = image
     _segment_read(segmenter, images, rows, out, overlays, guard)
+    done(len(images))
     return rows
 
 
