@@ -134,18 +134,35 @@ def test_cli_export_without_weights_says_what_to_do(
     assert not list(tmp_path.glob("*.onnx")) and os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("earlier", [False, True])
 def test_a_file_that_fails_its_check_is_set_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """A pipeline that looks for --out must not find a file that failed its check."""
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  earlier: bool) -> None:
+    """A pipeline that looks for --out must not find a file that failed its check, and a
+    good file already at that name survives it (the file is written as .unchecked.onnx and
+    takes its name only once it passes)."""
     import mobilegan.inference.export as export
 
     cfg = ModelConfig(name="unet", unet_base=4)
     weights = save_model(_trained_like(cfg), cfg, tmp_path / "unet.safetensors")
     monkeypatch.setattr(export, "check_onnx_parity", lambda model, path: 0.5)
     out = tmp_path / "unet.onnx"
+    if earlier:
+        out.write_bytes(b"an earlier, checked file")
     assert main(["export", str(weights), "--out", str(out), "--check"]) == 1
-    assert not out.exists() and (tmp_path / "unet.check-failed.onnx").is_file()
+    assert (tmp_path / "unet.check-failed.onnx").is_file()
+    assert (out.read_bytes() == b"an earlier, checked file") if earlier else not out.exists()
+    assert not (tmp_path / "unet.unchecked.onnx").exists()
     assert "FAILED" in capsys.readouterr().out
+    # A check that breaks (or Ctrl+C) leaves no unchecked file behind, and nothing at --out
+    def broken(model, path):
+        raise RuntimeError("broke")
+
+    monkeypatch.setattr(export, "check_onnx_parity", broken)
+    (tmp_path / "unet.check-failed.onnx").unlink()
+    with pytest.raises(RuntimeError, match="broke"):
+        main(["export", str(weights), "--out", str(out), "--check"])
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == (["unet.onnx"] if earlier else [])
 
 
 @pytest.mark.parametrize("option", [["--tolerance", "0"], ["--tolerance", "-1"],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from mobilegan import paper
@@ -85,16 +87,45 @@ def run(args: argparse.Namespace) -> int:
     out = onnx_out(args.out, Path(weights.with_suffix(".onnx").name))
     model, _ = load_model(weights)
     start = time.perf_counter()
-    path = export_onnx(model, out, opset=args.opset or DEFAULT_OPSET, exporter=args.exporter,
-                       metadata=weights_metadata(weights))
-    size_mb = path.stat().st_size / 1e6
-    print(f"wrote {path} ({size_mb:.1f} MB) in {time.perf_counter() - start:.1f} s")
-    if args.check:
+    with written_for(out, args.check) as target:
+        path = export_onnx(model, target, opset=args.opset or DEFAULT_OPSET,
+                           exporter=args.exporter, metadata=weights_metadata(weights))
+        size_mb = path.stat().st_size / 1e6
+        print(f"wrote {path} ({size_mb:.1f} MB) in {time.perf_counter() - start:.1f} s")
+        if not args.check:
+            return 0
         diff = check_onnx_parity(model, path)
         ok = diff < args.tolerance
         print(f"parity with PyTorch (1x128x128, 2x192x256): max |diff| = {diff:.2e} "
               f"{'OK' if ok else 'FAILED'} (tolerance {args.tolerance:g})")
-        return 0 if ok else set_aside(path)
+        return settle(path, out, ok)
+
+
+@contextlib.contextmanager
+def written_for(out: Path, check: bool) -> Iterator[Path]:
+    """Where to write the file meant for ``out``: ``out`` itself, or with a check
+    ``<name>.unchecked.onnx`` beside it, so that a file reaches its name only once it
+    passes (:func:`settle`) and a good one already there survives a failed or interrupted
+    check; an error or Ctrl+C on the way removes the unchecked file."""
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder: name the .onnx file to write inside it")
+    if not check:
+        yield out
+        return
+    target = out.with_name(f"{out.stem}.unchecked{out.suffix}")
+    try:
+        yield target
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+
+
+def settle(checked: Path, out: Path, ok: bool) -> int:
+    """A checked file takes its name when it passed; otherwise it is set aside."""
+    if not ok:
+        return set_aside(checked, out)
+    checked.replace(out)
+    print(f"checked: {out}")
     return 0
 
 
@@ -212,12 +243,10 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
                              f"calibration took every readable one of {args.calibration} "
                              f"({len(chosen)}): lower --calibration-images; nothing written")
     out = onnx_out(args.out, Path(f"{weights.stem}_int8.onnx"))
-    # Checked files reach their name only once they pass: until then (or if the check is
-    # interrupted) they sit beside it, and a good file already at that name is kept.
-    target = out.with_name(f"{out.stem}.unchecked{out.suffix}") if args.check else out
     start = time.perf_counter()
     model, _ = load_model(weights)
-    with tempfile.TemporaryDirectory(prefix="mobilegan-export-") as tmp:
+    with written_for(out, args.check) as target, \
+            tempfile.TemporaryDirectory(prefix="mobilegan-export-") as tmp:
         fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", opset=args.opset or DEFAULT_OPSET,
                            exporter=args.exporter, metadata=weights_metadata(weights))
         quantize_onnx(fp32, target, images, image_size=size,
@@ -230,13 +259,9 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
         if not args.check:
             return 0
         agree = mask_agreement(fp32, target, held, size)
-    ok = agree["mean_mask_jaccard"] >= args.min_agreement
-    print(f"agreement with float32 on {agree['images']} other images: mean mask Jaccard "
-          f"{agree['mean_mask_jaccard']:.4f} (worst {agree['worst_mask_jaccard']:.4f}), largest "
-          f"probability change {agree['max_probability_change']:.3f} "
-          f"{'OK' if ok else 'FAILED'} (least {args.min_agreement:g})")
-    if not ok:
-        return set_aside(target, out)
-    target.replace(out)
-    print(f"checked: {out}")
-    return 0
+        ok = agree["mean_mask_jaccard"] >= args.min_agreement
+        print(f"agreement with float32 on {agree['images']} other images: mean mask Jaccard "
+              f"{agree['mean_mask_jaccard']:.4f} (worst {agree['worst_mask_jaccard']:.4f}), "
+              f"largest probability change {agree['max_probability_change']:.3f} "
+              f"{'OK' if ok else 'FAILED'} (least {args.min_agreement:g})")
+        return settle(target, out, ok)
