@@ -155,9 +155,13 @@ def test_segments_a_real_image_at_its_own_resolution(client, real_image):
     assert r["overlay"]["filename"] == f"{IMAGE_ID}_overlay.png"
     assert _png(r["uncertainty"]).size == (256, 192) and r["uncertainty_note"] is None
     assert 0.0 <= r["confidence"] <= 1.0
-    if r["low_confidence"]:
-        assert r["review_message"] == ("Low confidence — please have a clinician review "
-                                       "this image.")
+    if r["low_confidence"]:  # the sentence for its reason (an untrained net may find none)
+        from mobilegan.app.payload import REVIEW_MESSAGES
+
+        assert r["review_message"] == REVIEW_MESSAGES[r["review_reason"]]
+        assert r["review_message"].endswith("please have a clinician review this image.")
+    else:
+        assert r["review_reason"] is None and r["review_message"] is None
     assert r["row"]["id"] == IMAGE_ID and r["row"]["status"] == "ok"
 
 
