@@ -176,6 +176,6 @@ def test_split_with_a_missing_eval_dir_says_that_folder_is_missing(
     assert main(["data", "split", str(root), "--out", str(out), "--eval-dir",
                  str(missing)]) == 2
     err = capsys.readouterr().err
-    assert f"no such folder: {missing}" in err
+    assert f"no such folder: {missing} (--eval-dir)" in err
     assert "data.eval_dir" not in err
     assert not out.exists()

@@ -63,4 +63,5 @@ def test_printing_a_result_shows_numbers_not_pixels() -> None:
     text = repr(_result(uncertainty=True))
     assert text.startswith("SegmentationResult(id='ISIC_0000001', size=40x30, area_pixels=300")
     assert "bbox=(10, 5, 30, 20)" in text and "uncertainty=(30, 40)" in text
-    assert len(text) < 250 and "array" not in text
+    assert "review_reason=None" in text
+    assert len(text) < 280 and "array" not in text

@@ -104,10 +104,11 @@ def _max_pixels(args: argparse.Namespace) -> int:
     return value
 
 
-def _existing(path: str) -> Path:
+def _existing(path: str, option: str | None = None) -> Path:
+    """``path`` as a folder that exists; the error names ``option`` when one gave it."""
     folder = Path(path)
     if not folder.exists():
-        raise FileNotFoundError(f"no such folder: {folder}")
+        raise FileNotFoundError(f"no such folder: {folder}" + (f" ({option})" if option else ""))
     return folder
 
 
@@ -259,7 +260,7 @@ def run_split(args: argparse.Namespace) -> int:
 
     root = _existing(args.dir)
     if args.eval_dir is not None:
-        _existing(args.eval_dir)
+        _existing(args.eval_dir, "--eval-dir")
     cfg = RunConfig()  # the run's own rule, so the ids are the ones training would use
     d = cfg.data
     d.train_dir, d.train_split = str(root), args.split

@@ -65,7 +65,8 @@ class SegmentationResult:
         return (f"SegmentationResult(id={self.id!r}, size={self.width}x{self.height}, "
                 f"area_pixels={self.area_pixels}, area_fraction={self.area_fraction:.4f}, "
                 f"bbox={self.bbox}, confidence={self.confidence:.3f}, "
-                f"low_confidence={self.low_confidence}, uncertainty={uncertainty})")
+                f"low_confidence={self.low_confidence}, review_reason={self.review_reason!r}, "
+                f"uncertainty={uncertainty})")
 
     @property
     def height(self) -> int:
