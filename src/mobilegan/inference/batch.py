@@ -27,10 +27,9 @@ from PIL.PngImagePlugin import PngInfo
 from tqdm.auto import tqdm
 
 from mobilegan.data.layouts import IMAGE_SUFFIXES, folder_pairs, image_files, image_id
-from mobilegan.inference import segmenter as segmenter_module
 from mobilegan.inference.preprocess import read_input_file
 from mobilegan.inference.result import UNCERTAINTY_DESCRIPTION, SegmentationResult
-from mobilegan.inference.segmenter import is_int, pixels
+from mobilegan.inference.segmenter import ends_batch, is_int
 
 CSV_NAME = "results.csv"
 CSV_FIELDS = ["id", "source", "width", "height", "area_pixels", "area_percent",
@@ -377,8 +376,7 @@ def _segment_chunk(segmenter: Any, chunk: list[Path], ids: UniqueIds, out: Path,
             _fail(rows[i], error)
             done(1)
             continue
-        if images and (sum(map(pixels, images.values())) + pixels(image)
-                       > segmenter_module.BATCH_PIXELS):
+        if ends_batch(images.values(), image):
             _segment_read(segmenter, images, rows, out, overlays, guard)
             done(len(images))
             images = {}

@@ -10,6 +10,7 @@ uint8 -> [-1, 1] mapping.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Union
 
@@ -136,6 +137,7 @@ def normalize(batch: np.ndarray) -> np.ndarray:
     return x / np.float32(127.5) - np.float32(1.0)
 
 
-def prepare_batch(images: list[np.ndarray], size: int) -> np.ndarray:
-    """RGB images of any sizes to one network-ready float32 (B, 3, size, size) batch."""
+def prepare_batch(images: Iterable[np.ndarray], size: int) -> np.ndarray:
+    """RGB images of any sizes to one network-ready float32 (B, 3, size, size) batch; each
+    is shrunk as it comes, so a generator of full-size images holds one at a time."""
     return normalize(np.stack([resize_rgb(im, size) for im in images]))

@@ -23,8 +23,8 @@ from scipy.special import expit
 
 from mobilegan import paper
 from mobilegan.inference import postprocess
-from mobilegan.inference.preprocess import (ImageInput, normalize, normalize_exposure,
-                                            read_input_file, resize_rgb, to_rgb)
+from mobilegan.inference.preprocess import (ImageInput, normalize_exposure, prepare_batch,
+                                            read_input_file, to_rgb)
 from mobilegan.inference.result import SegmentationResult
 from mobilegan.metrics.isic import resize_probability
 
@@ -96,6 +96,14 @@ BATCH_PIXELS = 32_000_000
 def pixels(image: np.ndarray) -> int:
     """Height x width of an image array (what a batch's :data:`BATCH_PIXELS` counts)."""
     return int(image.shape[0]) * int(image.shape[1])
+
+
+def ends_batch(held: Iterable[np.ndarray], image: np.ndarray) -> bool:
+    """Whether a batch holding the images ``held`` must be segmented before ``image`` is
+    added, as it would pass :data:`BATCH_PIXELS` (an empty batch always takes it): the one
+    rule of ``predict_many`` and ``mobilegan segment``."""
+    sizes = [pixels(im) for im in held]
+    return bool(sizes) and sum(sizes) + pixels(image) > BATCH_PIXELS
 
 
 #: Largest batch handed to the network at once (samples x flips x images are split).
@@ -258,17 +266,15 @@ class Segmenter:
                f"batch_size must be an int >= 1, got {batch_size!r}")
         _check_collection(paths, "predict_many", "paths")
         chunk: list[tuple[Path, np.ndarray]] = []
-        held = 0
         for path in map(Path, paths):
             image = read_input_file(path, self.max_pixels)
-            if chunk and held + pixels(image) > BATCH_PIXELS:
+            if ends_batch((held for _path, held in chunk), image):
                 yield from self._predict_read(chunk)
-                chunk, held = [], 0
+                chunk = []
             chunk.append((path, image))
-            held += pixels(image)
             if len(chunk) == batch_size:
                 yield from self._predict_read(chunk)
-                chunk, held = [], 0
+                chunk = []
         if chunk:
             yield from self._predict_read(chunk)
 
@@ -288,11 +294,10 @@ class Segmenter:
         ids = [_id_of(Path(image)) if id is None and isinstance(image, (str, os.PathLike))
                else None if id is None else str(id) for image, id in zip(images, ids)]
         images = [to_rgb(image, self.max_pixels) for image in images]
-        # Each image brightened and shrunk to the network's size in turn, so that no more
+        # Brightened lazily: prepare_batch shrinks each before the next is made, so no more
         # than one full-size brightened copy is held at once.
-        thumbnails = [resize_rgb(normalize_exposure(im) if self.exposure else im, self.image_size)
-                      for im in images]
-        mean, variance = self._probabilities(normalize(np.stack(thumbnails)))
+        network_input = (normalize_exposure(im) if self.exposure else im for im in images)
+        mean, variance = self._probabilities(prepare_batch(network_input, self.image_size))
         return [self._finish(image, mean[i], None if variance is None else variance[i], ids[i])
                 for i, image in enumerate(images)]
 
