@@ -115,7 +115,9 @@ def differing(masks: list[np.ndarray], reference: list[np.ndarray]) -> str:
         return "MISSING"
     changed = sum(int((a != b).sum()) for a, b in zip(masks, reference))
     total = sum(m.size for m in masks)
-    return "same" if changed == 0 else f"{changed:,} of {total / 1e6:.0f} M ({100 * changed / total:.2g}%)"
+    if changed == 0:
+        return "same"
+    return f"{changed:,} of {total / 1e6:.0f} M ({100 * changed / total:.2g}%)"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "<id>_uncertainty.png (the per-pixel standard deviation over the samples, "
                     "magma colours from black 0 to pale yellow 0.5); plus results.csv with one "
                     "row per input, failures included, and segment_run.json with the settings. "
-                    "Images with low confidence (or no lesion found, or at least three times as long "
-                    "as wide) are flagged in the CSV: "
-                    "they deserve a human look. Exit code 0 if at least one image succeeded.")
+                    "Images with low confidence (or no lesion found, or at least three times "
+                    "as long as wide) are flagged in the CSV: they deserve a human look. Exit "
+                    "code 0 if at least one image succeeded.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     p.add_argument("--out", required=True, help="output folder (created)")
     p.add_argument("--recursive", "-r", action="store_true",
@@ -50,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep the raw thresholded mask (no largest component / hole filling)")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="lesion where the probability is above this, in (0, 1); default 0.5")
-    p.add_argument("--batch-size", type=int, default=8, help="images in memory at once (fewer when they hold over 32 megapixels together: large originals go one or two at a time)")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="images in memory at once (fewer when they hold over 32 megapixels "
+                        "together: large originals go one or two at a time)")
     p.add_argument("--image-size", type=int, default=None,
                    help="network input size (default: the size the weights were trained at, "
                         "from their metadata; 128 for the shipped weights)")
