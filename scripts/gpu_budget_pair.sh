@@ -12,6 +12,9 @@
 #   mkdir -p devdata/isic2017 && cp -r ../shared/data/isic2018 devdata/ &&
 #   cp -r ../shared/data/isic2017/ISIC-2017_Test_v2_* devdata/isic2017/
 # Smoke test on a CPU: SMOKE=1 DEVICE=cpu DATA=../shared/data OUT=/tmp/out bash scripts/gpu_budget_pair.sh
+# RUNS names the rows trained side by side (default "nogan gan"): a name starting "gan" trains
+# with the adversary, one ending "_seedN" sets train.seed=N. TIME_INFERENCE=0 skips the inference
+# tables, e.g. RUNS="nogan_seed1 nogan_seed2" TIME_INFERENCE=0 for more seeds of a row already timed.
 set -uo pipefail
 : "${OUT:?OUT must name the folder whose files come back}"
 DATA=${DATA:-devdata}
@@ -22,7 +25,7 @@ WORK=${WORK:-gpu_work}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 export PYTHON=${PYTHON:-python3}  # the device's python3 holds torch
 MOBILEGAN="$PYTHON -m mobilegan.cli.main"
-RUNS=(nogan gan)
+read -r -a RUNS <<< "${RUNS:-nogan gan}"
 mkdir -p "$OUT" "$WORK"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 
@@ -49,11 +52,13 @@ else
 fi
 INFER+=(--device "$DEVICE" --no-onnx --threads 4 --models shipped U-Net --channels-last)
 
-echo "== inference at ${SECONDS}s"
-# Eager first, alone: if compiling runs past its limit, this table still comes back.
-timeout 90 "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" | tee "$WORK/infer_speed_eager.md"
-timeout "${INFER_TIMEOUT:-210}" "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" --compile \
-  --compile-mode "${COMPILE_MODE:-reduce-overhead}" | tee "$WORK/infer_speed_compiled.md"
+if [ "${TIME_INFERENCE:-1}" != 0 ]; then
+  echo "== inference at ${SECONDS}s"
+  # Eager first, alone: if compiling runs past its limit, this table still comes back.
+  timeout 90 "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" | tee "$WORK/infer_speed_eager.md"
+  timeout "${INFER_TIMEOUT:-210}" "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" --compile \
+    --compile-mode "${COMPILE_MODE:-reduce-overhead}" | tee "$WORK/infer_speed_compiled.md"
+fi
 
 # What is left, less RESERVE_S for loading the data, the last validation and packing.
 BUDGET_S=${BUDGET_S:-$((DEADLINE - SECONDS - ${RESERVE_S:-70}))}
@@ -68,8 +73,15 @@ train() {
     --out "$WORK/$name" > "$WORK/$name.log" 2>&1
   echo "$name: exit $? at ${SECONDS}s; $(tr -d '\n ' < "$WORK/$name/train_result.json" 2>/dev/null)"
 }
-train nogan & pids=($!)
-train gan --set train.adversarial=true & pids+=($!)
+run_options() {  # the options a row's name asks for
+  case $1 in gan*) echo --set train.adversarial=true ;; esac
+  if [[ $1 =~ _seed([0-9]+)$ ]]; then echo --set "train.seed=${BASH_REMATCH[1]}"; fi
+}
+pids=()
+for run in "${RUNS[@]}"; do
+  # shellcheck disable=SC2046  # the options split into words on purpose
+  train "$run" $(run_options "$run") & pids+=($!)
+done
 wait "${pids[@]}"  # by pid: a bare wait would also wait for the log's tee
 nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null
 for run in "${RUNS[@]}"; do echo "== $run"; tail -3 "$WORK/$run/metrics.csv" 2>/dev/null; done

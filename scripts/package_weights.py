@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from mobilegan.models.io import load_model, read_model_info, save_model
-from mobilegan.paper import LAMBDA_JACCARD, LAMBDA_L1
+from mobilegan.paper import ADAM_BETAS, BATCH_SIZE, IMAGE_SIZE, LAMBDA_JACCARD, LAMBDA_L1, LEARNING_RATE
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "src" / "mobilegan" / "weights"
 
@@ -56,6 +56,18 @@ def training_kind(train: dict) -> str:
             "the note below says which stages had one)")
 
 
+def optimiser(train: dict) -> str:
+    """Adam and the batch as the run had them; called the paper's only where they are."""
+    lr = train.get("lr", LEARNING_RATE)
+    betas = tuple(train.get("betas", ADAM_BETAS))
+    batch = train.get("batch_size", BATCH_SIZE)
+    ours = f"Adam at lr {lr:g}, betas {betas[0]:g}/{betas[1]:g}, batch {batch}"
+    if (lr, betas, batch) == (LEARNING_RATE, ADAM_BETAS, BATCH_SIZE):
+        return f"the paper's optimiser and batch size ({ours})"
+    return (f"{ours} (the paper: lr {LEARNING_RATE:g}, betas {ADAM_BETAS[0]:g}/{ADAM_BETAS[1]:g}, "
+            f"batch {BATCH_SIZE})")
+
+
 def used_losses(run_cfg: dict) -> dict:
     """The loss weights that trained the weights: no adversarial weight where no adversary ran."""
     adversarial = run_cfg["train"].get("adversarial", True)
@@ -69,6 +81,10 @@ def loss_weights(loss: dict) -> str:
     reading = {(LAMBDA_L1, LAMBDA_JACCARD): "the paper's text",
                (LAMBDA_JACCARD, LAMBDA_L1): "the paper's equation"}.get((l1, jaccard))
     return f"L1 {l1}, Jaccard {jaccard}" + (f" ({reading})" if reading else "")
+
+
+def cfg_image_size(run_cfg: dict) -> int:
+    return run_cfg.get("data", {}).get("image_size", IMAGE_SIZE)
 
 
 def main() -> None:
@@ -102,6 +118,7 @@ def main() -> None:
         config=json.dumps(run_cfg, indent=2), provenance=json.dumps(provenance, indent=2),
         metrics="\n".join(metric_rows(args.evaluations)), note=note,
         augmentation=augmentation(run_cfg.get("augment", {})), how=training_kind(run_cfg["train"]),
+        optimiser=optimiser(run_cfg["train"]), image_size=cfg_image_size(run_cfg),
         loss=loss_weights(run_cfg["loss"]),
         kv=cfg.pam_kv_stride, best_epoch=meta.get("epoch"), epochs=epochs, val_jac=100 * meta.get("val_JAC", float("nan"))))
     (args.out_dir / "MODEL_CARD.md").write_text(card)

@@ -8,6 +8,8 @@
 # stages 3-4 without the adversary) on the held-out validation images only. v4 had been
 # chosen over v3 (the same stages with the adversary) the same way; docs/architecture.md,
 # "What the GAN adds". Results live under results/v1 ... results/v5.
+# v6 (trained on a GPU) replaced v5 on 2026-11-29: scripts/reproduce_v6.sh, run after this
+# one, writes the package's weights; this script writes v5's files to runs/v5-weights.
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 TRAIN=${TRAIN:-1}
@@ -17,6 +19,7 @@ V3="MobileGAN v3 (CPU, stages 1-4)"
 V4="MobileGAN v4 (CPU, stages 3-4 without GAN)"
 V4_RUN=runs/nogan-stage4
 V4_FILE="MobileGAN v4, shipped file (fp16)"
+W=runs/v5-weights  # v5's packaged files (fp16, card, int8), as shipped 2026-11-28 to 29
 V5="MobileGAN v5 (CPU, generator without GAN, 30 epochs)"
 SHIPPED=runs/candidate-30ep-equation
 
@@ -138,15 +141,11 @@ for set in "isic2018 heldout robustness-artefacts-heldout" "isic2017 test robust
     --out "results/$out-exposure"
 done
 # v5 under every perturbation, artefacts included, beside the others in the same tables.
-for set in "isic2018 heldout robustness-heldout" "isic2017 test robustness"; do
-  read -r name split out <<<"$set"
-  python benchmarks/robustness.py $SHIPPED --names "$V5" --data "$DATA/$name" --split "$split" \
-    --out "results/$out"
-  python benchmarks/robustness.py $SHIPPED --names "$V5" --normalize-exposure --data "$DATA/$name" \
-    --split "$split" --out "results/$out-exposure"
-done
+bash scripts/robustness_rows.sh $SHIPPED "$V5" "$DATA"
 # The low-confidence threshold (segmenter.LOW_CONFIDENCE, the 20% quantile) is chosen on
 # held-out images; the test set only reports it. Set the constant between the two commands.
+# (v5's constants, 0.952 and the rest, are in git show 3951651:src/mobilegan/inference/segmenter.py;
+# the code now holds v6's, so check them out first to rerun v5's reports as they were.)
 # (v4's threshold was chosen the same way: results/v4/confidence_*.)
 python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/isic2018" \
   --json results/v5/confidence_calibration.json --plot results/v5/confidence_calibration.png
@@ -179,8 +178,8 @@ done
 # TTA's 8-sample threshold serves 2 samples too (it flags 19% there; the 20% quantile is 0.844).
 python benchmarks/calibrate_confidence.py $SHIPPED "$DATA/isic2018" --tta --samples 2 \
   --json results/v5/confidence_calibration_samples2_tta.json
-python scripts/package_weights.py $SHIPPED --eval results/v5/isic2017_test \
-  results/v5/isic2018_heldout --note-file results/MODEL_NOTE.md
+python scripts/package_weights.py $SHIPPED --out-dir $W --eval results/v5/isic2017_test \
+  results/v5/isic2018_heldout --note-file results/v5/MODEL_NOTE.md
 # The mask threshold swept on the held-out images (the test set only reports the choice):
 # held-out JAC is flat from 0.45 to 0.65, so 0.5 stays.
 python benchmarks/threshold_sweep.py $SHIPPED "$DATA/isic2018" --test-data "$DATA/isic2017" \
@@ -190,7 +189,6 @@ python benchmarks/lesion_size.py results/v5/isic2018_heldout results/v5/isic2017
   --data "$DATA/isic2018" "$DATA/isic2017" --names held-out test --out results/v5/lesion_size.md
 # The int8 twin for phone-class CPUs, calibrated on 128 of the weights' training images
 # (ids from mobilegan.splits.json), scored with segment's default pipeline (exposure on).
-W=src/mobilegan/weights
 mobilegan export $W/mobilegan.safetensors --quantize int8 --calibration "$DATA/isic2018" \
   --calibration-split all --check --out $W/mobilegan_int8.onnx
 for set in "isic2017 test" "isic2018 heldout"; do
@@ -205,10 +203,10 @@ for set in "isic2018 calibration" "isic2017 test --split test --every-image"; do
     --int8 $W/mobilegan_int8.onnx --json "results/v5/confidence_${tag}_int8.json"
 done
 # Again, now with the int8 rows on the card (the weights written are the same bytes).
-python scripts/package_weights.py $SHIPPED --eval results/v5/isic2017_test \
+python scripts/package_weights.py $SHIPPED --out-dir $W --eval results/v5/isic2017_test \
   results/v5/isic2018_heldout results/v5-exposure/isic2017_test \
   results/v5-exposure/isic2018_heldout results/v5-int8/isic2017_test \
-  results/v5-int8/isic2018_heldout --note-file results/MODEL_NOTE.md
+  results/v5-int8/isic2018_heldout --note-file results/v5/MODEL_NOTE.md
 # The int8 files of v3 and v4 (each shipped in its day) were made and scored the same way;
 # their rows stay in results/v3-int8 and results/v4-int8 (regenerate: export
 # runs/shipped-stage4/best.safetensors, or runs/v4-fp16.safetensors, as above).
@@ -340,16 +338,7 @@ for s in test heldout; do  # 30 vs 18 epochs, seeds 0 and 1 of each, same split
     --arm "18 epochs (leak-effect)" results/leak-effect/leak-free results/leak-effect-seed1/leak-free
   echo
 done > results/candidate-30ep-nogan-seed1/seeds.md
-mobilegan report results/v5 results/v5-tta results/v5-exposure results/v5-int8 \
-  results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
-  results/v3 results/v3-tta results/v3-exposure results/v3-int8 results/v2 results/v1 results/nogan-stage3 results/gan-stage3-seed11 \
-  results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
-  results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 results/candidate-30ep-union results/candidate-30ep-bce results/candidate-30ep-equation \
-  results/candidate-30ep-equation-seed1 results/candidate-30ep-equation-seed2 results/candidate-30ep-nogan-seed2 \
-  results/candidate-v5-stage2 results/candidate-v5-jaccard1 results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
-  results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
-  results/robustness-artefacts results/robustness-artefacts-exposure \
-  --preface results/PREFACE.md --out RESULTS.md
+# RESULTS.md, with these rows and v6's: the last command of scripts/reproduce_v6.sh.
 # The shipped files run at other input sizes than they trained at (accuracy and CPU speed).
 python benchmarks/input_size.py --sizes 64 96 128 160 192 256 --name "MobileGAN v5" \
   --heldout "$DATA/isic2018" --test "$DATA/isic2017" --out results/input-size

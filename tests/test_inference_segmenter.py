@@ -121,12 +121,12 @@ def test_sampling_flags_against_the_threshold_chosen_for_sampling(
     assert LOW_CONFIDENCE_SAMPLED < LOW_CONFIDENCE
     assert low_confidence_threshold(1) == LOW_CONFIDENCE
     assert low_confidence_threshold(8) == low_confidence_threshold(16) == LOW_CONFIDENCE_SAMPLED
-    # fewer samples, a less soft mean: thresholds between (2 samples flagged 12% at 0.934)
+    # fewer samples, a less soft mean: thresholds between (each chosen at its own count)
     by_count = [low_confidence_threshold(n) for n in range(1, 9)]
     assert by_count == sorted(by_count, reverse=True) and len(set(by_count)) == 4
     assert low_confidence_threshold(3) == LOW_CONFIDENCE_FEW_SAMPLES[2]
     assert low_confidence_threshold(7) == LOW_CONFIDENCE_FEW_SAMPLES[4]
-    # flip TTA softens borders further (0.952 flags 96% of the test images): its own
+    # flip TTA softens borders further (the plain threshold would flag most images): its own
     assert low_confidence_threshold(1, tta=True) == LOW_CONFIDENCE_TTA < LOW_CONFIDENCE_SAMPLED
     assert low_confidence_threshold(8, tta=True) == LOW_CONFIDENCE_SAMPLED_TTA < LOW_CONFIDENCE_TTA
     assert Segmenter(weights, image_size=SIZE, tta=True).low_confidence_below == LOW_CONFIDENCE_TTA

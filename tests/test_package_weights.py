@@ -79,6 +79,12 @@ def test_the_card_does_not_call_gan_free_weights_a_gans() -> None:
     loss = {"adversarial": 1.0, "l1": 0.1, "jaccard": 0.5}
     assert module.used_losses({"loss": loss, "train": {"adversarial": False}}) == {"l1": 0.1, "jaccard": 0.5}
     assert module.used_losses({"loss": loss, "train": {"adversarial": True}}) == loss
+    # The card calls the optimiser and batch the paper's only where they are (v6: batch 64).
+    assert module.optimiser({"lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 8}).startswith(
+        "the paper's optimiser and batch size (Adam at lr 0.0002, betas 0.5/0.999, batch 8)")
+    gpu = module.optimiser({"lr": 5e-4, "betas": [0.5, 0.999], "batch_size": 64})
+    assert gpu.startswith("Adam at lr 0.0005, betas 0.5/0.999, batch 64 (the paper: lr 0.0002")
+    assert "paper's optimiser" not in gpu
 
 
 def test_the_shipped_generator_scores_its_recorded_validation_jac(isic2018: Path) -> None:

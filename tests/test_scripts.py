@@ -151,3 +151,23 @@ def test_gpu_budget_pair_script_times_inference_then_trains_both_rows_and_packs_
         assert config["data"]["exclude_eval_ids"] is True  # the leak-free protocol
         assert result["stop_reason"] == "time budget" and result["time_budget_s"] == 6
         assert (out / f"{run}.tar.gz").stat().st_size < 16 * 2**20
+
+
+@pytest.mark.slow
+def test_gpu_budget_pair_script_trains_the_rows_named_with_their_seeds_and_no_tables(
+        data_root: Path, tmp_path: Path) -> None:
+    """The second call of 2026-11-29: RUNS names the rows (a "_seedN" suffix sets the
+    training seed, a "gan" prefix the adversary) and TIME_INFERENCE=0 skips the tables."""
+    import tarfile
+
+    out = tmp_path / "out"
+    done = _run_script("gpu_budget_pair.sh", data_root, OUT=str(out), SMOKE="1", DEVICE="cpu",
+                       WORK=str(tmp_path / "work"), BUDGET_S="3", RUNS="nogan_seed3 gan_seed12",
+                       TIME_INFERENCE="0")
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert not list(out.glob("infer_speed*")) and "== inference" not in done.stdout
+    for run, seed, adversarial in (("nogan_seed3", 3, False), ("gan_seed12", 12, True)):
+        with tarfile.open(out / f"{run}.tar.gz") as tar:
+            config = json.load(tar.extractfile(f"{run}/config.json"))
+        assert config["train"]["seed"] == seed and config["train"]["adversarial"] is adversarial
+        assert config["data"]["seed"] == 0  # the split stays: seeds of one row share it

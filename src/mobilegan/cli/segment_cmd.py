@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("torch", "onnx", "int8"), default="torch",
                    help="torch (default; the only one that samples uncertainty), onnx "
                         "(onnxruntime float32), int8 (onnxruntime, int8 convolutions: fastest "
-                        "on a CPU, masks as good as float32's: v5 JAC -0.1 held-out, +0.4 test)")
+                        "on a CPU, masks as good as float32's: v6 JAC -0.04 held-out, +0.3 test)")
     p.add_argument("--weights", default=None,
                    help="a .safetensors (with its .json), or an .onnx file for --backend onnx "
                         "or int8 (an int8 one for int8); default: the shipped weights")

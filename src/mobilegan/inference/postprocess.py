@@ -72,7 +72,7 @@ def confidence(probability: np.ndarray, band: tuple[float, float] = CONFIDENCE_B
     post-processing and whatever ``--threshold`` is.
 
     Chosen over the mean predictive entropy around the lesion on 413 held-out ISIC 2018
-    images (benchmarks/calibrate_confidence.py, shipped v5, exposure normalised:
+    images (benchmarks/calibrate_confidence.py, v5, shipped then, exposure normalised:
     results/v5/confidence_calibration.json): AUROC for JAC < 0.65 0.905 against 0.769,
     Spearman with JAC 0.631 against 0.419; on the leak-free ISIC 2017 test set (reported
     only, results/v5/confidence_test.json) 0.845 against 0.687.
