@@ -2,11 +2,13 @@
 # One call of a lent GPU (DEADLINE seconds, 9 minutes), two measurements:
 #   1. inference throughput at batch 64 in bf16 (issue 6's GPU check): MobileGAN as shipped
 #      and the U-Net, eager and through torch.compile with CUDA graphs, NCHW and NHWC;
-#   2. two training runs side by side on the card under one time budget: the generator
-#      without the GAN and MobileGAN with its adversary, leak-free protocol, the settings of
-#      configs/candidate_30ep_equation.json but batch BATCH (64) at lr LR (5e-4, about
-#      sqrt(8) x the paper's 2e-4 for 8x the batch), EPOCHS epochs or the budget, whichever
-#      ends first, with the cosine decay ending with it (train.schedule_over_budget).
+#   2. training runs side by side on the card under one time budget (by default the
+#      generator without the GAN and MobileGAN with its adversary; RUNS below), leak-free
+#      protocol, the settings of configs/candidate_30ep_equation.json but batch BATCH (64) at
+#      lr LR (5e-4, about sqrt(8) x the paper's 2e-4 for 8x the batch), EPOCHS epochs or the
+#      budget, whichever ends first, with the cosine decay ending with it
+#      (train.schedule_over_budget). A run needs about 20 s beyond its budget (loading the
+#      data, the last validation), so keep RESERVE_S at 45 or more.
 # Scoring is left to the CPU at home (scripts/score_run.sh on the weights that come back).
 # The data travel in devdata/ (git-ignored): isic2018 and the ISIC 2017 test set, e.g.
 #   mkdir -p devdata/isic2017 && cp -r ../shared/data/isic2018 devdata/ &&
@@ -31,7 +33,8 @@ exec > >(tee -a "$OUT/log.txt") 2>&1
 
 pack() {
   echo "== packing at ${SECONDS}s"
-  cp "$WORK"/infer_speed*.md "$OUT/" 2>/dev/null
+  # Only tables this call made: a reused WORK folder may hold an earlier call's.
+  [ "${TIME_INFERENCE:-1}" != 0 ] && cp "$WORK"/infer_speed*.md "$OUT/" 2>/dev/null
   for run in "${RUNS[@]}"; do
     [ -d "$WORK/$run" ] && tar czf "$OUT/$run.tar.gz" -C "$WORK" --exclude=checkpoints \
       --exclude=events --exclude=overlays --exclude="last.*" "$run" "$run.log"
@@ -62,6 +65,7 @@ fi
 
 # What is left, less RESERVE_S for loading the data, the last validation and packing.
 BUDGET_S=${BUDGET_S:-$((DEADLINE - SECONDS - ${RESERVE_S:-70}))}
+[ "${RESERVE_S:-70}" -ge 45 ] || echo "warning: RESERVE_S=$RESERVE_S leaves a run too little time to finish after its budget (2026-11-29: 30 s, and both runs were stopped by the timeout while exiting)"
 echo "== training at ${SECONDS}s: ${RUNS[*]} side by side, ${BUDGET_S}s each"
 train() {
   local name=$1; shift

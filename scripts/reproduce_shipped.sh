@@ -3,7 +3,7 @@
 # 20 hours of training, 90 minutes of scoring). Set TRAIN=0 to score existing runs only.
 #   DATA=../shared/data bash scripts/reproduce_shipped.sh
 #
-# Shipped: v5 (the generator alone, 30 epochs from scratch, the equation's loss weights:
+# Shipped until 2026-11-29: v5 (the generator alone, 30 epochs from scratch, the equation's loss weights:
 # configs/candidate_30ep_equation.json, seed 0), chosen over v4 (stages 1-2 as a GAN,
 # stages 3-4 without the adversary) on the held-out validation images only. v4 had been
 # chosen over v3 (the same stages with the adversary) the same way; docs/architecture.md,
@@ -74,9 +74,12 @@ if [ "$TRAIN" = 1 ]; then
   mobilegan train --config configs/candidate_30ep_nogan.json --set train.seed=2 \
     --out runs/candidate-30ep-nogan-seed2
   # v5's shipped file trained on for 12 epochs (lr 1e-4 cosine, weight average 0.998): level.
-  mobilegan train --config configs/candidate_v5_stage2.json
+  # (The config names the package's file, v5 when it ran; v6 is there now, so v5's from git.)
+  git show 3951651:src/mobilegan/weights/mobilegan.safetensors > runs/v5-fp16.safetensors
+  git show 3951651:src/mobilegan/weights/mobilegan.json > runs/v5-fp16.json
+  mobilegan train --config configs/candidate_v5_stage2.json --set train.init_generator=runs/v5-fp16.safetensors
   # ... and the same continuation (same start, seed, lr) with the Jaccard weight at 1.0.
-  mobilegan train --config configs/candidate_v5_jaccard1.json
+  mobilegan train --config configs/candidate_v5_jaccard1.json --set train.init_generator=runs/v5-fp16.safetensors
 fi
 # v4's shipped file (fp16, commit 9471f95), for the rows scored with the file itself.
 git show 9471f95:src/mobilegan/weights/mobilegan.safetensors > runs/v4-fp16.safetensors
@@ -341,4 +344,5 @@ done > results/candidate-30ep-nogan-seed1/seeds.md
 # RESULTS.md, with these rows and v6's: the last command of scripts/reproduce_v6.sh.
 # The shipped files run at other input sizes than they trained at (accuracy and CPU speed).
 python benchmarks/input_size.py --sizes 64 96 128 160 192 256 --name "MobileGAN v5" \
+  --weights $W/mobilegan.safetensors --int8 $W/mobilegan_int8.onnx \
   --heldout "$DATA/isic2018" --test "$DATA/isic2017" --out results/input-size

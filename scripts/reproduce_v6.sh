@@ -18,7 +18,8 @@
 #      PHASE=report DATA=../shared/data bash scripts/reproduce_v6.sh
 set -euo pipefail
 DATA=${DATA:-../shared/data}
-PHASE=${PHASE:?PHASE=rows, choose or report}
+PHASE=${PHASE:?PHASE=rows, choose, report or robustness}
+case $PHASE in rows|choose|report|robustness) ;; *) echo "PHASE=$PHASE: rows, choose, report or robustness" >&2; exit 2 ;; esac
 V6="MobileGAN v6 (H200, generator without GAN, 100 epochs)"
 RUNS=runs/h200-100ep
 SHIPPED=$RUNS/generator-nogan_seed0

@@ -49,6 +49,9 @@ def test_package_writes_fp16_weights_and_a_card_with_measured_numbers(
     assert "Trained for two steps only: a test." in card and "Not a medical device" in card
     assert "augmentation (flips, gamma, CLAHE)" in card  # nothing beyond the paper switched on
     assert "trained as a GAN" in card  # the tiny run kept the adversary (the default)
+    # Its optimiser, batch and input size as it ran them (batch 4 at 64x64), not the paper's.
+    assert "Adam at lr 0.0002, betas 0.5/0.999, batch 4 (the paper: lr 0.0002" in card
+    assert "input size 64x64" in card and "the paper's optimiser" not in card
     jac = f"{100 * evaluation.summary['mean']['JAC']:.2f}"
     assert jac in card and "{" not in card.split("## Provenance")[0]
     from safetensors import safe_open

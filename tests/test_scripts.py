@@ -160,9 +160,11 @@ def test_gpu_budget_pair_script_trains_the_rows_named_with_their_seeds_and_no_ta
     training seed, a "gan" prefix the adversary) and TIME_INFERENCE=0 skips the tables."""
     import tarfile
 
-    out = tmp_path / "out"
+    out, work = tmp_path / "out", tmp_path / "work"
+    work.mkdir()
+    (work / "infer_speed_eager.md").write_text("an earlier call's table\n")  # a reused WORK
     done = _run_script("gpu_budget_pair.sh", data_root, OUT=str(out), SMOKE="1", DEVICE="cpu",
-                       WORK=str(tmp_path / "work"), BUDGET_S="3", RUNS="nogan_seed3 gan_seed12",
+                       WORK=str(work), BUDGET_S="3", RUNS="nogan_seed3 gan_seed12",
                        TIME_INFERENCE="0")
     assert done.returncode == 0, done.stdout[-2000:]
     assert not list(out.glob("infer_speed*")) and "== inference" not in done.stdout
