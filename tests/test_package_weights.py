@@ -116,3 +116,30 @@ def test_the_shipped_generator_scores_its_recorded_validation_jac(isic2018: Path
         torch.set_num_threads(threads)
     # fp16 storage moved it by 1e-5; a changed block moves it by far more.
     assert abs(score - recorded["val_JAC"]) < 0.0005, (score, recorded["val_JAC"])
+
+
+def test_the_flagging_thresholds_are_the_held_out_quantiles_of_the_shipped_weights() -> None:
+    """Each low-confidence threshold in the code is the 20% quantile, rounded, of the
+    shipped weights' confidence scores on their held-out images, as recorded where it was
+    chosen (results/v6/confidence_calibration*.json; the test set only reports them). The
+    folder is tied to the shipped file by its training curve: new weights shipped without
+    choosing the thresholds again, or a constant edited by hand, fail here."""
+    import csv
+
+    from mobilegan.inference import segmenter
+    from mobilegan.inference.segmenter import PACKAGED_WEIGHTS
+
+    folder = REPO / "results" / "v6"
+    with (folder / "metrics.csv").open() as handle:
+        best = max(float(row["val_JAC"]) for row in csv.DictReader(handle) if row["val_JAC"])
+    assert best == pytest.approx(read_model_info(PACKAGED_WEIGHTS)["metadata"]["val_JAC"], abs=1e-9)
+    chosen = {"": segmenter.LOW_CONFIDENCE, "_samples8": segmenter.LOW_CONFIDENCE_SAMPLED,
+              "_samples2": segmenter.LOW_CONFIDENCE_FEW_SAMPLES[2],
+              "_samples4": segmenter.LOW_CONFIDENCE_FEW_SAMPLES[4],
+              "_tta": segmenter.LOW_CONFIDENCE_TTA,
+              "_samples8_tta": segmenter.LOW_CONFIDENCE_SAMPLED_TTA}
+    for suffix, threshold in chosen.items():
+        record = json.loads((folder / f"confidence_calibration{suffix}.json").read_text())
+        assert record["split"] is None and record["n"] == 413  # the held-out images, all
+        quantile = next(q for q in record["confidence"]["quantiles"] if q["quantile"] == 0.2)
+        assert round(quantile["threshold"], 3) == threshold, suffix

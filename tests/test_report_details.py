@@ -72,6 +72,7 @@ def test_the_training_budget_is_told_only_where_it_stopped_the_run(tmp_path: Pat
         _summary("budget_to_spare", training=_training(30.0, 29, "epochs", 7200)),
         _summary("budget_spent", training=_training(12.5, 12, "time budget", 3600)),
         _summary("step_limit", training=_training(2.0, 2, "max_steps", 3600)),
+        _summary("collapsed", training=_training(9.0, 4, "collapse", None)),
         _summary("old", training=None),
     ])
     columns, rows = _table4(text)
@@ -84,6 +85,9 @@ def test_the_training_budget_is_told_only_where_it_stopped_the_run(tmp_path: Pat
     # the provenance line says it the same way
     assert "(stopped by its 3600 s budget)" in text
     assert text.count("budget)") == 1
+    # a run train.stop_on_collapse ended says so, in its row and its provenance line
+    assert rows["collapsed"][epochs] == "9.0 (best 4), stopped: collapsed"
+    assert text.count("(stopped: the generator collapsed, train.stop_on_collapse)") == 1
 
 
 def test_unverified_marks_only_an_overlap_check_that_could_not_be_made(tmp_path: Path) -> None:

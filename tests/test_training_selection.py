@@ -141,6 +141,40 @@ def test_a_good_epoch_resets_the_collapse_count(data_root: Path, tmp_path: Path,
     assert trainer.collapsed_epochs == (2 if warned else 1)
 
 
+@pytest.mark.parametrize("stop", [True, False])
+def test_stop_on_collapse_ends_the_run_and_keeps_the_best_epoch(data_root: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               stop: bool) -> None:
+    """With train.stop_on_collapse, two collapsed validations in a row (patience 2) end the
+    run there, its best epoch kept and the reason recorded; without it (the default) the
+    run trains its epochs, collapsed or not."""
+    calls = _scripted_validation(monkeypatch, jac=[0.5, 0.0, 0.0, 0.0, 0.0],
+                                 dic=[0.6, 0.0, 0.0, 0.0, 0.0])
+    out = tmp_path / "run"
+    overrides = ["train.epochs=5", "train.collapse_patience=2"]
+    result = trainer_module.train(_config(data_root, out, *overrides,
+                                          *(["train.stop_on_collapse=true"] if stop else [])))
+    record = json.loads((out / "train_result.json").read_text())
+    assert result.best_epoch == 1 and record["best_epoch"] == 1
+    if stop:
+        assert result.epochs_done == 3 and len(calls) == 3
+        assert record["stop_reason"] == "collapse"
+        assert "stop_on_collapse" in (out / "train.log").read_text()
+    else:
+        assert result.epochs_done == 5 and len(calls) == 5
+        assert record["stop_reason"] == "epochs"
+
+
+def test_a_collapse_at_the_last_epoch_is_not_a_stop(data_root: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that collapses in its last epoch trained all its epochs: it says so."""
+    _scripted_validation(monkeypatch, jac=[0.5, 0.0, 0.0], dic=[0.6, 0.0, 0.0])
+    out = tmp_path / "run"
+    trainer_module.train(_config(data_root, out, "train.epochs=3", "train.collapse_patience=2",
+                                 "train.stop_on_collapse=true"))
+    assert json.loads((out / "train_result.json").read_text())["stop_reason"] == "epochs"
+
+
 def test_an_overlay_is_written_at_the_first_epoch_and_the_last(data_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     trainer_module.train(_config(data_root, out, "train.epochs=3", "train.overlay_every=10"))

@@ -162,6 +162,10 @@ class TrainConfig:
     val_every: int = 1
     overlay_every: int = 5
     collapse_patience: int = 5
+    #: Stop once the generator has collapsed to all-background for ``collapse_patience``
+    #: validations in a row (the best epoch is kept). Off by default, so that a paper run
+    #: trains its epochs; a collapsed GAN did not recover in 76 more epochs on an H200.
+    stop_on_collapse: bool = False
     #: Start the generator from these weights (.safetensors of the same model config),
     #: e.g. to continue from another run's best epoch with other settings.
     init_generator: str | None = None

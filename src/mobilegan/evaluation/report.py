@@ -216,6 +216,8 @@ class Group:
             text = f"{t.get('epochs_trained', t.get('epochs_done'))} (best {t.get('best_epoch')})"
             if t.get("stop_reason") == "time budget":
                 text += f", {t.get('time_budget_s'):g} s budget"
+            elif t.get("stop_reason") == "collapse":
+                text += ", stopped: collapsed"
             parts.append(text)
         return "; ".join(parts)
 
@@ -416,8 +418,11 @@ def _literature_table(ours: Sequence[Group]) -> list[str]:
 def _trained(training: dict[str, Any] | None) -> str:
     if not training:
         return ""
-    budget = (f" (stopped by its {training['time_budget_s']:g} s budget)"
-              if training.get("stop_reason") == "time budget" else "")
+    budget = ""
+    if training.get("stop_reason") == "time budget":
+        budget = f" (stopped by its {training['time_budget_s']:g} s budget)"
+    elif training.get("stop_reason") == "collapse":
+        budget = " (stopped: the generator collapsed, train.stop_on_collapse)"
     if training.get("resumed_at_step") is not None:
         budget += f", resumed at step {training['resumed_at_step']}"
     if training.get("wall_s_note"):

@@ -477,6 +477,8 @@ class Trainer:
             epoch_done = not stop or self.step_in_epoch >= steps_per_epoch
             self._end_epoch(sums, count, seen, time.time() - tick, epoch_done, final=stop)
             self._stop_if_signalled()  # one that came during validation
+            if not stop and self.epoch < t.epochs and self._stop_for_collapse():
+                stop, stop_reason = True, "collapse"
         return stop, stop_reason
 
     def _write_result(self, result: TrainResult, stop_reason: str, steps_per_epoch: int) -> None:
@@ -553,6 +555,19 @@ class Trainer:
         if self.collapsed_epochs >= self.cfg.train.collapse_patience:
             self._log_event(f"warning: the generator has collapsed to all-background "
                             f"(validation DIC < 0.01 for {self.collapsed_epochs} epochs)")
+
+    def _stop_for_collapse(self) -> bool:
+        """``train.stop_on_collapse``: rank 0 validates, so every rank takes its count."""
+        t = self.cfg.train
+        if not t.stop_on_collapse:
+            return False
+        collapsed = broadcast_float(float(self.collapsed_epochs >= t.collapse_patience),
+                                    self.dist, self.device) > 0.5
+        if collapsed:
+            self._log_event(f"stopping at epoch {self.epoch}: collapsed for "
+                            f"{self.collapsed_epochs} validations (train.stop_on_collapse); "
+                            f"the best epoch, {self.best_epoch}, is kept")
+        return collapsed
 
     def _export_generator(self, name: str, metrics: dict[str, float]) -> None:
         info = self.data.info
