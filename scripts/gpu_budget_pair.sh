@@ -21,7 +21,7 @@ set -uo pipefail
 : "${OUT:?OUT must name the folder whose files come back}"
 DATA=${DATA:-devdata}
 DEADLINE=${DEADLINE:-540}  # seconds from the start by which everything is packed
-DEVICE=${DEVICE:-cuda}
+DEVICE=${DEVICE:-cuda} TIME_INFERENCE=${TIME_INFERENCE:-1}
 BATCH=${BATCH:-64} LR=${LR:-0.0005} EPOCHS=${EPOCHS:-100}
 WORK=${WORK:-gpu_work}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
@@ -34,7 +34,7 @@ exec > >(tee -a "$OUT/log.txt") 2>&1
 pack() {
   echo "== packing at ${SECONDS}s"
   # Only tables this call made: a reused WORK folder may hold an earlier call's.
-  [ "${TIME_INFERENCE:-1}" != 0 ] && cp "$WORK"/infer_speed*.md "$OUT/" 2>/dev/null
+  [ "$TIME_INFERENCE" != 0 ] && cp "$WORK"/infer_speed*.md "$OUT/" 2>/dev/null
   for run in "${RUNS[@]}"; do
     [ -d "$WORK/$run" ] && tar czf "$OUT/$run.tar.gz" -C "$WORK" --exclude=checkpoints \
       --exclude=events --exclude=overlays --exclude="last.*" "$run" "$run.log"
@@ -55,7 +55,7 @@ else
 fi
 INFER+=(--device "$DEVICE" --no-onnx --threads 4 --models shipped U-Net --channels-last)
 
-if [ "${TIME_INFERENCE:-1}" != 0 ]; then
+if [ "$TIME_INFERENCE" != 0 ]; then
   echo "== inference at ${SECONDS}s"
   # Eager first, alone: if compiling runs past its limit, this table still comes back.
   timeout 90 "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" | tee "$WORK/infer_speed_eager.md"
