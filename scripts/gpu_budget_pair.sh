@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One call of a lent GPU (DEADLINE seconds, 9 minutes), two measurements:
 #   1. inference throughput at batch 64 in bf16 (issue 6's GPU check): MobileGAN as shipped
-#      and the U-Net, eager and through torch.compile with CUDA graphs, NCHW and NHWC;
+#      and the U-Net, eager and through torch.compile with CUDA graphs, NCHW and NHWC, and
+#      the shipped generator's time stage by stage (benchmarks/stage_profile.py);
 #   2. training runs side by side on the card under one time budget (by default the
 #      generator without the GAN and MobileGAN with its adversary; RUNS below), leak-free
 #      protocol, the settings of configs/candidate_30ep_equation.json but batch BATCH (64) at
@@ -14,9 +15,12 @@
 #   mkdir -p devdata/isic2017 && cp -r ../shared/data/isic2018 devdata/ &&
 #   cp -r ../shared/data/isic2017/ISIC-2017_Test_v2_* devdata/isic2017/
 # Smoke test on a CPU: SMOKE=1 DEVICE=cpu DATA=../shared/data OUT=/tmp/out bash scripts/gpu_budget_pair.sh
-# RUNS names the rows trained side by side (default "nogan gan"): a name starting "gan" trains
-# with the adversary, one ending "_seedN" sets train.seed=N. TIME_INFERENCE=0 skips the inference
-# tables, e.g. RUNS="nogan_seed1 nogan_seed2" TIME_INFERENCE=0 for more seeds of a row already timed.
+# RUNS names the rows trained side by side (default "nogan gan"), each ROW[-VARIANT...][_seedN]:
+# ROW is nogan (the generator alone), gan (with the adversary) or unet; the variants are paper
+# (the paper's leaky protocol), noattention, singlescale, size64 and size256; "_seedN" sets
+# train.seed=N. TIME_INFERENCE=0 skips the inference tables, e.g. RUNS="nogan_seed1 nogan_seed2"
+# TIME_INFERENCE=0 for more seeds of a row already timed, or RUNS="nogan-paper unet" for issue 5's
+# Table 1 rows at v6's recipe.
 set -uo pipefail
 : "${OUT:?OUT must name the folder whose files come back}"
 DATA=${DATA:-devdata}
@@ -28,13 +32,35 @@ export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 export PYTHON=${PYTHON:-python3}  # the device's python3 holds torch
 MOBILEGAN="$PYTHON -m mobilegan.cli.main"
 read -r -a RUNS <<< "${RUNS:-nogan gan}"
+run_options() {  # the options a row's name asks for: ROW[-VARIANT...][_seedN]
+  local name=${1%_seed*} word
+  [[ $1 =~ _seed([0-9]+)$ ]] && echo --set "train.seed=${BASH_REMATCH[1]}"
+  IFS=- read -r -a words <<< "$name"
+  case ${words[0]} in
+    nogan) ;;
+    gan) echo --set train.adversarial=true ;;
+    unet) echo --set model.name=unet ;;  # trained alone, as the generator without the GAN
+    *) echo "unknown row '${words[0]}' in '$1' (nogan, gan or unet)" >&2; return 1 ;;
+  esac
+  for word in "${words[@]:1}"; do
+    case $word in
+      paper) echo --protocol paper ;;  # Table 1's LEAKY row: the ISIC 2017 test ids kept
+      noattention) echo --set model.attention=false ;;
+      singlescale) echo --set model.multiscale=false ;;
+      size64|size256) echo --set "data.image_size=${word#size}" ;;
+      *) echo "unknown variant '$word' in '$1' (paper, noattention, singlescale, size64, size256)" >&2
+         return 1 ;;
+    esac
+  done
+}
+for run in "${RUNS[@]}"; do run_options "$run" > /dev/null || exit 2; done  # before any run starts
 mkdir -p "$OUT" "$WORK"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 
 pack() {
   echo "== packing at ${SECONDS}s"
   # Only tables this call made: a reused WORK folder may hold an earlier call's.
-  [ "$TIME_INFERENCE" != 0 ] && cp "$WORK"/infer_speed*.md "$OUT/" 2>/dev/null
+  [ "$TIME_INFERENCE" != 0 ] && cp "$WORK"/infer_speed*.md "$WORK"/stage_profile.md "$OUT/" 2>/dev/null
   for run in "${RUNS[@]}"; do
     [ -d "$WORK/$run" ] && tar czf "$OUT/$run.tar.gz" -C "$WORK" --exclude=checkpoints \
       --exclude=events --exclude=overlays --exclude="last.*" "$run" "$run.log"
@@ -47,10 +73,12 @@ bash "$(dirname "$0")/gpu_check.sh" "$DATA" || exit 1
 
 if [ "${SMOKE:-0}" = 1 ]; then
   INFER=(--iters 2 --warmup 1 --batch 2 --size 32)
+  PROFILE=(--iters 1 --warmup 1 --batch 2 --size 32 --kernels 3)
   TRAIN_EXTRA=(--set data.limit=16 --set data.val_limit=8 --set train.batch_size=4)
   BUDGET_S=${BUDGET_S:-20}
 else
   INFER=(--iters 50 --warmup 5 --batch 64 --bf16)
+  PROFILE=(--iters 20 --warmup 5 --batch 64 --bf16 --kernels 15)
   TRAIN_EXTRA=(--set "train.batch_size=$BATCH")
 fi
 INFER+=(--device "$DEVICE" --no-onnx --threads 4 --models shipped U-Net --channels-last)
@@ -59,6 +87,9 @@ if [ "$TIME_INFERENCE" != 0 ]; then
   echo "== inference at ${SECONDS}s"
   # Eager first, alone: if compiling runs past its limit, this table still comes back.
   timeout 90 "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" | tee "$WORK/infer_speed_eager.md"
+  # Where the shipped generator's time goes, stage by stage (issue 6: 0.60x the U-Net).
+  timeout 60 "$PYTHON" benchmarks/stage_profile.py "${PROFILE[@]}" --device "$DEVICE" --threads 4 \
+    | tee "$WORK/stage_profile.md"
   timeout "${INFER_TIMEOUT:-210}" "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" --compile \
     --compile-mode "${COMPILE_MODE:-reduce-overhead}" | tee "$WORK/infer_speed_compiled.md"
 fi
@@ -76,10 +107,6 @@ train() {
     --set train.num_threads=4 --set train.overlay_every=1000 "${TRAIN_EXTRA[@]}" "$@" \
     --out "$WORK/$name" > "$WORK/$name.log" 2>&1
   echo "$name: exit $? at ${SECONDS}s; $(tr -d '\n ' < "$WORK/$name/train_result.json" 2>/dev/null)"
-}
-run_options() {  # the options a row's name asks for
-  case $1 in gan*) echo --set train.adversarial=true ;; esac
-  if [[ $1 =~ _seed([0-9]+)$ ]]; then echo --set "train.seed=${BASH_REMATCH[1]}"; fi
 }
 pids=()
 for run in "${RUNS[@]}"; do

@@ -63,6 +63,29 @@ def test_infer_speed_times_only_the_networks_named(tmp_path: Path) -> None:
     assert out.count("| U-Net") == 1 and "| MobileGAN" not in out
 
 
+def test_stage_profile_accounts_for_the_whole_forward(tmp_path: Path) -> None:
+    """Every top-level stage has a row, the stages and what runs between them add up to the
+    whole forward, and every attention module of the shipped network is counted."""
+    from mobilegan.inference.segmenter import shipped_weights
+    from mobilegan.models.attention import ChannelAttention, PositionAttention
+    from mobilegan.models.io import load_model
+
+    out = _run("stage_profile.py", "--size", "32", "--iters", "2", "--warmup", "1",
+               "--threads", "1", "--kernels", "3", cwd=tmp_path)
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:]
+            for line in out.splitlines() if line.startswith("| ") and "---" not in line}
+    generator = load_model(shipped_weights())[0]
+    assert len([name for name in rows if name.startswith("encoder.")]) == len(generator.encoder)
+    assert {"stem (multi-scale input)", "decoder stream 0", "decoder stream 1", "head"} <= set(rows)
+    shares = [float(cells[1].rstrip("% |")) for name, cells in rows.items()
+              if not name.startswith(("**whole", "of which", "stage"))]
+    assert abs(sum(shares) - 100) < 0.5
+    cams = sum(isinstance(m, ChannelAttention) for m in generator.modules())
+    pams = sum(isinstance(m, PositionAttention) for m in generator.modules())
+    assert f"of which CAM, {cams} modules" in rows and f"of which PAM, {pams} modules" in rows
+    assert "aten::" in out  # the kernel table
+
+
 @pytest.mark.slow
 def test_bf16_attention_compares_three_precisions_on_real_images(tmp_path: Path,
                                                                  isic2018: Path) -> None:

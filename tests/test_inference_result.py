@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from mobilegan.inference.result import CONTOUR_COLOUR, SegmentationResult, contour
+from mobilegan.inference.result import (CONTOUR_COLOUR, REVIEW_REASONS, SegmentationResult,
+                                       contour)
 
 
 def _result(uncertainty: bool = False) -> SegmentationResult:
@@ -57,6 +58,23 @@ def test_row_for_csv() -> None:
     assert row["area_pixels"] == 300 and row["area_percent"] == 25.0
     assert (row["bbox_x0"], row["bbox_y0"], row["bbox_x1"], row["bbox_y1"]) == (10, 5, 30, 20)
     assert row["confidence"] == 0.93 and row["low_confidence"] is False
+    assert row["review_reason"] == ""
+
+
+def test_row_says_why_an_image_is_flagged() -> None:
+    """The CSV names the reason, so a reader can sort the flagged images by it; a reason
+    left on an image that is not flagged is not written."""
+    for reason in REVIEW_REASONS:
+        flagged = dataclasses.replace(_result(), low_confidence=True, review_reason=reason)
+        assert flagged.to_row()["review_reason"] == reason
+    stale = dataclasses.replace(_result(), low_confidence=False, review_reason="no_lesion")
+    assert stale.to_row()["review_reason"] == ""
+
+
+def test_every_reason_has_its_sentence_on_the_web_page() -> None:
+    from mobilegan.app.payload import REVIEW_MESSAGES
+
+    assert set(REVIEW_MESSAGES) == set(REVIEW_REASONS)
 
 
 def test_printing_a_result_shows_numbers_not_pixels() -> None:

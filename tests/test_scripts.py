@@ -138,6 +138,7 @@ def test_gpu_budget_pair_script_times_inference_then_trains_both_rows_and_packs_
     assert done.returncode == 0, done.stdout[-2000:]
     eager = (out / "infer_speed_eager.md").read_text()
     assert "| MobileGAN shipped" in eager and "| U-Net" in eager and "paper PAM" not in eager
+    assert "| **whole forward**" in (out / "stage_profile.md").read_text()
     assert len(list(out.iterdir())) <= 8
     for run, adversarial in (("nogan", False), ("gan", True)):
         with tarfile.open(out / f"{run}.tar.gz") as tar:
@@ -157,19 +158,45 @@ def test_gpu_budget_pair_script_times_inference_then_trains_both_rows_and_packs_
 def test_gpu_budget_pair_script_trains_the_rows_named_with_their_seeds_and_no_tables(
         data_root: Path, tmp_path: Path) -> None:
     """The second call of 2026-11-29: RUNS names the rows (a "_seedN" suffix sets the
-    training seed, a "gan" prefix the adversary) and TIME_INFERENCE=0 skips the tables."""
+    training seed, a "gan" prefix the adversary; issue 5's rows add variants: the paper's
+    protocol, the U-Net, the ablations) and TIME_INFERENCE=0 skips the tables."""
     import tarfile
 
     out, work = tmp_path / "out", tmp_path / "work"
     work.mkdir()
-    (work / "infer_speed_eager.md").write_text("an earlier call's table\n")  # a reused WORK
+    for table in ("infer_speed_eager.md", "stage_profile.md"):  # a reused WORK
+        (work / table).write_text("an earlier call's table\n")
     done = _run_script("gpu_budget_pair.sh", data_root, OUT=str(out), SMOKE="1", DEVICE="cpu",
-                       WORK=str(work), BUDGET_S="3", RUNS="nogan_seed3 gan_seed12",
-                       TIME_INFERENCE="0")
+                       WORK=str(work), BUDGET_S="3", TIME_INFERENCE="0",
+                       RUNS="nogan-paper-noattention_seed3 gan-singlescale-size64_seed12 unet")
     assert done.returncode == 0, done.stdout[-2000:]
     assert not list(out.glob("infer_speed*")) and "== inference" not in done.stdout
-    for run, seed, adversarial in (("nogan_seed3", 3, False), ("gan_seed12", 12, True)):
+    assert not (out / "stage_profile.md").exists()
+    configs = {}
+    for run in ("nogan-paper-noattention_seed3", "gan-singlescale-size64_seed12", "unet"):
         with tarfile.open(out / f"{run}.tar.gz") as tar:
-            config = json.load(tar.extractfile(f"{run}/config.json"))
-        assert config["train"]["seed"] == seed and config["train"]["adversarial"] is adversarial
-        assert config["data"]["seed"] == 0  # the split stays: seeds of one row share it
+            configs[run] = json.load(tar.extractfile(f"{run}/config.json"))
+    paper, small, unet = configs.values()
+    assert [c["train"]["seed"] for c in (paper, small, unet)] == [3, 12, 0]
+    assert [c["train"]["adversarial"] for c in (paper, small, unet)] == [False, True, False]
+    assert [c["model"]["name"] for c in (paper, small, unet)] == ["mobilegan", "mobilegan", "unet"]
+    assert [c["data"]["exclude_eval_ids"] for c in (paper, small, unet)] == [False, True, True]
+    assert [c["model"]["attention"] for c in (paper, small)] == [False, True]
+    assert [c["model"]["multiscale"] for c in (paper, small)] == [True, False]
+    assert [c["data"]["image_size"] for c in (paper, small, unet)] == [128, 64, 128]
+    assert {c["data"]["seed"] for c in configs.values()} == {0}  # seeds of a row share a split
+
+
+def test_gpu_budget_pair_script_refuses_a_row_it_does_not_know_before_using_the_card(
+        tmp_path: Path) -> None:
+    """A misspelt row would have trained as the plain generator under another name, after
+    the inference tables had spent minutes of the card."""
+    out = tmp_path / "out"
+    done = _run_script("gpu_budget_pair.sh", tmp_path, OUT=str(out), SMOKE="1", DEVICE="cpu",
+                       WORK=str(tmp_path / "work"), RUNS="nogan nogan-nottention")
+    assert done.returncode == 2
+    assert "unknown variant 'nottention' in 'nogan-nottention'" in done.stderr
+    assert not out.exists() and not (tmp_path / "work").exists()
+    done = _run_script("gpu_budget_pair.sh", tmp_path, OUT=str(out), SMOKE="1", DEVICE="cpu",
+                       RUNS="segnet_seed1")
+    assert done.returncode == 2 and "unknown row 'segnet'" in done.stderr

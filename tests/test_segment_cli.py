@@ -78,6 +78,7 @@ def test_folder_and_file_inputs_with_bad_files(inputs: Path, real_jpeg: Path, we
         assert mask.size == (int(row["width"]), int(row["height"]))
         assert Image.open(out / f"{row['id']}_overlay.png").size == mask.size
         assert 0 <= float(row["confidence"]) <= 1 and row["low_confidence"] in ("True", "False")
+        assert (row["review_reason"] != "") == (row["low_confidence"] == "True")
     odd = rows[str(inputs / "odd_size.jpg")]
     assert (odd["width"], odd["height"]) == ("301", "217")
     isic = rows[str(real_jpeg)]
@@ -468,6 +469,34 @@ def test_an_earlier_run_is_never_replaced_unless_asked(weights: Path, tmp_path: 
     assert [row["id"] for row in _rows(out).values()] == ["mole"]
     assert sorted(p.name for p in out.iterdir()) == [  # Monday's scar is gone with its row
         "mole_overlay.png", "mole_segmentation.png", "results.csv", "segment_run.json"]
+
+
+def test_a_table_from_before_the_review_reason_column_is_still_ours(
+        weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """results.csv gained review_reason; an earlier version's table is refused as an earlier
+    run (and replaced with --overwrite), not as someone else's file."""
+    import csv
+
+    from mobilegan.inference.batch import CSV_FIELDS, CSV_NAME
+
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((32, 32), seed=8)[0]).save(image)
+    out = tmp_path / "out"
+    assert _segment(image, "--out", out, "--weights", weights) == 0
+    table = out / CSV_NAME
+    with table.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    old_fields = [f for f in CSV_FIELDS if f != "review_reason"]
+    with table.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=old_fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    capsys.readouterr()
+    assert _segment(image, "--out", out, "--weights", weights) == 2
+    assert "holds an earlier run's results" in capsys.readouterr().err
+    assert _segment(image, "--out", out, "--weights", weights, "--overwrite") == 0
+    with table.open(newline="", encoding="utf-8") as handle:
+        assert csv.DictReader(handle).fieldnames == CSV_FIELDS
 
 
 def test_the_refusal_names_the_folder_and_the_way_out(weights: Path, tmp_path: Path,

@@ -16,7 +16,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,16 @@ from mobilegan.inference.segmenter import ends_batch, is_int
 CSV_NAME = "results.csv"
 CSV_FIELDS = ["id", "source", "width", "height", "area_pixels", "area_percent",
               "bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1", "confidence", "low_confidence",
-              "status", "error"]
+              "review_reason", "status", "error"]
+#: Tables written by earlier versions, still recognised as this tool's (to be replaced with
+#: --overwrite, or skipped as outputs when a folder is read again).
+EARLIER_CSV_FIELDS = ([f for f in CSV_FIELDS if f != "review_reason"],)
+
+
+def is_our_table(fields: Sequence[str] | None) -> bool:
+    """Whether a CSV header is that of a ``results.csv`` this tool writes, or wrote."""
+    return fields is not None and (list(fields) == CSV_FIELDS
+                                   or list(fields) in EARLIER_CSV_FIELDS)
 #: Letters and digits of any script (``\\w``), '.', '_' and '-': ``患者.jpg`` and
 #: ``läsion.jpg`` keep names that tell them apart.
 _UNSAFE = re.compile(r"[^\w.-]+")
@@ -281,7 +290,7 @@ def _ok_ids_of(path: Path, _mtime_ns: int, _size: int) -> frozenset[str]:
     try:
         with path.open(newline="", encoding="utf-8", errors="replace") as handle:
             reader = csv.DictReader(handle)
-            if reader.fieldnames != CSV_FIELDS:
+            if not is_our_table(reader.fieldnames):
                 return frozenset()
             return frozenset(safe_id(row["id"]) for row in reader if row.get("status") == "ok")
     except (OSError, csv.Error):
@@ -522,7 +531,7 @@ def earlier_run(out: str | Path, overwrite: bool = False) -> list[dict[str, str]
     except (OSError, csv.Error) as error:
         raise FileExistsError(f"{csv_path} exists and cannot be read ({error}); "
                               f"choose another --out") from error
-    if fields != CSV_FIELDS:
+    if not is_our_table(fields):
         raise FileExistsError(f"{csv_path} exists and was not written by mobilegan "
                               f"segment: not replaced; choose another --out")
     if not overwrite:

@@ -120,6 +120,9 @@ class SegmentationResult:
             "bbox_x0": x0, "bbox_y0": y0, "bbox_x1": x1, "bbox_y1": y1,
             "confidence": round(self.confidence, 4),
             "low_confidence": self.low_confidence,
+            # Empty unless flagged: a key of REVIEW_REASONS, so a spreadsheet can sort the
+            # flagged images by why (an empty mask, a strip, or a hesitant border).
+            "review_reason": (self.review_reason or "") if self.low_confidence else "",
         }
 
 
