@@ -305,6 +305,39 @@ def test_a_duplicate_id_is_skipped_not_scored_twice(drawn_weights: Path, tmp_pat
         assert [row["id"] for row in csv.DictReader(handle)] == ["ISIC_0000001", "ISIC_0000002"]
 
 
+def test_figures_draw_the_file_that_was_scored_and_the_perturbed_image(
+        drawn_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Of ``x.jpg`` and ``x.png`` (another picture) the first is scored, but cases.png drew
+    the skipped second under the first's JAC; under --perturb it drew the clean image
+    beneath masks predicted from the perturbed one."""
+    from mobilegan.evaluation import figures
+    from mobilegan.evaluation.perturb import perturb
+
+    drawn: list = []
+    titles: list = []
+    plot_cases = figures.plot_cases
+
+    def recording(cases, path, title=""):
+        drawn.extend(cases)
+        titles.append(title)
+        return plot_cases(cases, path, title)
+
+    monkeypatch.setattr(figures, "plot_cases", recording)
+    data = _drawn_pairs(tmp_path / "data", {"ISIC_0000001.jpg": "ISIC_0000001",
+                                            "ISIC_0000001.png": "ISIC_0000001"})
+    jpeg = np.asarray(Image.open(data / "images" / "ISIC_0000001.jpg").convert("RGB"))
+    evaluate(drawn_weights, data, split="all", out_dir=tmp_path / "dup", progress=False,
+             image_size=64, figures=True)
+    [case] = drawn
+    assert np.array_equal(case.image, jpeg)
+    drawn.clear()
+    evaluate(drawn_weights, data, split="all", out_dir=tmp_path / "dark", progress=False,
+             image_size=64, figures=True, perturb="dark")
+    [case] = drawn
+    assert np.array_equal(case.image, perturb("dark", jpeg, "ISIC_0000001"))
+    assert not np.array_equal(case.image, jpeg) and "images perturbed: dark" in titles[-1]
+
+
 def test_a_mask_without_its_image_is_listed_as_skipped(drawn_weights: Path,
                                                         tmp_path: Path) -> None:
     """A test image lost from the folder would otherwise shrink the test set silently."""

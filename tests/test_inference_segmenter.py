@@ -249,6 +249,12 @@ def test_invalid_options_are_refused(weights: Path) -> None:
         Segmenter(weights, backend="onnx", samples=4)
     with pytest.raises(ValueError, match="threshold"):
         Segmenter(weights, threshold=1.0)
+    # threads=-1 reached torch as a RuntimeError traceback; int8 took it without a word
+    for backend in ("torch", "int8"):
+        for threads in (0, -1, 1.5, True):
+            with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
+                Segmenter(weights if backend == "torch" else None, backend=backend,
+                          threads=threads)
 
 
 def test_an_onnx_file_with_the_default_torch_backend_says_which_backend(tmp_path: Path) -> None:
@@ -347,11 +353,21 @@ def test_options_of_the_wrong_type_or_range_are_refused_at_once(weights: Path) -
     assert Segmenter(weights, image_size=SIZE, samples=np.int64(2)).samples == 2
 
 
-def test_a_uint16_array_of_8_bit_values_is_refused_not_read_as_black(lesion: np.ndarray) -> None:
-    from mobilegan.inference.preprocess import array_to_rgb
+def test_a_uint16_array_is_read_as_its_16_bit_file_would_be(lesion: np.ndarray,
+                                                             tmp_path: Path) -> None:
+    """Arrays were floored (// 257) where files are rounded, one level apart on every
+    pixel; big-endian arrays were refused as "use uint8"; an array of 8-bit values (an
+    all-black frame too) was refused where its file is read as 8-bit. One rule now."""
+    from mobilegan.inference.preprocess import array_to_rgb, to_rgb
 
-    with pytest.raises(ValueError, match="astype"):
-        array_to_rgb(lesion.astype(np.uint16))
+    grey = lesion[..., 0]
+    for values in (grey.astype(np.uint16) * 257 + 200, grey.astype(np.uint16)):
+        Image.fromarray(values).save(tmp_path / "deep.png")
+        from_file = to_rgb(tmp_path / "deep.png")
+        assert np.array_equal(array_to_rgb(values), from_file)
+        assert np.array_equal(array_to_rgb(values.astype(">u2")), from_file)
+    assert np.array_equal(array_to_rgb(grey.astype(np.uint16))[..., 0], grey)  # 8-bit values
+    assert array_to_rgb(np.zeros((4, 4), np.uint16)).max() == 0  # a black frame
     assert np.array_equal(array_to_rgb(lesion.astype(np.uint16) * 257), lesion)
 
 

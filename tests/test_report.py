@@ -424,6 +424,36 @@ def test_runs_on_another_data_split_or_threshold_are_kept_and_told_apart(
                for line in _section(sections, "Table 4").splitlines())
 
 
+def test_another_runtime_or_another_image_set_is_another_row(
+        results: tuple[Path, str, dict[str, Path]], tmp_path: Path) -> None:
+    """A weights file and its int8 twin scored under one name, and one weights file scored
+    on two folders both called isic2017 holding other images: each pair was one row, the
+    second summary dropped as a repeat of the first without a word."""
+    _, _, evals = results
+    base = json.loads((evals["leak_free"] / "summary.json").read_text())
+    dataset = base["dataset"]
+    rows = (("torch", {"runtime": "torch"}),
+            ("int8", {"runtime": "onnxruntime int8"}),
+            ("other_images", {"runtime": "torch", "n": base["n"] + 5,
+                              "dataset": {**dataset, "n_available": dataset["n_available"] + 5,
+                                          "ids_sha256": "f" * 64}}))
+    for folder, changes in rows:
+        (tmp_path / folder).mkdir()
+        summary = {**base, "name": "run6", "figures": {}, "weights": "run6", **changes}
+        (tmp_path / folder / "summary.json").write_text(json.dumps(summary))
+    table2 = _section(_sections(build_report([tmp_path], tmp_path / "RESULTS.md")), "Table 2")
+    lines = [line for line in table2.splitlines() if line.startswith("| run6")]
+    assert len(lines) == 3
+    assert sum("(onnxruntime int8)" in line for line in lines) == 1
+    assert sum(f"| {base['n'] + 5} |" in line for line in lines) == 1
+    # Seeds of a row that hold out their own images stay one row: the held-out split is
+    # told apart by its size, not by its ids.
+    held = json.loads((evals["heldout"] / "summary.json").read_text())
+    other_split = {**held, "seed": 1, "data_seed": 3, "train_ids_sha256": "c" * 64,
+                   "dataset": {**held["dataset"], "ids_sha256": "d" * 64}}
+    assert len(group_summaries([(tmp_path, held), (tmp_path, other_split)])) == 1
+
+
 def test_the_time_and_device_columns_say_they_are_the_scoring_run(
         results: tuple[Path, str, dict[str, Path]]) -> None:
     """Training time sits in the provenance lines; the tables' time is the evaluation's."""

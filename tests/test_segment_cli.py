@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,14 @@ def test_output_names_cannot_escape(weights: Path, tmp_path: Path) -> None:
     # any script's letters tell names apart; no leading '-', which a spreadsheet sums
     assert [safe_id(n) for n in ("患者", "病人", "läsion ü", "-2-3", "--")] == [
         "患者", "病人", "läsion_ü", "2-3", "image"]
+    # ... with their vowel signs (combining marks, which \w does not hold): Devanagari and
+    # Thai names were cut to consonants and two patients shared an id; macOS's NFD 'café'
+    # is the NFC one
+    for name in ("रोगी", "किला", "कुला", "ผู้ป่วย"):
+        assert safe_id(name) == name and safe_id(safe_id(name)) == name
+    ids = UniqueIds()
+    assert [ids("किला"), ids("कुला")] == ["किला", "कुला"]
+    assert safe_id(unicodedata.normalize("NFD", "café x")) == "café_x"
     folder = tmp_path / "in"
     folder.mkdir()
     Image.fromarray(draw_lesion((64, 64), seed=0)[0]).save(folder / "..\\..\\evil.png")
@@ -499,6 +508,16 @@ def test_a_table_from_before_the_review_reason_column_is_still_ours(
         assert csv.DictReader(handle).fieldnames == CSV_FIELDS
 
 
+def test_a_thread_count_below_one_is_refused_in_a_line(weights: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    image = tmp_path / "x.png"
+    Image.fromarray(draw_lesion((32, 32), seed=5)[0]).save(image)
+    assert _segment(image, "--out", tmp_path / "out", "--weights", weights, "--threads", "-1") == 2
+    err = capsys.readouterr().err
+    assert "threads must be a whole number >= 1" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "results.csv").exists()
+
+
 def test_the_refusal_names_the_folder_and_the_way_out(weights: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     image = tmp_path / "x.png"
@@ -742,6 +761,26 @@ def test_recursive_takes_a_layouts_images_once_and_never_its_masks(tmp_path: Pat
     assert sorted(p.name for p in flat.images) == ["IMD002.bmp", "IMD003.bmp", "train.png",
                                                    "val.png"]
     assert flat.unsearched == []  # the layouts' own folders are not "left unsearched"
+
+
+def test_a_link_under_another_name_is_an_image_of_its_own(weights: Path, tmp_path: Path) -> None:
+    """``b.png -> a.png`` in one folder: the search kept one of the two names (the link,
+    which sorts first) and a.png got no mask, no row and no word. One file spelt twice
+    (given, and in a folder given; through a linked folder) is still segmented once."""
+    from mobilegan.inference.batch import find_inputs
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(draw_lesion((32, 32), seed=9)[0]).save(photos / "b.png")
+    (photos / "a.png").symlink_to(photos / "b.png")
+    (tmp_path / "same").symlink_to(photos, target_is_directory=True)
+    found = find_inputs([photos, photos / "b.png", tmp_path / "same" / "a.png",
+                         tmp_path / "photos" / "." / "a.png"])
+    assert sorted(p.name for p in found.images) == ["a.png", "b.png"]
+    out = tmp_path / "out"
+    assert _segment(photos, "--out", out, "--weights", weights) == 0
+    assert sorted(_rows(out)) == [str(photos / "a.png"), str(photos / "b.png")]
+    assert (out / "a_segmentation.png").is_file() and (out / "b_segmentation.png").is_file()
 
 
 def test_a_split_folder_is_searched_as_any_other_and_odd_folders_are_named(

@@ -21,7 +21,8 @@ from mobilegan.config import ConfigError, RunConfig, apply_overrides
 from mobilegan.hardware import describe_device
 from mobilegan.training import trainer as trainer_module
 from mobilegan.training.checkpoint import atomic_save, load_checkpoint
-from mobilegan.training.data_setup import OverlapError, plan_splits
+from mobilegan.training.data_setup import (UNCHECKED_PROTOCOL, OverlapError, plan_splits,
+                                          protocol_line)
 from mobilegan.training.run_log import read_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -541,7 +542,12 @@ def test_a_missing_evaluation_folder_stops_training(data_root: Path, tmp_path: P
     with pytest.raises(FileNotFoundError, match="cannot be kept out of training"):
         plan_splits(cfg)
     cfg.data.eval_dir = None  # said on purpose: no evaluation set to keep out
-    assert plan_splits(cfg)[2]["eval_ids_excluded"] == 0
+    info = plan_splits(cfg)[2]
+    assert info["eval_ids_excluded"] == 0
+    # ... and nothing was checked, so the run does not call itself leak-free (scored on
+    # ISIC 2017 test later it would have sat in Table 2's class beside a LEAK label).
+    assert info["protocol"] == UNCHECKED_PROTOCOL and not info["leak"]
+    assert "no evaluation set named" in protocol_line(info)
     assert _train_cli(data_root, tmp_path / "r2", "--set",
                       f"data.eval_dir={tmp_path / 'nope'}") == 2
     assert "data.eval_dir" in capsys.readouterr().err and not (tmp_path / "r2").exists()

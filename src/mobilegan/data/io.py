@@ -28,7 +28,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 DEFAULT_MAX_PIXELS = 50_000_000
 #: How to raise the limit, named in the refusal.
 RAISE_LIMIT_HINT = ("if the image is genuine, raise the limit (--max-pixels of mobilegan "
-                    "segment or serve; Segmenter(max_pixels=...))")
+                    "segment, serve or data; Segmenter(max_pixels=...); mobilegan evaluate "
+                    "keeps it)")
 
 #: Mask foreground is ``value > MASK_THRESHOLD`` on the 8-bit grey level, as in
 #: isic-challenge-scoring 5.6.0 (``truth_image > 128``).
@@ -156,6 +157,16 @@ def _upright(image: Image.Image, name: str) -> Image.Image:
     return upright if upright is not None else image.copy()
 
 
+def sixteen_bit_levels(values: np.ndarray) -> np.ndarray:
+    """Integer levels of a 16-bit picture as 8-bit ones, rounded to the nearest; when every
+    value is <= 255 they are 8-bit values already (see :func:`_grey_levels`). One rule for
+    files and for arrays given to ``Segmenter.predict``, which once floored instead."""
+    levels = np.asarray(values).astype(np.int64).clip(0, 65535)
+    if levels.max(initial=0) > 255:
+        return ((levels * 255 + 32767) // 65535).astype(np.uint8)
+    return levels.astype(np.uint8)
+
+
 def _grey_levels(image: Image.Image) -> np.ndarray:
     """8-bit grey levels of a single-channel image of any depth.
 
@@ -166,10 +177,7 @@ def _grey_levels(image: Image.Image) -> np.ndarray:
     ValueError, never clipped into a wrong picture.
     """
     if image.mode in _SIXTEEN_BIT or image.mode == "I":
-        values = np.asarray(image).astype(np.int64).clip(0, 65535)
-        if values.max(initial=0) > 255:
-            return ((values * 255 + 32767) // 65535).astype(np.uint8)
-        return values.astype(np.uint8)
+        return sixteen_bit_levels(np.asarray(image))
     if image.mode == "F":
         values = np.asarray(image, dtype=np.float64)
         if not np.isfinite(values).all() or values.min(initial=0.0) < 0:

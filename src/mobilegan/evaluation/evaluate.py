@@ -318,13 +318,21 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
 
         # Only the chosen cases are predicted again (memory stays flat for any set size).
         chosen = {c["id"] for c in choose_cases(rows)}
-        pairs = [check_pair(s) for s in samples if s.id in chosen]
+        scored: dict[str, Sample] = {}  # the file scored under each id (a later one was skipped)
+        for sample in samples:
+            scored.setdefault(sample.id, sample)
+        pairs = [check_pair(scored[i]) for i in sorted(chosen)]
         pairs = [p for p in pairs if p.ok and p.image is not None]
         maps = predict_probabilities(model, [prepared(p.sample, p.image) for p in pairs], size,
                                      torch_device, tta)
+        title = summary["leak_label"]
+        if perturb:  # the pictures show the perturbed image the masks were predicted from
+            title = "; ".join(filter(None, [title, f"images perturbed: {perturb}"]))
         figure_files = write_evaluation_figures(
-            out, rows, samples, {p.sample.id: m for p, m in zip(pairs, maps)}, threshold,
-            source.run_dir, summary["leak_label"], postprocess)
+            out, rows, list(scored.values()), {p.sample.id: m for p, m in zip(pairs, maps)},
+            threshold, source.run_dir, title, postprocess,
+            shown=(lambda sample, image: perturb_image(perturb, image, sample.id)) if perturb
+            else None)
         summary["figures"] = {k: os.path.relpath(v, out) for k, v in figure_files.items()}
         result.files.update(figure_files)
     result.files["summary_json"] = out / "summary.json"

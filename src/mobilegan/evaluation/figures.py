@@ -8,7 +8,7 @@ figure state is touched (safe in servers, tests and threads).
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,11 +257,15 @@ def plot_training_curves(run_dir: str | Path, path: str | Path, title: str = "")
 def write_evaluation_figures(out_dir: str | Path, rows: Sequence[Mapping[str, Any]],
                              samples: Sequence[Any], probabilities: Mapping[str, np.ndarray],
                              threshold: float, run_dir: Path | None = None,
-                             label: str = "", postprocess: bool = False) -> dict[str, Path]:
+                             label: str = "", postprocess: bool = False,
+                             shown: Callable[[Any, np.ndarray], np.ndarray] | None = None
+                             ) -> dict[str, Path]:
     """The evaluation's figures beside its summary: ``cases.png`` (best 3, median 2,
     worst 3 by JAC), ``jac_histogram.png`` and, for a run folder, ``training_curves.png``.
     ``probabilities`` holds the network-size maps of (at least) the chosen ids;
-    ``postprocess`` draws the cleaned masks that were scored (as ``evaluate`` does)."""
+    ``postprocess`` draws the cleaned masks that were scored (as ``evaluate`` does);
+    ``shown(sample, image)`` gives the picture to draw under them (the perturbed image the
+    masks came from, under ``--perturb``). ``samples`` holds one file per id: the scored one."""
     from mobilegan.data.validate import check_pair
     from mobilegan.metrics.isic import resize_to
 
@@ -280,8 +284,9 @@ def write_evaluation_figures(out_dir: str | Path, rows: Sequence[Mapping[str, An
             from mobilegan.inference.postprocess import clean_mask
 
             prediction = clean_mask(prediction.astype(bool)).astype(bool)
-        cases.append(Case(chosen["id"], chosen["JAC"], chosen["tag"], checked.image,
-                          checked.mask, prediction))
+        image = shown(checked.sample, checked.image) if shown else checked.image
+        cases.append(Case(chosen["id"], chosen["JAC"], chosen["tag"], image, checked.mask,
+                          prediction))
     files = {"cases": plot_cases(cases, out / "cases.png", title),
              "jac_histogram": plot_jac_histogram([float(r["JAC"]) for r in rows],
                                                  out / "jac_histogram.png", title)}

@@ -231,6 +231,10 @@ class Group:
             name += " + post-processing"
         if self.first.get("threshold", 0.5) != 0.5:
             name += f" (threshold {self.first['threshold']:g})"
+        runtime = self.first.get("runtime", "torch")
+        said = "int8" if "int8" in runtime else "onnx"
+        if runtime != "torch" and said not in name.lower():
+            name += f" ({runtime})"  # unless the name says so already ("..., int8")
         if self.first.get("limit"):
             name += f" (first {self.first['limit']} images only)"
         if self.leak:
@@ -240,14 +244,31 @@ class Group:
         return name
 
 
+#: Splits drawn from the training folder by a run's own split: seeds with another data seed
+#: hold out other images, and are still seeds of one row.
+SPLITS_OF_A_RUN = ("heldout", "train", "all")
+
+
+def _image_set(summary: dict[str, Any]) -> tuple[Any, ...]:
+    """Which images were scored: the ids themselves for a fixed set (two folders both
+    called isic2017 but holding other images are two rows, not one), their number for a
+    split each run draws for itself."""
+    dataset = summary["dataset"]
+    if dataset.get("split") in SPLITS_OF_A_RUN:
+        return ("images", dataset.get("n_available", summary.get("n")))
+    return ("ids", dataset.get("ids_sha256"))
+
+
 def _group_key(summary: dict[str, Any], perturbation: bool = True) -> tuple[Any, ...]:
     """What one row of a table shares; ``perturbation=False`` matches a perturbed
-    evaluation with its clean twin."""
+    evaluation with its clean twin. The runtime is part of it: a weights file and its int8
+    twin scored under one name are two rows."""
     dataset = summary["dataset"]
     key = (summary["name"], summary.get("config_fingerprint"), dataset.get("name"),
            dataset.get("split"), summary.get("image_size"), summary.get("tta"),
            summary.get("threshold"), summary.get("protocol"), summary.get("limit"),
-           summary.get("postprocess", False), summary.get("exposure_normalized", False))
+           summary.get("postprocess", False), summary.get("exposure_normalized", False),
+           summary.get("runtime", "torch"), _image_set(summary))
     return key + (summary.get("perturbation"),) if perturbation else key
 
 

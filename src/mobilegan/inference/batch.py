@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +45,22 @@ def is_our_table(fields: Sequence[str] | None) -> bool:
     """Whether a CSV header is that of a ``results.csv`` this tool writes, or wrote."""
     return fields is not None and (list(fields) == CSV_FIELDS
                                    or list(fields) in EARLIER_CSV_FIELDS)
+
+
 #: Letters and digits of any script (``\\w``), '.', '_' and '-': ``患者.jpg`` and
 #: ``läsion.jpg`` keep names that tell them apart.
 _UNSAFE = re.compile(r"[^\w.-]+")
+
+
+def _kept_characters(name: str) -> str:
+    """``name`` in NFC with every run of unsafe characters made one '_'. Combining marks
+    are kept with the letters they sit on: ``\\w`` holds none, and Devanagari or Thai
+    vowels are marks (``रोगी`` became ``र_ग``, and ``किला`` and ``कुला`` one id); macOS
+    spells ``café`` with a mark (NFD), which NFC folds into the letter."""
+    text = unicodedata.normalize("NFC", name)
+    kept = "".join(c if _UNSAFE.fullmatch(c) is None or unicodedata.category(c).startswith("M")
+                   else "\0" for c in text)
+    return re.sub("\0+", "_", kept)
 
 
 #: Longest id in characters, and in UTF-8 bytes (83 CJK characters, 249 bytes, made a
@@ -57,7 +71,7 @@ ID_CHARS, ID_BYTES = 150, 200
 def safe_id(raw: str) -> str:
     """An id usable as a file name: no separators, no '..', no leading dot, not empty, and
     no leading '-' (a spreadsheet reads ``-2-3`` as a sum; the id is a CSV cell too)."""
-    text = _UNSAFE.sub("_", raw.replace("\\", "/").split("/")[-1])
+    text = _kept_characters(raw.replace("\\", "/").split("/")[-1])
     text = re.sub(r"\.{2,}", "_", text).strip("._-") or "image"
     # Stripped again after the cut, so that safe_id(safe_id(x)) == safe_id(x): the files
     # are written under the id sanitised once more, and two ids that differed only by a
@@ -130,9 +144,19 @@ def find_inputs(paths: Iterable[str | Path], recursive: bool = False) -> FoundIn
                 found.empty.append(path)
     once: dict[Path, Path] = {}
     for image in found.images:
-        once.setdefault(image.resolve() if image.exists() else image, image)
+        once.setdefault(_file_key(image), image)
     found.images = list(once.values())
     return found
+
+
+def _file_key(image: Path) -> Path:
+    """One key for every spelling of one file name (``a.jpg``, ``./a.jpg``, a linked
+    folder's ``a.jpg``), but not for a link with a name of its own: ``b.jpg -> a.jpg`` is
+    another name, so it gets its own mask (its target was once dropped for it, silently)."""
+    try:
+        return image.parent.resolve() / image.name
+    except OSError:  # a path that cannot be resolved is kept, and reported when read
+        return image
 
 
 def collect_inputs(paths: Iterable[str | Path], recursive: bool = False) -> list[Path]:

@@ -164,6 +164,10 @@ class Segmenter:
         self._configure(DEFAULT_IMAGE_SIZE if image_size is None else image_size, tta, samples,
                         postprocess, threshold, low_confidence_below, exposure, max_pixels)
         _check(backend in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        # 0 or -1 reached torch as a traceback, or was quietly ignored by ONNX Runtime.
+        _check(threads is None or (is_int(threads) and threads >= 1),
+               f"threads must be a whole number >= 1 (or None for the machine's default), "
+               f"got {threads!r}")
         if backend != "torch" and samples > 1:
             raise ValueError("samples > 1 needs backend='torch': the ONNX export has no noise z "
                              "(dropout is not exported), so it cannot estimate uncertainty")

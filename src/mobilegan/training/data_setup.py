@@ -68,6 +68,10 @@ def first_of_each_id(samples: list[Sample]) -> tuple[list[Sample], list[list[str
     return list(first.values()), skipped
 
 
+#: The protocol of a run that named no evaluation set (data.eval_dir null).
+UNCHECKED_PROTOCOL = "unchecked (no evaluation set named)"
+
+
 def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, Any]]:
     """Choose the training and validation samples and describe the protocol."""
     d = cfg.data
@@ -90,8 +94,13 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
             f"{d.eval_dir} ({d.eval_split}), e.g. {overlap[:3]}. Train leak-free (the default, "
             "data.exclude_eval_ids=true) or pass --allow-overlap to run the paper's protocol; "
             "its results are labelled leaky.")
+    elif overlap:
+        protocol, leak = "paper (leaky)", True
     else:
-        protocol, leak = ("paper (leaky)", True) if overlap else ("leak-free", False)
+        # Without an evaluation set nothing was checked, so nothing is promised: scored on
+        # ISIC 2017 test later, such a run is not a leak-free row (the evaluation still
+        # counts the images it trained on).
+        protocol, leak = ("leak-free" if d.eval_dir else UNCHECKED_PROTOCOL), False
 
     in_val: list[str] = []
     if d.val_dir:
