@@ -85,6 +85,20 @@ def test_a_mistyped_value_is_refused_naming_the_field(override: str, field: str)
     ("train.betas=[0.5,1.0]", "train.betas"),
     ("augment.zoom=[1.2,0.8]", "augment.zoom"),
     ("train.epochs=true", "train.epochs"),  # JSON's true is not the int 1
+    # A review found these failing at step 1 (after decoding the data) or accepted:
+    ("augment.gamma=[2,0.5]", "augment.gamma"),
+    ("augment.gamma=[-1,0]", "augment.gamma"),
+    ("augment.clahe_tiles=0", "augment.clahe_tiles"),
+    ("augment.clahe_clip=-1", "augment.clahe_clip"),
+    ("augment.gamma_p=5", "augment.gamma_p"),
+    ("augment.clahe_p=-1", "augment.clahe_p"),
+    ("augment.brightness=1.5", "augment.brightness"),
+    ("augment.saturation=2", "augment.saturation"),
+    ("train.num_threads=-2", "train.num_threads"),
+    ("train.num_threads=0", "train.num_threads"),
+    ("train.lr=1e400", "train.lr"),  # inf
+    ("loss.l1=Infinity", "loss.l1"),
+    ("loss.jaccard=NaN", "loss.jaccard"),
 ])
 def test_values_at_the_edge_of_their_range_are_refused(override: str, field: str) -> None:
     from mobilegan.config import apply_overrides

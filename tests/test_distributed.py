@@ -97,3 +97,53 @@ def test_ranks_agree_on_steps_and_budget_with_uneven_shards_and_clocks(
     assert rank0["steps"] == rank1["steps"] == 3
     for name, tensor in rank0["generator"].items():
         assert torch.equal(tensor, rank1["generator"][name]), name
+
+
+NAN_ON_ONE_RANK_SCRIPT = """
+import sys, torch
+from mobilegan.config import RunConfig
+from mobilegan.training import trainer as trainer_module
+from mobilegan.training.trainer import Trainer, _unwrap
+trainer = Trainer(RunConfig.load(sys.argv[1]))
+real_loss = trainer_module.generator_loss
+calls = {"n": 0}
+def loss_nan_at_the_second_step_on_rank_1(*args, **kwargs):
+    calls["n"] += 1
+    parts = real_loss(*args, **kwargs)
+    if trainer.dist.rank == 1 and calls["n"] == 2:
+        parts["total"] = parts["total"] * float("nan")
+    return parts
+trainer_module.generator_loss = loss_nan_at_the_second_step_on_rank_1
+result = trainer.fit()
+state = {"generator": _unwrap(trainer.generator).state_dict(), "steps": result.steps_done,
+         "lr": trainer.lr}
+torch.save(state, f"{sys.argv[2]}/rank{trainer.dist.rank}.pt")
+"""
+
+
+@pytest.mark.slow
+def test_a_non_finite_loss_on_one_rank_is_skipped_by_every_rank(data_root: Path,
+                                                                tmp_path: Path) -> None:
+    """Rank 1 alone got a NaN: it skipped its backward while rank 0 waited in the gradient
+    all-reduce, for ever. The ranks now agree: both skip the step, restore and halve the lr."""
+    import os
+    import signal
+
+    cfg = tiny_config(data_root, tmp_path / "run", steps=4)
+    proc = subprocess.Popen(torchrun_two_ranks(NAN_ON_ONE_RANK_SCRIPT, cfg, tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the ranks deadlocked over a NaN on one of them")
+    assert proc.returncode == 0, stderr[-3000:]
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert rank0["steps"] == rank1["steps"] == 3  # of 4 batches: the bad one is skipped
+    assert rank0["lr"] == rank1["lr"] == cfg.train.lr / 2
+    for name, tensor in rank0["generator"].items():
+        assert torch.equal(tensor, rank1["generator"][name]), name
+

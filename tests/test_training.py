@@ -4,6 +4,7 @@ uninterrupted run; the NaN guard; the overlap guard; config errors name the fiel
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -565,6 +566,27 @@ def test_an_existing_run_folder_is_not_replaced_without_overwrite(
     assert json.loads((out / "config.json").read_text())["train"]["seed"] == 5
 
 
+def test_overwrite_leaves_nothing_of_the_earlier_run(data_root: Path, tmp_path: Path) -> None:
+    """--overwrite of a finished paper-protocol run, stopped early, kept the old
+    train_result.json: --resume-if-interrupted then called the new run finished, under the
+    old run's LEAKY protocol, and scripts/score_run.sh kept the old weights' scores."""
+    from mobilegan.cli.train_cmd import run_state
+
+    out = tmp_path / "run"
+    assert _train_cli(data_root, out, "--protocol", "paper", steps=2) == 0
+    (out / "eval_test").mkdir()
+    (out / "eval_test" / "summary.json").write_text("{}")  # the old weights' score
+    cfg = tiny_config(data_root, out, steps=2)
+    trainer_module.Trainer(cfg)  # a fresh start, as --overwrite makes; stopped before a step
+    assert run_state(out) == "new"
+    for name in ("train_result.json", "best.safetensors", "last.safetensors", "checkpoints",
+                 "metrics.csv", "eval_test"):
+        assert not (out / name).exists(), name
+    log = (out / "train.log").read_text()
+    assert "paper (leaky)" not in log and "removed the earlier run's train_result.json" in log
+    assert json.loads((out / "splits.json").read_text())["protocol"] == "leak-free"
+
+
 def test_a_damaged_checkpoint_or_a_changed_split_stops_a_resume(
         data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
@@ -624,6 +646,14 @@ def test_resume_if_interrupted_refuses_a_finished_run_of_other_settings(
     assert _train_cli(data_root, out, "--resume-if-interrupted") == 0
     assert _train_cli(data_root, out, "--resume-if-interrupted", "--set", "train.lr=0.1") == 2
     assert "finished run" in capsys.readouterr().err
+    # A run that stopped at its step limit, asked for more, was "already finished": a rerun
+    # of a script with a larger budget skipped every row without a word.
+    assert _train_cli(data_root, out, "--resume-if-interrupted", "--set",
+                      "train.max_steps=5") == 2
+    err = capsys.readouterr().err
+    assert "train.max_steps 2 -> 5" in err and "--resume" in err
+    assert cli_main(["train", "--resume", "--out", str(out), "--set", "train.max_steps=5"]) == 0
+    assert json.loads((out / "train_result.json").read_text())["steps_done"] == 5
 
 
 def test_a_stale_temporary_checkpoint_is_swept_by_the_next_save(tmp_path: Path) -> None:
@@ -710,11 +740,69 @@ def test_a_signal_stops_after_the_step_with_a_checkpoint_and_resume_is_exact(
         assert abs(float(row_a["g_total"]) - float(row_b["g_total"])) <= 1e-6, row_a["step"]
 
 
+@pytest.mark.parametrize("signal_after", [2, 4])  # mid-epoch, and at the epoch's last step
+def test_an_epoch_resumed_reads_in_metrics_csv_as_if_never_stopped(
+        data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        signal_after: int) -> None:
+    """The epoch's row averaged only the steps after the resume; resumed at its last step
+    it had no losses at all, 0 images/s and the lr before any schedule."""
+    cfg = tiny_config(data_root, tmp_path / "straight", steps=6)
+    cfg.train.lr_schedule = "cosine"
+    trainer_module.train(cfg)
+
+    out = tmp_path / "run"
+    real_step = trainer_module.Trainer._step
+
+    def step_then_signal(self, *args):
+        losses = real_step(self, *args)
+        if self.global_step == signal_after - 1:  # during step number signal_after
+            os.kill(os.getpid(), signal.SIGTERM)
+        return losses
+
+    monkeypatch.setattr(trainer_module.Trainer, "_step", step_then_signal)
+    stopped = dataclasses.replace(cfg, out_dir=str(out))
+    with pytest.raises(KeyboardInterrupt):
+        trainer_module.train(stopped)
+    monkeypatch.setattr(trainer_module.Trainer, "_step", real_step)
+    trainer_module.train(RunConfig.load(out / "config.json"), resume=True)
+    a, b = read_csv(tmp_path / "straight" / "metrics.csv"), read_csv(out / "metrics.csv")
+    assert [r["epoch"] for r in a] == [r["epoch"] for r in b] == ["1", "2"]
+    for row_a, row_b in zip(a, b):
+        for key in ("g_total", "g_l1", "d_loss", "lr", "step"):
+            assert abs(float(row_a[key]) - float(row_b[key])) <= 1e-6, (row_a["epoch"], key)
+        assert float(row_b["images_per_s"]) > 0
+
+
 def test_a_fraction_of_an_epoch_is_never_reported_as_none() -> None:
     assert trainer_module.epochs_trained(1, 260) == 0.0038
     assert trainer_module.epochs_trained(65, 260) == 0.25
     assert trainer_module.epochs_trained(0, 260) == 0.0
     assert trainer_module.epochs_trained(520, 260) == 2.0
+
+
+def test_an_epoch_whose_every_step_failed_is_not_scored_or_exported(
+        data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two steps per epoch, both non-finite (under max_bad_steps): epoch 1 was validated
+    and its untrained weights exported as the best epoch, "global_step 0"."""
+    real_loss = trainer_module.generator_loss
+    calls = {"n": 0}
+
+    def first_two_bad(*args, **kwargs):
+        calls["n"] += 1
+        parts = real_loss(*args, **kwargs)
+        if calls["n"] <= 2:
+            parts["total"] = parts["total"] * float("nan")
+        return parts
+
+    monkeypatch.setattr(trainer_module, "generator_loss", first_two_bad)
+    out = tmp_path / "run"
+    cfg = tiny_config(data_root, out, steps=2)
+    cfg.data.limit, cfg.train.epochs = 8, 2  # two steps an epoch
+    trainer_module.train(cfg)
+    assert "epoch 1: no step succeeded; not validated" in (out / "train.log").read_text()
+    assert [r["epoch"] for r in read_csv(out / "metrics.csv")] == ["2"]
+    best = json.loads((out / "best.json").read_text())["metadata"]
+    assert best["epoch"] == 2 and best["global_step"] == 2
 
 
 def test_a_restored_snapshot_is_not_changed_by_the_steps_after_it(data_root: Path,

@@ -160,6 +160,11 @@ def test_stop_on_collapse_ends_the_run_and_keeps_the_best_epoch(data_root: Path,
         assert result.epochs_done == 3 and len(calls) == 3
         assert record["stop_reason"] == "collapse"
         assert "stop_on_collapse" in (out / "train.log").read_text()
+        # Resumed, it stops again at once: it trained one more epoch, then stopped on the
+        # old count.
+        again = trainer_module.train(RunConfig.load(out / "config.json"), resume=True)
+        assert again.epochs_done == 3 and len(calls) == 3 and again.steps_done == result.steps_done
+        assert json.loads((out / "train_result.json").read_text())["stop_reason"] == "collapse"
     else:
         assert result.epochs_done == 5 and len(calls) == 5
         assert record["stop_reason"] == "epochs"

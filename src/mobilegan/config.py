@@ -7,6 +7,7 @@ Every run saves its resolved configuration as JSON beside its outputs, and
 from __future__ import annotations
 
 import dataclasses
+import math
 import json
 import types
 import typing
@@ -264,10 +265,23 @@ class RunConfig:
              f"input block 8x), got {self.data.image_size}"),
             ("data.train_fraction", 0 < self.data.train_fraction < 1 or self.data.val_dir,
              f"must be in (0, 1), got {self.data.train_fraction}"),
-            ("loss.l1", self.loss.l1 >= 0, "must be >= 0"),
-            ("loss.jaccard", self.loss.jaccard >= 0, "must be >= 0"),
-            ("loss.bce", self.loss.bce >= 0, "must be >= 0"),
-            ("loss.adversarial", self.loss.adversarial >= 0, "must be >= 0"),
+            *((f"loss.{name}", math.isfinite(weight) and weight >= 0,
+               f"must be a finite number >= 0, got {weight}")
+              for name, weight in dataclasses.asdict(self.loss).items()),
+            ("train.lr", math.isfinite(self.train.lr), f"must be finite, got {self.train.lr}"),
+            ("train.num_threads", self.train.num_threads is None or self.train.num_threads >= 1,
+             f"must be >= 1 or null (the machine's default), got {self.train.num_threads}"),
+            *((f"augment.{name}", 0 <= getattr(self.augment, name) <= 1,
+               f"must be in [0, 1], got {getattr(self.augment, name)}")
+              for name in ("gamma_p", "clahe_p", "brightness", "saturation")),
+            ("augment.gamma", 0 < self.augment.gamma[0] <= self.augment.gamma[1],
+             f"must be (low, high) with 0 < low <= high, got {self.augment.gamma}"),
+            ("augment.clahe_clip", self.augment.clahe_clip > 0,
+             f"must be > 0, got {self.augment.clahe_clip}"),
+            ("augment.clahe_tiles", self.augment.clahe_tiles >= 1,
+             f"must be >= 1, got {self.augment.clahe_tiles}"),
+            ("augment.hue_degrees", 0 <= self.augment.hue_degrees <= 180,
+             f"must be in [0, 180], got {self.augment.hue_degrees}"),
             ("data.train_dir", Path(self.data.train_dir).is_dir(),
              f"not a folder: {self.data.train_dir}"),
             ("data.extra_train_dir",

@@ -41,9 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 #: Fields that may change when a run resumes: how it runs, not what it computes.
+#: The resumable fields that say how far a run goes: a finished run is the run a command
+#: asks for only if they match too.
+HOW_FAR = ("train.epochs", "train.max_steps", "train.time_budget_s")
 RESUMABLE_FIELDS = {"train.epochs", "train.num_threads", "train.progress", "train.device",
                     "train.max_steps", "train.checkpoint_every", "train.overlay_every",
-                    "train.time_budget_s"}
+                    "train.time_budget_s", "train.stop_on_collapse"}
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
@@ -136,6 +139,13 @@ def interrupted_run_config(args: argparse.Namespace) -> tuple[RunConfig, bool] |
                              f"{'resume it with --resume, or ' if state == 'interrupted' else ''}"
                              "choose another --out")
     if state == "finished":
+        saved_cfg = RunConfig.load(saved) if saved.is_file() else cfg
+        longer = [f"{field} {before} -> {now}" for field in HOW_FAR
+                  if (before := saved_cfg.flat()[field]) != (now := cfg.flat()[field])]
+        if longer:  # a rerun asking for more epochs, steps or time was told "done"
+            raise ValueError(f"the finished run in {args.out} ran under other limits "
+                             f"({', '.join(longer)}): continue it with --resume and those "
+                             f"settings, or choose another --out")
         return None
     return cfg, state == "interrupted"
 

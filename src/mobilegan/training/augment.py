@@ -73,7 +73,7 @@ def rotate90(batch: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
     out = batch
     for k in (1, 2, 3):
         out = torch.where((turns == k).view(-1, 1, 1, 1), batch.rot90(k, (-2, -1)), out)
-    return out
+    return out.contiguous()  # torch.where over rot90 views keeps their strides
 
 
 def zoom(images: torch.Tensor, masks: torch.Tensor, scale: torch.Tensor,
@@ -145,7 +145,7 @@ def clahe(images: torch.Tensor, clip_limit: float = 2.0, tiles: int = 8) -> torc
         padded = torch.nn.functional.pad(padded, pad, mode="reflect")
     padded = padded[:, 0].long()
     # (B, tiles, tiles, th*tw) pixel values per tile, then their histograms.
-    blocks = padded.view(b, tiles, th, tiles, tw).permute(0, 1, 3, 2, 4).reshape(b, tiles * tiles, -1)
+    blocks = padded.reshape(b, tiles, th, tiles, tw).permute(0, 1, 3, 2, 4).reshape(b, tiles * tiles, -1)
     hist = torch.zeros(b, tiles * tiles, 256, dtype=torch.long, device=images.device)
     hist.scatter_add_(2, blocks, torch.ones_like(blocks))
     limit = max(int(clip_limit * th * tw / 256), 1)
@@ -167,7 +167,7 @@ def clahe(images: torch.Tensor, clip_limit: float = 2.0, tiles: int = 8) -> torc
 
     y0, y1, wy = axis(h, th)
     x0, x1, wx = axis(w, tw)
-    value = luma.long().view(b, 1, h * w)
+    value = luma.long().reshape(b, 1, h * w)  # any layout: a rotated batch is not contiguous
 
     def sample(ty: torch.Tensor, tx: torch.Tensor) -> torch.Tensor:
         tile = (ty[:, None] * tiles + tx[None, :]).view(1, h * w).expand(b, -1)

@@ -64,3 +64,16 @@ def broadcast_float(value: float, info: DistInfo, device: torch.device) -> float
                           device=device if device.type == "cuda" else "cpu")
     dist.broadcast(tensor, 0)
     return float(tensor.item())
+
+
+def finite_everywhere(value: torch.Tensor, info: DistInfo) -> bool:
+    """Whether ``value`` is finite on every rank. A rank that skipped its backward alone
+    left the others waiting in DDP's gradient all-reduce for ever: the NaN guard must take
+    one decision for all of them."""
+    ok = torch.isfinite(value).all()
+    if not info.enabled:
+        return bool(ok)
+    flag = ok.to(device=value.device if value.device.type == "cuda" else "cpu",
+                 dtype=torch.int32).reshape(1)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())

@@ -34,7 +34,7 @@ from mobilegan.training.checkpoint import atomic_save, load_checkpoint
 from mobilegan.training.ema import WeightAverage
 from mobilegan.training.data_setup import PreparedData, prepare_data, protocol_line
 from mobilegan.training.distributed import (DistInfo, barrier, broadcast_buffers, broadcast_float,
-                                            init_distributed, shutdown)
+                                            finite_everywhere, init_distributed, shutdown)
 from mobilegan.training.run_log import CsvLog, TensorBoard
 from mobilegan.training.schedule import budget_progress, epochs_trained, lr_factor
 from mobilegan.training.validation import validate
@@ -60,6 +60,30 @@ class TrainResult:
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+@dataclass
+class EpochTally:
+    """An epoch's running sums for its row of metrics.csv, kept in the checkpoint: an epoch
+    interrupted and resumed once averaged only the steps after the resume (and one resumed
+    at its last step logged no losses, 0 images/s and the unscheduled lr)."""
+
+    sums: dict[str, float] = dataclasses.field(default_factory=dict)
+    count: int = 0
+    seen: int = 0
+    seconds: float = 0.0
+    lr: float | None = None  # the lr of the epoch's last step
+
+    def add(self, losses: dict[str, float], images: int, lr: float, seconds: float) -> None:
+        for key, value in losses.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+        self.seen += images
+        self.lr = lr
+        self.seconds += seconds
+
+    def means(self) -> dict[str, float]:
+        return {key: value / max(self.count, 1) for key, value in self.sums.items()}
 
 
 class Trainer:
@@ -115,6 +139,7 @@ class Trainer:
         self.wall_before: float | None = 0.0
         self.resumed_at_step: int | None = None
         self._fit_start: float | None = None
+        self.tally = EpochTally()
         if resume:
             self._check_same_split()
             self._load(self.out / "checkpoints" / "last.pt")
@@ -122,8 +147,12 @@ class Trainer:
                 self._record_resumed_config()
         elif self.main:
             self.out.mkdir(parents=True, exist_ok=True)
+            cleared = clear_earlier_run(self.out)
             cfg.save(self.out / "config.json")
             (self.out / "splits.json").write_text(json.dumps(self.data.info, indent=2) + "\n")
+            if cleared:
+                self._log_event(f"started from scratch: removed the earlier run's "
+                                f"{', '.join(cleared)}")
             if init_note:
                 self._log_event(init_note)
         if self.main:
@@ -174,7 +203,7 @@ class Trainer:
             "global_step": self.global_step, "best_jac": self.best_jac,
             "best_epoch": self.best_epoch, "collapsed_epochs": self.collapsed_epochs,
             "lr": self.lr, "torch_rng": torch.get_rng_state(),
-            "wall_s": self._elapsed(),
+            "wall_s": self._elapsed(), "epoch_tally": dataclasses.asdict(self.tally),
         }
         if self.discriminator is not None:
             state["discriminator"] = _unwrap(self.discriminator).state_dict()
@@ -201,6 +230,9 @@ class Trainer:
                         "collapsed_epochs", "lr"):
                 setattr(self, key, state[key])
             self.wall_before = state.get("wall_s")
+            # (Checkpoints before the tally was kept: the epoch's row averages the steps
+            # after the resume only, as it always had.)
+            self.tally = EpochTally(**state.get("epoch_tally", {}))
             torch.set_rng_state(state["torch_rng"])
             if "cuda_rng" in state and self.device.type == "cuda":
                 torch.cuda.set_rng_state(state["cuda_rng"], self.device)
@@ -320,7 +352,7 @@ class Trainer:
                 real = self.discriminator(images, masks).float()
                 fake = self.discriminator(images, probabilities.detach()).float()
             d_loss = discriminator_loss(real, fake)
-            if not torch.isfinite(d_loss):
+            if not finite_everywhere(d_loss, self.dist):
                 return None
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
@@ -334,7 +366,7 @@ class Trainer:
                 fake_logits = judge(images, probabilities)
             judge.requires_grad_(True)
         parts = generator_loss(logits, masks, cfg.loss, fake_logits)
-        if not torch.isfinite(parts["total"]):
+        if not finite_everywhere(parts["total"], self.dist):
             return None
         self.opt_g.zero_grad(set_to_none=True)
         parts["total"].backward()
@@ -377,6 +409,8 @@ class Trainer:
             stop, stop_reason = True, "max_steps"
         elif resumed and t.time_budget_s and self._shared_elapsed() >= t.time_budget_s:
             stop, stop_reason = True, "time budget"
+        elif resumed and self.epoch < t.epochs and self._stop_for_collapse():
+            stop, stop_reason = True, "collapse"  # it had stopped for that: not one more epoch
         try:
             with self._interrupts_wait_for_the_step():
                 stop, stop_reason = self._train_epochs(steps_per_epoch, stop, stop_reason)
@@ -434,8 +468,9 @@ class Trainer:
         t = self.cfg.train
         while self.epoch < t.epochs and not stop:
             order = self._epoch_order(self.epoch)
-            sums: dict[str, float] = {}
-            count, seen, tick = 0, 0, time.time()
+            if self.step_in_epoch == 0:
+                self.tally = EpochTally()
+            tally, tick = self.tally, time.time()
             bar = tqdm(range(self.step_in_epoch, steps_per_epoch), disable=not (t.progress and self.main),
                        desc=f"epoch {self.epoch + 1}/{t.epochs}", unit="step", leave=False)
             for i in bar:
@@ -450,11 +485,10 @@ class Trainer:
                 self.bad_steps = 0
                 self.global_step += 1
                 self.step_in_epoch = i + 1
-                count += 1
-                seen += len(indices) * self.dist.world_size
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                rate = seen / max(time.time() - tick, 1e-9)
+                tally.add(losses, len(indices) * self.dist.world_size, self.current_lr,
+                          time.time() - tick)
+                tick = time.time()
+                rate = tally.seen / max(tally.seconds, 1e-9)
                 if self.main:
                     self.steps_log.write({"step": self.global_step, "epoch": self.epoch + 1, **losses,
                                           "lr": self.current_lr})
@@ -475,7 +509,8 @@ class Trainer:
                     break
             bar.close()
             epoch_done = not stop or self.step_in_epoch >= steps_per_epoch
-            self._end_epoch(sums, count, seen, time.time() - tick, epoch_done, final=stop)
+            tally.seconds += time.time() - tick
+            self._end_epoch(tally, epoch_done, final=stop)
             self._stop_if_signalled()  # one that came during validation
             if not stop and self.epoch < t.epochs and self._stop_for_collapse():
                 stop, stop_reason = True, "collapse"
@@ -502,20 +537,27 @@ class Trainer:
                                        "tracking: wall_s counts this invocation only")
         (self.out / "train_result.json").write_text(json.dumps(info, indent=2) + "\n")
 
-    def _end_epoch(self, sums: dict[str, float], count: int, seen: int, seconds: float,
-                   epoch_done: bool, final: bool = False) -> None:
+    def _end_epoch(self, tally: "EpochTally", epoch_done: bool, final: bool = False) -> None:
         t = self.cfg.train
         epoch_number = self.epoch + 1
         if epoch_done:
             self.epoch += 1
             self.step_in_epoch = 0
+        if tally.count == 0 and self.bad_steps:
+            # Every batch non-finite (an epoch shorter than train.max_bad_steps): nothing was
+            # learnt, so nothing is scored or exported as this epoch's weights.
+            if self.main:
+                self._log_event(f"epoch {epoch_number}: no step succeeded; not validated")
+            self._save_checkpoint()
+            barrier(self.dist)
+            return
         # Every ``val_every`` epochs, and always at the first (the CSV's columns), the last
         # and wherever this invocation stops.
         scored = (final or not epoch_done or self.epoch >= t.epochs or epoch_number == 1
                   or epoch_number % t.val_every == 0)
         if self.main:
             row: dict[str, Any] = {"epoch": epoch_number, "step": self.global_step}
-            row.update({k: v / max(count, 1) for k, v in sums.items()})
+            row.update(tally.means())
             metrics: dict[str, float] = {}
             if scored:
                 # Validation batches are training-sized: the paper's PAM holds a (positions x
@@ -528,8 +570,9 @@ class Trainer:
                     live = validate(_unwrap(self.generator), self.val_set,
                                     batch_size=t.batch_size, autocast=self.amp)
                     row.update({f"live_{k}": v for k, v in live.items()})
-            row.update({"images_per_s": seen / max(seconds, 1e-9), "epoch_s": seconds,
-                        "lr": self.current_lr})
+            row.update({"images_per_s": tally.seen / max(tally.seconds, 1e-9),
+                        "epoch_s": tally.seconds,
+                        "lr": tally.lr if tally.lr is not None else self.current_lr})
             self.epochs_log.write(row)
             self.tensorboard.scalars(row, self.global_step, "epoch")
             if scored:
@@ -588,6 +631,33 @@ class Trainer:
             predictions = (generator(normalize_images(images)) > 0).to(torch.uint8)
         generator.train(was_training)
         overlay_grid(images, truths, predictions, self.out / "overlays" / f"epoch_{epoch:03d}.png")
+
+
+#: What a run writes into its folder besides config.json and splits.json (which a fresh
+#: start writes anew), and the scores of its weights that scripts/score_run.sh keeps.
+RUN_OUTPUTS = ("train_result.json", "best.safetensors", "best.json", "last.safetensors",
+               "last.json", "checkpoints", "metrics.csv", "steps.csv", "train.log", "events",
+               "overlays", "eval", "eval_test", "eval_heldout")
+
+
+def clear_earlier_run(out: Path) -> list[str]:
+    """Remove an earlier run's outputs from ``out`` (``--overwrite``): its
+    train_result.json once outlived it, so ``--resume-if-interrupted`` called the new run
+    finished under the old run's protocol, and its scores were kept as the new weights'.
+    Returns the names removed."""
+    import shutil
+
+    removed = []
+    for name in RUN_OUTPUTS:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed.append(name)
+    return removed
 
 
 def train(cfg: RunConfig, resume: bool = False) -> TrainResult:
