@@ -35,6 +35,23 @@ def torchrun_two_ranks(script: str, cfg: RunConfig, tmp_path: Path) -> list[str]
             "2", str(tmp_path / "ddp_train.py"), str(tmp_path / "config.json"), str(tmp_path)]
 
 
+def run_or_fail_on_deadlock(command: list[str], deadlock: str, timeout: float = 240) -> None:
+    """Run ``command``; a run still going after ``timeout`` seconds is a deadlock of the
+    ranks, killed with its whole process group and reported as ``deadlock``."""
+    import os
+    import signal
+
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(deadlock)
+    assert proc.returncode == 0, stderr[-3000:]
+
+
 @pytest.mark.slow
 def test_torchrun_two_cpu_ranks_hold_identical_weights(data_root: Path, tmp_path: Path) -> None:
     cfg = tiny_config(data_root, tmp_path / "run", steps=3)
@@ -76,22 +93,11 @@ def test_ranks_agree_on_steps_and_budget_with_uneven_shards_and_clocks(
     """15 images on 2 ranks are shards of 8 and 7: at batch 4 each rank must take one step
     per epoch (not 2 and 1, which left rank 0 waiting in an all-reduce forever), and a time
     budget is judged by rank 0's clock alone (a rank whose clock ran ahead stopped alone)."""
-    import os
-    import signal
-
     cfg = tiny_config(data_root, tmp_path / "run", steps=3)
     cfg.data.limit, cfg.train.epochs, cfg.train.max_steps = 15, 3, None
     cfg.train.time_budget_s = 1e5
-    proc = subprocess.Popen(torchrun_two_ranks(SKEWED_SCRIPT, cfg, tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail("the ranks deadlocked (they disagreed on how many steps to take)")
-    assert proc.returncode == 0, stderr[-3000:]
+    run_or_fail_on_deadlock(torchrun_two_ranks(SKEWED_SCRIPT, cfg, tmp_path),
+                            "the ranks deadlocked (they disagreed on how many steps to take)")
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert rank0["steps"] == rank1["steps"] == 3
@@ -126,20 +132,9 @@ def test_a_non_finite_loss_on_one_rank_is_skipped_by_every_rank(data_root: Path,
                                                                 tmp_path: Path) -> None:
     """Rank 1 alone got a NaN: it skipped its backward while rank 0 waited in the gradient
     all-reduce, for ever. The ranks now agree: both skip the step, restore and halve the lr."""
-    import os
-    import signal
-
     cfg = tiny_config(data_root, tmp_path / "run", steps=4)
-    proc = subprocess.Popen(torchrun_two_ranks(NAN_ON_ONE_RANK_SCRIPT, cfg, tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail("the ranks deadlocked over a NaN on one of them")
-    assert proc.returncode == 0, stderr[-3000:]
+    run_or_fail_on_deadlock(torchrun_two_ranks(NAN_ON_ONE_RANK_SCRIPT, cfg, tmp_path),
+                            "the ranks deadlocked over a NaN on one of them")
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     assert rank0["steps"] == rank1["steps"] == 3  # of 4 batches: the bad one is skipped
