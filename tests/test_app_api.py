@@ -523,3 +523,24 @@ def test_an_upload_that_stalls_is_dropped(monkeypatch):
     with pytest.raises(RequestRejected, match="sent nothing for 0.2 s") as caught:
         asyncio.run(server._read_uploads(Stalled(), UploadLimits()))
     assert caught.value.status == 408
+
+
+def test_a_client_that_leaves_mid_upload_is_not_a_server_error():
+    """A tab closed during an upload logged a whole ASGI traceback (ClientDisconnect)."""
+    import asyncio
+
+    from starlette.requests import ClientDisconnect
+
+    from mobilegan.app import server
+    from mobilegan.app.uploads import RequestRejected
+
+    class Gone:
+        headers = {"content-type": "multipart/form-data; boundary=x"}
+
+        async def stream(self):
+            yield b"--x\r\n"
+            raise ClientDisconnect()
+
+    with pytest.raises(RequestRejected, match="client went away") as caught:
+        asyncio.run(server._read_uploads(Gone(), UploadLimits()))
+    assert caught.value.status == 499

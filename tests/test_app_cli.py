@@ -91,6 +91,24 @@ def test_missing_weights_are_a_clear_error(monkeypatch, capsys, tmp_path):
     assert "weights" in capsys.readouterr().err
 
 
+def test_a_port_in_use_is_a_one_line_error_before_the_banner(weights, monkeypatch, capsys):
+    """The banner announced the page, then uvicorn's own bind error and exit code 3."""
+    import socket
+
+    import uvicorn
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(app))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", "--port", str(port), "--weights", str(weights), "--samples", "2"])
+    out, err = capsys.readouterr()
+    assert code == 2 and not started and "MobileGAN page" not in out
+    assert f"cannot serve on 127.0.0.1:{port}" in err and "--port" in err
+
+
 def test_a_port_out_of_range_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         _args("--port", "99999")

@@ -95,9 +95,17 @@ def test_upload_ids_are_safe_file_stems(filename, expected):
 def test_limits_from_megabytes():
     limits = UploadLimits.from_megabytes(0.5, 1000, 3)
     assert limits.max_file_bytes == 512 * 1024 and limits.max_pixels == 1000
-    with pytest.raises(ValueError, match="--max-upload-mb must be positive"):
+    with pytest.raises(ValueError, match="--max-upload-mb must be a positive number"):
         UploadLimits.from_megabytes(0, 1000)
-    with pytest.raises(ValueError, match="--max-requests must be positive"):
+    with pytest.raises(ValueError, match="--max-requests must be a positive number"):
         UploadLimits.from_megabytes(1, 1000, 3, 0)
     with pytest.raises(ValueError, match="max_requests must be positive"):
         UploadLimits(max_requests=0)  # every upload would wait for ever
+    # inf crashed in int(); 1e-9 MB is no byte at all
+    with pytest.raises(ValueError, match="--max-upload-mb must be a positive number, got inf"):
+        UploadLimits.from_megabytes(float("inf"), 1000)
+    with pytest.raises(ValueError, match="--max-upload-mb must allow at least one byte"):
+        UploadLimits.from_megabytes(1e-9, 1000)
+    # messages show the limit as typed, not 0.0499992
+    assert UploadLimits.from_megabytes(0.05, 1000).max_upload_mb == 0.05
+    assert UploadLimits.from_megabytes(20, 1000).max_upload_mb == 20

@@ -172,3 +172,24 @@ def test_a_missing_package_of_the_torch_extra_is_named_with_its_extra(
     absent.discard("torch")
     broken = ModuleNotFoundError("No module named 'torch._C'", name="torch._C")
     assert describe_error(broken) == "No module named 'torch._C'"
+
+
+def test_output_piped_into_head_ends_without_a_traceback() -> None:
+    """`mobilegan model summary --shipped | head -3` printed a BrokenPipeError traceback.
+    The pipe is made smaller than the output (16 KB here), as a long table meets head."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(read_end, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)
+    proc = subprocess.Popen([sys.executable, "-m", "mobilegan.cli.main", "model", "summary",
+                             "--all-layers"], stdout=write_end, stderr=subprocess.PIPE, env=env)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        assert reader.read(100)  # the first lines, then the reader goes away as head does
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()[-2000:]
+    assert proc.returncode == 141

@@ -552,6 +552,18 @@ def test_a_second_run_into_a_folder_being_written_stops(weights: Path, tmp_path:
     assert _segment(image, "--out", out, "--weights", weights) == 0
     assert not (out / LOCK_NAME).exists()  # released at the end
     assert _rows(out)[str(image)]["status"] == "ok"
+    # A live run in a folder that holds a table already: the lock is the reason given, not
+    # "an earlier run's results ... pass --overwrite" (which then gave the lock's reason).
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / LOCK_NAME).write_text(str(other.pid))
+        capsys.readouterr()
+        assert _segment(image, "--out", out, "--weights", weights) == 2
+        err = capsys.readouterr().err
+        assert f"process {other.pid}" in err and "--overwrite" not in err
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_the_run_record_repeats_a_sampled_run(weights: Path, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from mobilegan.app import payload
 from mobilegan.data.layouts import IMAGE_FORMATS
@@ -197,6 +198,10 @@ async def _read_uploads(request: Request, limits: UploadLimits) -> list[Upload]:
         except TimeoutError:
             raise RequestRejected(408, f"the upload sent nothing for {UPLOAD_IDLE_S:g} s and "
                                        f"was dropped; send it again") from None
+        except ClientDisconnect:
+            # A closed tab mid-upload: nobody is left to answer, and it is not a server
+            # error (it logged a whole traceback as one). 499 is nginx's word for it.
+            raise RequestRejected(499, "the client went away during the upload") from None
         reader.feed(chunk)
     return reader.finish()
 

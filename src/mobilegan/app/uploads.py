@@ -10,6 +10,7 @@ Every failure becomes a sentence a clinician can act on, never a stack trace.
 from __future__ import annotations
 
 import io
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -63,8 +64,10 @@ class UploadLimits:
                        max_requests: int = DEFAULT_MAX_REQUESTS) -> "UploadLimits":
         for option, value in (("--max-upload-mb", max_upload_mb), ("--max-pixels", max_pixels),
                               ("--max-files", max_files), ("--max-requests", max_requests)):
-            if not value > 0:
-                raise ValueError(f"{option} must be positive, got {value:g}")
+            if not (math.isfinite(value) and value > 0):  # inf once reached int() and crashed
+                raise ValueError(f"{option} must be a positive number, got {value:g}")
+        if max_upload_mb * 1024 * 1024 < 1:
+            raise ValueError(f"--max-upload-mb must allow at least one byte, got {max_upload_mb:g}")
         return cls(int(max_upload_mb * 1024 * 1024), int(max_pixels), int(max_files),
                    int(max_requests))
 
@@ -74,7 +77,9 @@ class UploadLimits:
 
     @property
     def max_upload_mb(self) -> float:
-        return self.max_file_bytes / (1024 * 1024)
+        """The limit in MB as a person wrote it: 0.05 MB is 52,428 bytes, which read back
+        exactly is 0.0499992, a number nobody typed (4 significant digits)."""
+        return float(f"{self.max_file_bytes / (1024 * 1024):.4g}")
 
 
 class RequestRejected(Exception):

@@ -50,8 +50,11 @@ def run(args: argparse.Namespace) -> int:
         segmenter = (Segmenter(weights=args.weights, backend=backend) if args.weights
                      else Segmenter.from_pretrained(backend=backend))
     except FileNotFoundError as error:
-        hint = ("" if args.weights else "\nRun it with --weights PATH (weights from "
-                "`mobilegan train`) until the shipped weights are installed.")
+        # Only when the shipped weights are what is missing: a wrong --weights or
+        # $MOBILEGAN_WEIGHTS names its own path, and the shipped weights may be there.
+        hint = ("" if args.weights or os.environ.get(WEIGHTS_ENV) else
+                "\nRun it with --weights PATH (weights from `mobilegan train`) until the "
+                "shipped weights are installed.")
         print(f"mobilegan demo: error: {error}{hint}", file=sys.stderr)
         return 2
     image, truth = draw_lesion(seed=args.seed)

@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `mobilegan model summary | head`: the reader has what it wanted. Python would
+        # print a traceback, and another at exit when it flushes stdout again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
     except USER_ERRORS as error:
         # Bad input is the user's to fix: say what and where, no stack trace (a bug that
         # raises one of these reads the same: MOBILEGAN_DEBUG shows where it came from).

@@ -127,6 +127,25 @@ def build_segmenter(args: argparse.Namespace):  # -> Segmenter
         raise
 
 
+def check_address_free(host: str, port: int) -> None:
+    """A port in use or a host that does not resolve is a one-line error here: uvicorn found
+    it only after the banner had announced the page, and exited with its own code 3."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ValueError(f"--host {host}: cannot be resolved ({error.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise ValueError(f"cannot serve on {host}:{port}: {error.strerror} (another "
+                             f"server there? choose another --port)") from None
+
+
 def run(args: argparse.Namespace) -> int:
     missing = _web_packages_missing()
     if missing:
@@ -147,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
               f"It has no login and no encryption: anyone on the network can upload images "
               f"and see results. Use it only on a trusted network, never with identifiable "
               f"patient data.", file=sys.stderr)
+    check_address_free(args.host, args.port)  # before the banner says the page is up
     segmenter = build_segmenter(args)
     warm_up(segmenter)
     app = create_app(segmenter, limits, keep_uploads=args.keep_uploads)

@@ -545,6 +545,7 @@ def earlier_run(out: str | Path, overwrite: bool = False) -> list[dict[str, str]
     FileExistsError if there is one and not ``overwrite``, or a ``results.csv`` that is not
     this tool's. Cheap: ``mobilegan segment`` asks before loading the network."""
     csv_path = Path(out) / CSV_NAME
+    refuse_if_being_written(Path(out))
     _check_run_files(Path(out))
     if not csv_path.exists():
         return None
@@ -606,16 +607,30 @@ def output_lock(out: Path) -> Iterator[None]:
             if attempt == 1 and pid is not None and not _alive(pid):
                 lock.unlink(missing_ok=True)
                 continue
-            raise FileExistsError(
-                f"another mobilegan segment ({f'process {pid}' if pid else 'unknown process'}) "
-                f"is writing into {out}: wait for it or choose another --out (if no run is "
-                f"going, delete {lock})") from None
+            raise _busy(out, pid) from None
     try:
         os.write(handle, str(os.getpid()).encode())
         os.close(handle)
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+def _busy(out: Path, pid: int | None) -> FileExistsError:
+    return FileExistsError(
+        f"another mobilegan segment ({f'process {pid}' if pid else 'unknown process'}) is "
+        f"writing into {out}: wait for it or choose another --out (if no run is going, "
+        f"delete {out / LOCK_NAME})")
+
+
+def refuse_if_being_written(out: Path) -> None:
+    """The lock's own refusal, said first: a run still writing was once reported as "an
+    earlier run's results ... pass --overwrite", and only that option then gave the reason."""
+    lock = out / LOCK_NAME
+    if lock.exists():
+        pid = _lock_owner(lock)
+        if pid != os.getpid() and (pid is None or _alive(pid)):  # (this run's own lock)
+            raise _busy(out, pid)
 
 
 def _lock_owner(lock: Path) -> int | None:
