@@ -41,6 +41,20 @@ def test_files_are_collected_in_memory_and_fields_ignored():
     assert uploads[1].data == b"\x00\r\n--x" * 10
 
 
+def test_a_file_sent_without_a_plain_filename_is_still_an_image():
+    """`curl -F "files=<x.jpg"` sends the bytes with no file name, and some clients name a
+    file by RFC 5987's filename* alone: both were "no image in the upload", the first while
+    its part was named 'files' as the message asked."""
+    unnamed = _read(_body(("files", None, b"J" * 50)), UploadLimits())
+    assert [(u.filename, u.size) for u in unnamed] == [("unnamed", 50)]
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; "
+            f"filename*=UTF-8''%E6%82%A3.jpg\r\n\r\n").encode()
+    [extended] = _read(head + b"K" * 20 + f"\r\n--{BOUNDARY}--\r\n".encode(), UploadLimits())
+    assert extended.filename == "患.jpg" and extended.size == 20
+    with pytest.raises(RequestRejected, match="curl -F files=@image.jpg"):
+        _read(_body(("note", None, b"x" * 300_000)), UploadLimits(), chunk=65536)
+
+
 @pytest.mark.parametrize("sent", ["a%22b%0D%0Ac.png", "a%22b%0d%0ac.png"])
 def test_the_three_codes_browsers_use_in_file_names_are_decoded(sent):
     """WHATWG browsers, curl and httpx send '"', CR and LF as %22, %0D, %0A (either case)."""

@@ -717,7 +717,7 @@ def test_folders_name_what_they_leave_out_and_recursive_searches_subfolders(
     assert f"no images in {empty}" in err
     assert "left out 2 files" in err and "scan.heic" in err and "gone.jpg" in err
     assert "notes.txt" not in err
-    assert "1 subfolders not searched (--recursive searches them)" in err
+    assert "1 subfolder not searched (--recursive searches them)" in err
     assert sorted(_rows(out)) == [str(photos / "a.jpg"), str(photos / "b.gif")]
 
     out = tmp_path / "deep"

@@ -82,6 +82,30 @@ class UploadLimits:
         return float(f"{self.max_file_bytes / (1024 * 1024):.4g}")
 
 
+#: RFC 5987's extended file name, which python-multipart's option parser drops.
+_EXTENDED_FILENAME = re.compile(rb'filename\*\s*=\s*"?([^;"\s]+)', re.IGNORECASE)
+
+
+def _part_filename(options: dict[bytes, bytes | str], disposition: bytes) -> str | None:
+    """A part's file name: ``filename``, else RFC 5987's ``filename*=UTF-8''%E6%82%A3.jpg``
+    (which some clients send alone, and which was ignored: "no image in the upload")."""
+    plain = options.get(b"filename")
+    if plain is not None:
+        return plain.decode("utf-8", "replace") if isinstance(plain, bytes) else plain
+    match = _EXTENDED_FILENAME.search(disposition)
+    if match is None:
+        return None
+    from urllib.parse import unquote
+
+    text = match.group(1).decode("latin-1")
+    charset, _, rest = text.partition("'")
+    encoded = rest.partition("'")[2] if rest else text
+    try:
+        return unquote(encoded, encoding=charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return unquote(encoded, errors="replace")
+
+
 class RequestRejected(Exception):
     """The request as a whole cannot be served; ``status`` is the HTTP code to answer."""
 
@@ -207,14 +231,14 @@ class MultipartReader:
 
     def _on_headers_finished(self) -> None:
         _, options = self._parse_options(self._disposition)
-        if b"filename" not in options:
-            return  # a plain form field: ignored
+        filename = _part_filename(options, self._disposition)
+        if filename is None:
+            if options.get(b"name") != b"files":
+                return  # a plain form field: ignored
+            filename = ""  # `curl -F "files=<x.jpg"`: the file's bytes, sent without a name
         if len(self.uploads) >= self.limits.max_files:
             raise RequestRejected(413, f"too many images in one upload: at most "
                                        f"{self.limits.max_files} at a time")
-        filename = options[b"filename"]
-        if isinstance(filename, bytes):
-            filename = filename.decode("utf-8", "replace")
         # Browsers (WHATWG), curl and httpx percent-encode exactly these three in a
         # multipart file name; anything else is as the user named the file.
         for code, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
@@ -228,7 +252,8 @@ class MultipartReader:
         if part is None:
             self._field_bytes += end - start
             if self._field_bytes > _MAX_FIELD_BYTES:
-                raise RequestRejected(413, "a form field is too large")
+                raise RequestRejected(413, "a form field is too large (send images as file "
+                                           "parts named 'files': curl -F files=@image.jpg)")
             return
         part.size += end - start
         if part.error is not None:

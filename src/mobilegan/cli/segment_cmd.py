@@ -121,21 +121,24 @@ def _say_what_was_left(found) -> None:  # found: FoundInputs
         shown = ", ".join(str(p) for p in paths[:SHOWN])
         return shown + (f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else "")
 
+    def count(paths: list[Path], one: str, many: str) -> str:
+        return f"{len(paths)} {one if len(paths) == 1 else many}"
+
     if found.empty:
         print(f"note: no images in {names(found.empty)}", file=sys.stderr)
     if found.left_out:
-        print(f"note: left out {len(found.left_out)} files that are not images it reads "
-              f"({IMAGE_FORMATS}) or are broken links: {names(found.left_out)}",
+        print(f"note: left out {count(found.left_out, 'file', 'files')} that are not images "
+              f"it reads ({IMAGE_FORMATS}) or are broken links: {names(found.left_out)}",
               file=sys.stderr)
     if found.unsearched:
-        print(f"note: {len(found.unsearched)} subfolders not searched (--recursive searches "
-              f"them): {names(found.unsearched)}", file=sys.stderr)
+        print(f"note: {count(found.unsearched, 'subfolder', 'subfolders')} not searched "
+              f"(--recursive searches them): {names(found.unsearched)}", file=sys.stderr)
     if found.outside:
-        print(f"note: {len(found.outside)} links to folders outside the folders given, not "
-              f"followed: {names(found.outside)}", file=sys.stderr)
+        print(f"note: {count(found.outside, 'link', 'links')} to folders outside the folders "
+              f"given, not followed: {names(found.outside)}", file=sys.stderr)
     if found.unreadable:
-        print(f"note: {len(found.unreadable)} folders could not be read (permission denied): "
-              f"{names(found.unreadable)}", file=sys.stderr)
+        print(f"note: {count(found.unreadable, 'folder', 'folders')} could not be read "
+              f"(permission denied): {names(found.unreadable)}", file=sys.stderr)
 
 
 #: How many paths a note names before it counts the rest.
