@@ -33,8 +33,15 @@ export PYTHON=${PYTHON:-python3}  # the device's python3 holds torch
 MOBILEGAN="$PYTHON -m mobilegan.cli.main"
 read -r -a RUNS <<< "${RUNS:-nogan gan}"
 run_options() {  # the options a row's name asks for: ROW[-VARIANT...][_seedN]
-  local name=${1%_seed*} word
-  [[ $1 =~ _seed([0-9]+)$ ]] && echo --set "train.seed=${BASH_REMATCH[1]}"
+  local name=$1 word words
+  if [[ $1 =~ ^(.*)_seed([0-9]+)$ ]]; then
+    name=${BASH_REMATCH[1]}
+    echo --set "train.seed=${BASH_REMATCH[2]}"
+  fi
+  if [[ $name == *_* || $name == -* || $name == *- || $name == *--* ]]; then
+    echo "cannot read the row '$1' (ROW[-VARIANT...][_seedN], e.g. nogan-paper_seed1)" >&2
+    return 1
+  fi
   IFS=- read -r -a words <<< "$name"
   case ${words[0]} in
     nogan) ;;

@@ -109,6 +109,29 @@ def test_a_port_in_use_is_a_one_line_error_before_the_banner(weights, monkeypatc
     assert f"cannot serve on 127.0.0.1:{port}" in err and "--port" in err
 
 
+def test_the_port_probe_binds_as_the_server_does():
+    """IPv6 sockets bind v6-only, as asyncio's do: '::' beside a server on 0.0.0.0 of the
+    same port was refused though uvicorn would serve there."""
+    import socket
+
+    from mobilegan.cli.serve_cmd import check_address_free
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        try:
+            check_address_free("::", port)
+        except ValueError as error:
+            if "Cannot assign" in str(error) or "not available" in str(error):
+                pytest.skip("IPv6 is not configured here")
+            raise
+        with pytest.raises(ValueError, match=f"cannot serve on 0.0.0.0:{port}"):
+            check_address_free("0.0.0.0", port)
+
+
 def test_a_port_out_of_range_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         _args("--port", "99999")

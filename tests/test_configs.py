@@ -99,6 +99,8 @@ def test_a_mistyped_value_is_refused_naming_the_field(override: str, field: str)
     ("train.lr=1e400", "train.lr"),  # inf
     ("loss.l1=Infinity", "loss.l1"),
     ("loss.jaccard=NaN", "loss.jaccard"),
+    ("augment.clahe_clip=Infinity", "augment.clahe_clip"),
+    ("augment.gamma=[0.7,Infinity]", "augment.gamma"),
 ])
 def test_values_at_the_edge_of_their_range_are_refused(override: str, field: str) -> None:
     from mobilegan.config import apply_overrides

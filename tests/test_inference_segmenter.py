@@ -369,6 +369,10 @@ def test_a_uint16_array_is_read_as_its_16_bit_file_would_be(lesion: np.ndarray,
     assert np.array_equal(array_to_rgb(grey.astype(np.uint16))[..., 0], grey)  # 8-bit values
     assert array_to_rgb(np.zeros((4, 4), np.uint16)).max() == 0  # a black frame
     assert np.array_equal(array_to_rgb(lesion.astype(np.uint16) * 257), lesion)
+    # Colour values all <= 255: 8-bit colour, or a near-black 16-bit picture (which Pillow
+    # reads from its file as black)? Refused, saying how to pass 8-bit values.
+    with pytest.raises(ValueError, match="astype"):
+        array_to_rgb(lesion.astype(np.uint16))
 
 
 def test_a_seeded_samples_result_does_not_depend_on_its_batch(weights: Path,

@@ -200,3 +200,7 @@ def test_gpu_budget_pair_script_refuses_a_row_it_does_not_know_before_using_the_
     done = _run_script("gpu_budget_pair.sh", tmp_path, OUT=str(out), SMOKE="1", DEVICE="cpu",
                        RUNS="segnet_seed1")
     assert done.returncode == 2 and "unknown row 'segnet'" in done.stderr
+    for bad in ("nogan_seedx", "gan-paper_seed1x", "nogan-", "nogan_seed"):  # trained as seed 0
+        done = _run_script("gpu_budget_pair.sh", tmp_path, OUT=str(out), SMOKE="1",
+                           DEVICE="cpu", RUNS=f"nogan {bad}")
+        assert done.returncode == 2 and f"cannot read the row '{bad}'" in done.stderr, bad

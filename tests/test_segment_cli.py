@@ -789,6 +789,8 @@ def test_a_link_under_another_name_is_an_image_of_its_own(weights: Path, tmp_pat
     found = find_inputs([photos, photos / "b.png", tmp_path / "same" / "a.png",
                          tmp_path / "photos" / "." / "a.png"])
     assert sorted(p.name for p in found.images) == ["a.png", "b.png"]
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")  # resolving it raises RuntimeError
+    assert find_inputs([tmp_path / "loop" / "x.jpg"]).images == [tmp_path / "loop" / "x.jpg"]
     out = tmp_path / "out"
     assert _segment(photos, "--out", out, "--weights", weights) == 0
     assert sorted(_rows(out)) == [str(photos / "a.png"), str(photos / "b.png")]

@@ -585,6 +585,19 @@ def test_overwrite_leaves_nothing_of_the_earlier_run(data_root: Path, tmp_path: 
     log = (out / "train.log").read_text()
     assert "paper (leaky)" not in log and "removed the earlier run's train_result.json" in log
     assert json.loads((out / "splits.json").read_text())["protocol"] == "leak-free"
+    # A folder that holds no run keeps what it has (evaluate's ./eval/ of loose weights).
+    other = tmp_path / "here"
+    (other / "eval").mkdir(parents=True)
+    (other / "eval" / "summary.json").write_text("{}")
+    trainer_module.Trainer(tiny_config(data_root, other, steps=2))
+    assert (other / "eval" / "summary.json").is_file()
+    # A start file inside the run being replaced would be deleted under it: refused.
+    (out / "best.safetensors").write_bytes(b"not read")
+    (out / "best.json").write_text("{}")
+    again = tiny_config(data_root, out, steps=2)
+    again.train.init_generator = str(out / "best.safetensors")
+    with pytest.raises(ValueError, match="copy it elsewhere first"):
+        trainer_module.Trainer(again)
 
 
 def test_a_damaged_checkpoint_or_a_changed_split_stops_a_resume(
@@ -799,8 +812,11 @@ def test_an_epoch_whose_every_step_failed_is_not_scored_or_exported(
     cfg = tiny_config(data_root, out, steps=2)
     cfg.data.limit, cfg.train.epochs = 8, 2  # two steps an epoch
     trainer_module.train(cfg)
-    assert "epoch 1: no step succeeded; not validated" in (out / "train.log").read_text()
-    assert [r["epoch"] for r in read_csv(out / "metrics.csv")] == ["2"]
+    assert "epoch 1: no step succeeded; its weights are not exported" in (
+        out / "train.log").read_text()
+    rows = read_csv(out / "metrics.csv")
+    # the row is written and scored all the same: the file takes its columns from it
+    assert [r["epoch"] for r in rows] == ["1", "2"] and rows[1]["val_JAC"] != ""
     best = json.loads((out / "best.json").read_text())["metadata"]
     assert best["epoch"] == 2 and best["global_step"] == 2
 

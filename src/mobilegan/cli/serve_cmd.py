@@ -129,21 +129,25 @@ def build_segmenter(args: argparse.Namespace):  # -> Segmenter
 
 def check_address_free(host: str, port: int) -> None:
     """A port in use or a host that does not resolve is a one-line error here: uvicorn found
-    it only after the banner had announced the page, and exited with its own code 3."""
+    it only after the banner had announced the page, and exited with its own code 3. Every
+    address the host resolves to is tried, bound as uvicorn (asyncio) binds it."""
     import socket
 
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
         raise ValueError(f"--host {host}: cannot be resolved ({error.strerror})") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            probe.bind(address)
-        except OSError as error:
-            raise ValueError(f"cannot serve on {host}:{port}: {error.strerror} (another "
-                             f"server there? choose another --port)") from None
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                shown = f"[{address[0]}]" if family == socket.AF_INET6 else address[0]
+                raise ValueError(f"cannot serve on {shown}:{port}: {error.strerror} (another "
+                                 f"server there? choose another --port)") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -244,9 +244,9 @@ class Group:
         return name
 
 
-#: Splits drawn from the training folder by a run's own split: seeds with another data seed
-#: hold out other images, and are still seeds of one row.
-SPLITS_OF_A_RUN = ("heldout", "train", "all")
+#: The split drawn from the training folder by a run's own split: seeds with another data
+#: seed hold out other images, and are still seeds of one row.
+SPLITS_OF_A_RUN = ("heldout",)
 
 
 def _image_set(summary: dict[str, Any]) -> tuple[Any, ...]:

@@ -155,8 +155,8 @@ def _file_key(image: Path) -> Path:
     another name, so it gets its own mask (its target was once dropped for it, silently)."""
     try:
         return image.parent.resolve() / image.name
-    except OSError:  # a path that cannot be resolved is kept, and reported when read
-        return image
+    except (OSError, RuntimeError):  # unresolvable (3.11 raises RuntimeError for a link
+        return image                    # loop): kept, and reported when read
 
 
 def collect_inputs(paths: Iterable[str | Path], recursive: bool = False) -> list[Path]:

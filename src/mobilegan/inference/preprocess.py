@@ -42,9 +42,11 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
 def array_to_rgb(array: np.ndarray) -> np.ndarray:
     """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) as uint8 (H, W, 3).
 
-    uint8 is taken as is, uint16 as a 16-bit file is read (scaled by 255/65535, rounded; an
-    array whose values are all <= 255 holds 8-bit values), bool to 0/255, floats must lie
-    in [0, 1]; alpha is dropped. Anything else is a ValueError that says what was given.
+    uint8 is taken as is; uint16 is scaled by 255/65535, rounded, as a 16-bit grey file is
+    read (a grey array whose values are all <= 255 holds 8-bit values, as such a file does;
+    a colour one is refused as ambiguous, where Pillow would read its file as black); bool
+    to 0/255; floats must lie in [0, 1]; alpha is dropped. Anything else is a ValueError
+    that says what was given.
     """
     a = np.asarray(array)
     if a.ndim == 3 and a.shape[2] == 1:
@@ -62,6 +64,10 @@ def array_to_rgb(array: np.ndarray) -> np.ndarray:
     elif a.dtype.kind == "u" and a.dtype.itemsize == 2:  # either byte order
         from mobilegan.data.io import sixteen_bit_levels
 
+        if a.ndim == 3 and a.max() <= 255:  # 8-bit colour in a 16-bit array, or near black?
+            raise ValueError("a uint16 colour array whose values are all <= 255 may hold "
+                             "8-bit values: pass array.astype(np.uint8) if so (uint16 is read "
+                             "as 0-65535)")
         a = sixteen_bit_levels(a)
     elif np.issubdtype(a.dtype, np.floating):
         if not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:

@@ -111,6 +111,12 @@ class Trainer:
         self.generator = build_model(cfg.model).to(self.device)
         init_note = ""
         if t.init_generator and not resume:
+            start = Path(t.init_generator).resolve()
+            if holds_a_run(self.out) and start.parent == self.out.resolve() \
+                    and start.name in RUN_OUTPUTS:
+                raise ValueError(f"train.init_generator {t.init_generator} is a file of the run "
+                                 f"in {self.out}, which this run replaces: copy it elsewhere "
+                                 f"first")
             init_note = self._init_generator(Path(t.init_generator))
         self.discriminator = build_discriminator(cfg.model).to(self.device) if t.adversarial else None
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=t.lr, betas=t.betas)
@@ -147,7 +153,7 @@ class Trainer:
                 self._record_resumed_config()
         elif self.main:
             self.out.mkdir(parents=True, exist_ok=True)
-            cleared = clear_earlier_run(self.out)
+            cleared = clear_earlier_run(self.out) if holds_a_run(self.out) else []
             cfg.save(self.out / "config.json")
             (self.out / "splits.json").write_text(json.dumps(self.data.info, indent=2) + "\n")
             if cleared:
@@ -543,14 +549,13 @@ class Trainer:
         if epoch_done:
             self.epoch += 1
             self.step_in_epoch = 0
-        if tally.count == 0 and self.bad_steps:
-            # Every batch non-finite (an epoch shorter than train.max_bad_steps): nothing was
-            # learnt, so nothing is scored or exported as this epoch's weights.
-            if self.main:
-                self._log_event(f"epoch {epoch_number}: no step succeeded; not validated")
-            self._save_checkpoint()
-            barrier(self.dist)
-            return
+        # Every batch non-finite (an epoch shorter than train.max_bad_steps): nothing was
+        # learnt, so the epoch's weights are not exported (its row is still written, scored
+        # if due: metrics.csv takes its columns from its first row).
+        learnt = not (tally.count == 0 and self.bad_steps)
+        if not learnt and self.main:
+            self._log_event(f"epoch {epoch_number}: no step succeeded; its weights are not "
+                            f"exported")
         # Every ``val_every`` epochs, and always at the first (the CSV's columns), the last
         # and wherever this invocation stops.
         scored = (final or not epoch_done or self.epoch >= t.epochs or epoch_number == 1
@@ -575,12 +580,13 @@ class Trainer:
                         "lr": tally.lr if tally.lr is not None else self.current_lr})
             self.epochs_log.write(row)
             self.tensorboard.scalars(row, self.global_step, "epoch")
-            if scored:
+            if scored and learnt:
                 self._check_collapse(metrics["val_DIC"])
                 if metrics["val_JAC"] > self.best_jac:
                     self.best_jac, self.best_epoch = metrics["val_JAC"], epoch_number
                     self._export_generator("best", metrics)
-            self._export_generator("last", metrics)
+            if learnt:
+                self._export_generator("last", metrics)
             if epoch_number % t.overlay_every == 0 or epoch_number == 1 or not epoch_done or self.epoch == t.epochs:
                 self._write_overlays(epoch_number)
             tqdm.write(f"epoch {epoch_number}: " + ", ".join(
@@ -638,6 +644,14 @@ class Trainer:
 RUN_OUTPUTS = ("train_result.json", "best.safetensors", "best.json", "last.safetensors",
                "last.json", "checkpoints", "metrics.csv", "steps.csv", "train.log", "events",
                "overlays", "eval", "eval_test", "eval_heldout")
+
+
+def holds_a_run(out: Path) -> bool:
+    """A folder a run wrote (what ``mobilegan train`` refuses to replace without
+    --overwrite): its config, its result or its checkpoint. Other folders are not cleared:
+    ``./eval/`` of ``mobilegan evaluate`` is not a run's."""
+    return any((out / name).exists() for name in
+               ("config.json", "train_result.json", "checkpoints/last.pt"))
 
 
 def clear_earlier_run(out: Path) -> list[str]:
