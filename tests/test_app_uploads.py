@@ -123,3 +123,7 @@ def test_limits_from_megabytes():
     # messages show the limit as typed, not 0.0499992
     assert UploadLimits.from_megabytes(0.05, 1000).max_upload_mb == 0.05
     assert UploadLimits.from_megabytes(20, 1000).max_upload_mb == 20
+    # ... and the limit is the one shown: 1.23456 MB shown as 1.235 let the page pass a file
+    # the server then refused "over 1.235 MB"
+    odd = UploadLimits.from_megabytes(1.23456, 1000)
+    assert odd.max_upload_mb == 1.235 and odd.max_file_bytes == round(1.235 * 1024 * 1024)

@@ -66,9 +66,12 @@ class UploadLimits:
                               ("--max-files", max_files), ("--max-requests", max_requests)):
             if not (math.isfinite(value) and value > 0):  # inf once reached int() and crashed
                 raise ValueError(f"{option} must be a positive number, got {value:g}")
-        if max_upload_mb * 1024 * 1024 < 1:
+        # The limit is the one the messages show (4 significant digits), so that the page's
+        # own check and the server's agree to the byte.
+        shown = float(f"{max_upload_mb:.4g}")
+        if shown * 1024 * 1024 < 1:
             raise ValueError(f"--max-upload-mb must allow at least one byte, got {max_upload_mb:g}")
-        return cls(int(max_upload_mb * 1024 * 1024), int(max_pixels), int(max_files),
+        return cls(round(shown * 1024 * 1024), int(max_pixels), int(max_files),
                    int(max_requests))
 
     @property
