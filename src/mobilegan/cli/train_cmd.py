@@ -40,10 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-#: Fields that may change when a run resumes: how it runs, not what it computes.
 #: The resumable fields that say how far a run goes: a finished run is the run a command
 #: asks for only if they match too.
 HOW_FAR = ("train.epochs", "train.max_steps", "train.time_budget_s")
+#: Fields that may change when a run resumes: how it runs, not what it computes.
 RESUMABLE_FIELDS = {"train.epochs", "train.num_threads", "train.progress", "train.device",
                     "train.max_steps", "train.checkpoint_every", "train.overlay_every",
                     "train.time_budget_s", "train.stop_on_collapse"}
@@ -97,9 +97,11 @@ def _is_rank_zero() -> bool:
 def refuse_existing_run(out: Path) -> None:
     """A run folder is never replaced by accident: a finished run's weights and scores, or an
     interrupted run's progress, stay unless --overwrite says otherwise."""
-    state = run_state(out)
-    if state == "new" and not (out / "config.json").is_file():
+    from mobilegan.training.trainer import holds_a_run  # the test the trainer clears by
+
+    if not holds_a_run(out):
         return
+    state = run_state(out)
     what = {"finished": "a finished run", "interrupted": "an interrupted run (continue it "
             "with --resume)"}.get(state, "a run's config.json")
     raise FileExistsError(f"{out} already holds {what}: choose another --out, or pass "
