@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also time each network in NHWC memory layout (checked equal first)")
     p.add_argument("--compile-mode", default="default",
                    help="torch.compile mode, e.g. reduce-overhead (CUDA graphs) on a GPU")
+    p.add_argument("--freeze", action="store_true",
+                   help="with --compile, also time each network compiled with inductor's "
+                        "freezing (weights as constants: batch norms folded into convolutions)")
     p.add_argument("--models", nargs="+", default=None, metavar="WORD",
                    help="time only the networks whose name holds one of these words "
                         "(case-insensitive), e.g. shipped U-Net")
@@ -82,18 +85,20 @@ def networks(weights: str | None, words: list[str] | None = None) -> dict[str, t
 
 def torch_runner(model: torch.nn.Module, x: np.ndarray, device: str, bf16: bool,
                  channels_last: bool = False, compile_mode: str | None = None,
-                 label: str = "") -> Callable[[], None]:
+                 label: str = "", freeze: bool = False) -> Callable[[], None]:
     """One timed call of ``model``; ``channels_last`` times an NHWC copy of it (the layout
     GPU tensor cores prefer) after checking that it computes the same logits;
     ``compile_mode`` times it through torch.compile, compiled here by a first call whose
-    time is reported (compilation is a one-off cost, not latency)."""
+    time is reported (compilation is a one-off cost, not latency); ``freeze`` compiles it
+    with the weights as constants, so that inductor folds each batch norm into the
+    convolution before it (inference only)."""
     model = model.to(device)
     tensor = torch.from_numpy(x).to(device)
     if channels_last:
         model = _channels_last_twin(model, tensor)
         tensor = tensor.contiguous(memory_format=torch.channels_last)
     if compile_mode is not None:
-        model = torch.compile(model, mode=compile_mode)
+        model = _compiled(model, compile_mode, freeze)
     cuda = device.startswith("cuda")
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cuda and bf16
                 else contextlib.nullcontext())
@@ -122,6 +127,17 @@ def _channels_last_twin(model: torch.nn.Module, x: torch.Tensor) -> torch.nn.Mod
     if not torch.allclose(got, reference, rtol=1e-3, atol=1e-3):
         raise AssertionError(f"channels-last logits differ by {(got - reference).abs().max():.2e}")
     return twin
+
+
+def _compiled(model: torch.nn.Module, mode: str, freeze: bool) -> torch.nn.Module:
+    """torch.compile in ``mode``; with ``freeze``, the same mode's options plus inductor's
+    freezing. (Options, not a global flag: two compiles with equal settings share one cached
+    graph, so a flag set around the second would silently time the first.)"""
+    if not freeze:
+        return torch.compile(model, mode=mode)
+    from torch._inductor import list_mode_options
+
+    return torch.compile(model, options={**list_mode_options(mode), "freezing": True})
 
 
 @contextlib.contextmanager
@@ -229,7 +245,11 @@ def int8_model(args: argparse.Namespace) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.freeze and not args.compile:
+        raise SystemExit("--freeze times compiled networks: give --compile too")
     torch.set_num_threads(args.threads)
+    # Fixed shapes, as in training (trainer.py): let cuDNN pick its fastest convolutions.
+    torch.backends.cudnn.benchmark = args.device.startswith("cuda")
     torch.manual_seed(0)
     x = np.random.default_rng(0).uniform(-1, 1, (args.batch, 3, args.size, args.size))
     x = x.astype(np.float32)
@@ -252,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.compile:
                 compiled = f"{label} / PyTorch compiled ({args.compile_mode}) {precision}"
                 runners[compiled] = torch_runner(net, x, args.device, args.bf16,
+                                                 compile_mode=args.compile_mode, label=compiled)
+            if args.compile and args.freeze:
+                compiled = f"{label} / PyTorch compiled ({args.compile_mode}, frozen) {precision}"
+                runners[compiled] = torch_runner(net, x, args.device, args.bf16, freeze=True,
                                                  compile_mode=args.compile_mode, label=compiled)
             if args.compile and args.channels_last:
                 compiled = f"{label} / PyTorch compiled ({args.compile_mode}) {precision} channels-last"

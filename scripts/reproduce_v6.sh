@@ -135,7 +135,7 @@ for s in heldout test; do
 done > results/v6/seeds.md
 robustness_rows
 mobilegan report $GPU --preface $GPU/PREFACE.md --out $GPU/REPORT.md
-# RESULTS.md: every row of this script and of scripts/reproduce_shipped.sh.
+# RESULTS.md: every row of this script, of scripts/reproduce_shipped.sh and of scripts/reproduce_side_by_side.sh.
 mobilegan report results/v6 results/v6-tta results/v6-exposure results/v6-int8 \
   results/v5 results/v5-tta results/v5-exposure results/v5-int8 \
   results/v4 results/v4-tta results/v4-exposure results/v4-int8 \
@@ -143,7 +143,7 @@ mobilegan report results/v6 results/v6-tta results/v6-exposure results/v6-int8 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
   results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 results/candidate-30ep-union results/candidate-30ep-bce results/candidate-30ep-equation \
   results/candidate-30ep-equation-seed1 results/candidate-30ep-equation-seed2 results/candidate-30ep-nogan-seed2 \
-  results/candidate-30ep-equation-paper \
+  results/candidate-30ep-equation-paper results/gpu-h200/budget495s-side-by-side \
   results/candidate-v5-stage2 results/candidate-v5-jaccard1 results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \

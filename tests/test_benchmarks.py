@@ -63,6 +63,20 @@ def test_infer_speed_times_only_the_networks_named(tmp_path: Path) -> None:
     assert out.count("| U-Net") == 1 and "| MobileGAN" not in out
 
 
+@pytest.mark.slow
+def test_infer_speed_times_a_frozen_compile_beside_the_plain_one(tmp_path: Path) -> None:
+    """--freeze compiles a second time with inductor's freezing: a row of its own, compiled
+    apart (two compiles with equal settings would share one cached graph)."""
+    out = _run("infer_speed.py", "--no-onnx", "--iters", "2", "--warmup", "1", "--size", "32",
+               "--models", "u-net", "--compile", "--freeze", cwd=tmp_path)
+    assert out.count("| U-Net") == 3
+    assert "PyTorch compiled (default) fp32 |" in out and "PyTorch compiled (default, frozen) fp32 |" in out
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    refused = subprocess.run([sys.executable, str(REPO / "benchmarks" / "infer_speed.py"), "--freeze"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "give --compile too" in refused.stderr
+
+
 def test_stage_profile_accounts_for_the_whole_forward(tmp_path: Path) -> None:
     """Every top-level stage has a row, the stages and what runs between them add up to the
     whole forward, and every attention module of the shipped network is counted."""
@@ -84,6 +98,15 @@ def test_stage_profile_accounts_for_the_whole_forward(tmp_path: Path) -> None:
     pams = sum(isinstance(m, PositionAttention) for m in generator.modules())
     assert f"of which CAM, {cams} modules" in rows and f"of which PAM, {pams} modules" in rows
     assert "aten::" in out  # the kernel table
+
+
+@pytest.mark.slow
+def test_stage_profile_lists_the_compiled_generators_kernels_too(tmp_path: Path) -> None:
+    out = _run("stage_profile.py", "--size", "32", "--iters", "1", "--warmup", "1",
+               "--threads", "1", "--kernels", "3", "--compiled", cwd=tmp_path)
+    eager, compiled = out.split("The same generator through torch.compile (default mode)")
+    assert "aten::" in eager and "| **whole forward**" in eager
+    assert "CompiledFxGraph" in compiled  # inductor's graph, not eager's modules
 
 
 @pytest.mark.slow
