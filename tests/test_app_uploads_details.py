@@ -137,12 +137,15 @@ def test_kept_uploads_keep_their_suffix_or_become_bin(tmp_path: Path, filename: 
     assert path.read_bytes() == b"bytes"
 
 
-@pytest.mark.parametrize("hundredth", [".", "_", "-"])
-def test_a_stem_cut_at_100_characters_never_ends_in_punctuation(tmp_path: Path,
-                                                               hundredth: str) -> None:
-    stem = "a" * 99 + hundredth + "b"  # 101 characters: the cut leaves the 100th last
-    assert len(stem) == 101
-    assert upload_id(f"{stem}.jpg") == "a" * 99
+@pytest.mark.parametrize("last_kept", [".", "_", "-"])
+def test_a_stem_cut_to_segments_id_length_never_ends_in_punctuation(tmp_path: Path,
+                                                                    last_kept: str) -> None:
+    """The page cuts ids where `mobilegan segment` does (it cut at 100, segment at 150: one
+    image had two ids), and never leaves punctuation last."""
+    from mobilegan.inference.batch import ID_CHARS, UniqueIds
+
+    stem = "a" * (ID_CHARS - 1) + last_kept + "b"  # the cut leaves the punctuation last
+    assert upload_id(f"{stem}.jpg") == "a" * (ID_CHARS - 1) == UniqueIds()(stem)
     path = keep_upload(tmp_path, _upload(f"{stem}.jpg", b"x"))
-    assert re.fullmatch(r"\d{8}-\d{6}_a{99}\.jpg", path.name)
+    assert re.fullmatch(r"\d{8}-\d{6}_a{%d}\.jpg" % (ID_CHARS - 1), path.name)
     assert ".." not in path.name

@@ -305,6 +305,26 @@ def test_a_duplicate_id_is_skipped_not_scored_twice(drawn_weights: Path, tmp_pat
         assert [row["id"] for row in csv.DictReader(handle)] == ["ISIC_0000001", "ISIC_0000002"]
 
 
+def test_a_skipped_pair_is_not_also_listed_as_a_warning(drawn_weights: Path,
+                                                       tmp_path: Path) -> None:
+    """An empty mask of the wrong size: the pair is skipped for the size; its emptiness,
+    a warning about a mask that was never scored, is not listed beside it."""
+    data = _drawn_pairs(tmp_path / "data", {"ISIC_0000001.jpg": "ISIC_0000001",
+                                            "ISIC_0000002.jpg": "ISIC_0000002",
+                                            "ISIC_0000003.jpg": "ISIC_0000003"})
+    Image.fromarray(np.zeros((20, 24), np.uint8)).save(
+        data / "masks" / "ISIC_0000002_segmentation.png")  # empty and half the size
+    Image.fromarray(np.zeros((40, 48), np.uint8)).save(
+        data / "masks" / "ISIC_0000003_segmentation.png")  # empty: scored, with a warning
+
+    result = evaluate(drawn_weights, data, split="all", out_dir=tmp_path / "out",
+                      progress=False, image_size=64, batch_size=2)
+
+    assert [row["id"] for row in result.rows] == ["ISIC_0000001", "ISIC_0000003"]
+    assert [(s["id"], s["kind"]) for s in result.summary["skipped"]] == [("ISIC_0000002", "size_mismatch")]
+    assert [(w["id"], w["kind"]) for w in result.summary["warnings"]] == [("ISIC_0000003", "empty_mask")]
+
+
 def test_figures_draw_the_file_that_was_scored_and_the_perturbed_image(
         drawn_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Of ``x.jpg`` and ``x.png`` (another picture) the first is scored, but cases.png drew

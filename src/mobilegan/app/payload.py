@@ -89,7 +89,7 @@ def success(filename: str, image_id: str, rgb: np.ndarray, result: SegmentationR
         "width": result.width,
         "height": result.height,
         "area_pixels": int(result.area_pixels),
-        "area_percent": round(100.0 * float(result.area_fraction), 2),
+        "area_percent": round(100.0 * float(result.area_fraction), 4),  # as segment's CSV
         "bbox": list(result.bbox) if result.bbox is not None else None,
         "confidence": round(float(result.confidence), 4),
         "low_confidence": bool(result.low_confidence),

@@ -143,8 +143,9 @@ def upload_id(filename: str) -> str:
     without any client path and with only filename-safe characters."""
     name = re.split(r"[\\/]", filename or "")[-1]
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    # The rule of `mobilegan segment`'s ids (letters of any script kept, no leading '-').
-    return safe_id(stem)[:100].rstrip("._-") or "image"
+    # The rule of `mobilegan segment`'s ids (letters of any script kept, no leading '-'),
+    # its length limit too: an image keeps one id whichever way it was segmented.
+    return safe_id(stem)
 
 
 def megabytes(size: int) -> str:

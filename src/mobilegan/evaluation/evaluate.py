@@ -171,7 +171,10 @@ def labelled_batches(samples: Sequence[Sample], batch_size: int, skipped: list[d
                 for problem in checked.problems:
                     entry = {"id": sample.id, "path": str(problem.path or ""),
                              "kind": problem.kind, "reason": problem.message}
-                    (skipped if problem.fatal else warnings).append(entry)
+                    if problem.fatal:
+                        skipped.append(entry)
+                    elif checked.ok:  # a warning about a pair not scored would mislead
+                        warnings.append(entry)
                 if not checked.ok:
                     continue
                 assert checked.image is not None and checked.mask is not None
