@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
-from unittest import mock
 
 import numpy as np
 import torch
@@ -30,15 +29,17 @@ SETTINGS = ("float32", "bf16, attention float32", "bf16, attention bf16")
 
 
 @contextlib.contextmanager
-def precision(setting: str, device: torch.device) -> Iterator[None]:
+def precision(setting: str, device: torch.device, model: torch.nn.Module) -> Iterator[None]:
     if setting == "float32":
         yield
         return
     with torch.autocast(device.type, dtype=torch.bfloat16):
         if setting == "bf16, attention bf16":  # the code before attention kept float32
-            with mock.patch.object(attention, "full_precision",
-                                   lambda x: contextlib.nullcontext()):
+            attention.attention_in_float32(model, False)
+            try:
                 yield
+            finally:
+                attention.attention_in_float32(model, True)
         else:
             yield
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         images = [image for _, image, _ in batch]
         maps = {}
         for setting in SETTINGS:
-            with precision(setting, device):
+            with precision(setting, device, model):
                 maps[setting] = predict_probabilities(model, images, size, device)
             for probability, (_, _, truth) in zip(maps[setting], batch):
                 jac[setting].append(score(probability, truth, 0.5)[0]["JAC"])

@@ -58,9 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def networks(weights: str | None, words: list[str] | None = None) -> dict[str, torch.nn.Module]:
+def networks(weights: str | None, words: list[str] | None = None,
+             bf16_attention: bool = False) -> dict[str, torch.nn.Module]:
     """MobileGAN as shipped (its weights and config; without them an untrained config with
     PAM key/value stride 2), MobileGAN with the paper's full PAM, and the U-Net; with
+    ``bf16_attention`` (timing bf16 autocast), also the shipped network with its attention
+    maths left in bf16 (:func:`~mobilegan.models.attention.attention_in_float32`); with
     ``words``, those whose name holds one of them."""
     from mobilegan.inference.segmenter import shipped_weights
     from mobilegan.models.io import load_model
@@ -74,6 +77,12 @@ def networks(weights: str | None, words: list[str] | None = None) -> dict[str, t
     nets = {"MobileGAN shipped": shipped,
             "MobileGAN paper PAM": build_model(ModelConfig(pam_kv_stride=1)),
             "U-Net": build_model(ModelConfig(name="unet"))}
+    if bf16_attention:
+        from mobilegan.models.attention import attention_in_float32
+
+        twin = attention_in_float32(copy.deepcopy(shipped), False)
+        nets = {"MobileGAN shipped": shipped, "MobileGAN shipped, bf16 attention": twin,
+                **{name: net for name, net in nets.items() if name != "MobileGAN shipped"}}
     if words:
         nets = {name: net for name, net in nets.items()
                 if any(word.lower() in name.lower() for word in words)}
@@ -110,8 +119,9 @@ def torch_runner(model: torch.nn.Module, x: np.ndarray, device: str, bf16: bool,
             torch.cuda.synchronize()
     if compile_mode is not None:
         start = time.perf_counter()
-        for _ in range(3):  # CUDA graphs are recorded on a later call than the compiling one
-            run()
+        with _freezing(freeze):  # read while tracing: the calls that compile need it on
+            for _ in range(3):  # CUDA graphs are recorded on a later call than the compiling one
+                run()
         print(f"compiled {label} in {time.perf_counter() - start:.0f} s",
               file=sys.stderr, flush=True)
     return run
@@ -131,13 +141,23 @@ def _channels_last_twin(model: torch.nn.Module, x: torch.Tensor) -> torch.nn.Mod
 
 def _compiled(model: torch.nn.Module, mode: str, freeze: bool) -> torch.nn.Module:
     """torch.compile in ``mode``; with ``freeze``, the same mode's options plus inductor's
-    freezing. (Options, not a global flag: two compiles with equal settings share one cached
-    graph, so a flag set around the second would silently time the first.)"""
+    freezing, so that the frozen compile is a graph of its own (two compiles with equal
+    settings share one cached graph). The option alone freezes nothing: dynamo decides
+    while tracing whether weights are constants, from the global flag (:func:`_freezing`,
+    around the calls that compile; 2026-11-30's "frozen" rows had only the option)."""
     if not freeze:
         return torch.compile(model, mode=mode)
     from torch._inductor import list_mode_options
 
     return torch.compile(model, options={**list_mode_options(mode), "freezing": True})
+
+
+def _freezing(on: bool) -> contextlib.AbstractContextManager:
+    if not on:
+        return contextlib.nullcontext()
+    import torch._inductor.config as inductor_config
+
+    return inductor_config.patch(freezing=True)
 
 
 @contextlib.contextmanager
@@ -258,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         from mobilegan.inference.export import export_onnx
 
-        for name, net in networks(args.weights, args.models).items():
+        bf16 = args.bf16 and args.device.startswith("cuda")
+        for name, net in networks(args.weights, args.models, bf16_attention=bf16).items():
             params = sum(p.numel() for p in net.parameters()) / 1e6
             label = f"{name} ({params:.2f}M)"
             if not args.no_onnx:

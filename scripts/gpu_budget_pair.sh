@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # One call of a lent GPU (DEADLINE seconds, 9 minutes), two measurements:
 #   1. inference throughput at batch 64 in bf16 (issue 6's GPU check): MobileGAN as shipped
-#      and the U-Net, eager and through torch.compile with CUDA graphs, NCHW and NHWC, and
-#      the shipped generator's time stage by stage (benchmarks/stage_profile.py);
+#      (and its twin with the attention maths in bf16) and the U-Net, eager (NCHW and NHWC)
+#      and through torch.compile with CUDA graphs, plain and frozen; the shipped generator's
+#      time stage by stage and its compiled kernels (benchmarks/stage_profile.py); what bf16
+#      attention does to the held-out masks (benchmarks/bf16_attention.py, into the log).
+#      TRAIN=0 makes this the whole call, each step within DEADLINE;
 #   2. training runs side by side on the card under one time budget (by default the
 #      generator without the GAN and MobileGAN with its adversary; RUNS below), leak-free
 #      protocol, the settings of configs/candidate_30ep_equation.json but batch BATCH (64) at
@@ -68,6 +71,9 @@ for run in "${RUNS[@]}"; do run_options "$run" > /dev/null || exit 2; done  # be
 # The device returns at most 8 files of 16 MiB: one per run, the log, three inference tables.
 files=$((${#RUNS[@]} + 1 + 3 * (TIME_INFERENCE != 0)))
 [ "$files" -le 8 ] || { echo "$files files to bring back, 8 come back: fewer RUNS or TIME_INFERENCE=0" >&2; exit 2; }
+# Seconds a step may take: its own limit, or what is left before DEADLINE (10 s kept for
+# packing), whichever is less; at least 1 (timeout 0 would mean no limit at all).
+upto() { local left=$((DEADLINE - SECONDS - 10)); echo $(( $1 < left ? $1 : (left > 1 ? left : 1) )); }
 too_big() { [ -f "$1" ] && [ "$(stat -c %s "$1")" -gt $((${WEIGHTS_LIMIT_MB:-15} * 1024 * 1024)) ]; }
 mkdir -p "$OUT" "$WORK"
 exec > >(tee -a "$OUT/log.txt") 2>&1
@@ -75,7 +81,7 @@ exec > >(tee -a "$OUT/log.txt") 2>&1
 pack() {
   echo "== packing at ${SECONDS}s"
   # Only tables this call made: a reused WORK folder may hold an earlier call's.
-  [ "$TIME_INFERENCE" != 0 ] && cp "$WORK"/infer_speed*.md "$WORK"/stage_profile.md "$OUT/" 2>/dev/null
+  [ "$TIME_INFERENCE" != 0 ] && cp "$WORK"/{infer_speed_eager,infer_speed_compiled,stage_profile}.md "$OUT/" 2>/dev/null
   for run in "${RUNS[@]}"; do
     local heavy=()  # weights over the size of one returned file stay here, scored (see train)
     too_big "$WORK/$run/best.safetensors" && heavy=(--exclude=best.safetensors)
@@ -83,6 +89,7 @@ pack() {
       --exclude=events --exclude=overlays --exclude="last.*" "${heavy[@]}" "$run" "$run.log"
   done
   ls -la "$OUT"
+  find "$OUT" -type f -size +16M -printf "warning: %f is over 16 MiB and will not come back\n"
 }
 trap pack EXIT
 
@@ -105,13 +112,17 @@ INFER+=(--device "$DEVICE" --no-onnx --threads 4 --models shipped U-Net)
 if [ "$TIME_INFERENCE" != 0 ]; then
   echo "== inference at ${SECONDS}s"
   # Eager first, alone: if compiling runs past its limit, this table still comes back.
-  timeout 90 "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" --channels-last | tee "$WORK/infer_speed_eager.md"
+  timeout "$(upto 90)" "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" --channels-last | tee "$WORK/infer_speed_eager.md"
   # Where the shipped generator's time goes, stage by stage (issue 6: 0.60x the U-Net).
-  timeout 120 "$PYTHON" benchmarks/stage_profile.py "${PROFILE[@]}" --device "$DEVICE" --threads 4 \
+  timeout "$(upto 120)" "$PYTHON" benchmarks/stage_profile.py "${PROFILE[@]}" --device "$DEVICE" --threads 4 \
     | tee "$WORK/stage_profile.md"
-  # Compiled plain and frozen (batch norms folded into the convolutions), NCHW only: NHWC did
-  # not help compiled networks on 2026-11-29, and each compile costs 5-25 s.
-  timeout "${INFER_TIMEOUT:-210}" "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" \
+  # Does leaving the attention maths in bf16 (the speed option timed below) change the masks?
+  timeout "$(upto 90)" "$PYTHON" benchmarks/bf16_attention.py src/mobilegan/weights/mobilegan.safetensors \
+    "$DATA/isic2018" --device "$DEVICE" "${SCORE_EXTRA[@]}"
+  # Compiled plain and frozen (batch norms folded into the convolutions; 2026-11-30's
+  # "frozen" rows were not frozen, see infer_speed._compiled), NCHW only: NHWC did not help
+  # compiled networks (2026-11-29); each compile of MobileGAN costs about 35 s.
+  timeout "$(upto "${INFER_TIMEOUT:-270}")" "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" \
     --compile --freeze --compile-mode "${COMPILE_MODE:-reduce-overhead}" | tee "$WORK/infer_speed_compiled.md"
 fi
 [ "$TRAIN" = 0 ] && exit 0
@@ -132,11 +143,19 @@ train() {
   if too_big "$WORK/$name/best.safetensors"; then
     # The U-Net's float32 weights (124 MB) cannot come back (2026-11-30): score them here,
     # where scripts/score_run.sh would at home, and bring the scores back instead.
-    local score=(timeout $((DEADLINE - SECONDS - 10)) $MOBILEGAN evaluate "$WORK/$name" --device "$DEVICE" --no-progress "${SCORE_EXTRA[@]}")
-    "${score[@]}" "$DATA/isic2017" --split test --out "$WORK/$name/eval_test" >> "$WORK/$name.log" 2>&1
-    "${score[@]}" "$DATA/isic2018" --split heldout --out "$WORK/$name/eval_heldout" >> "$WORK/$name.log" 2>&1
+    score_here "$name" "$DATA/isic2017" test eval_test
+    score_here "$name" "$DATA/isic2018" heldout eval_heldout
     echo "$name: weights too large to bring back, scored here: $(grep -h "images scored" "$WORK/$name.log" | tr "\n" " ")"
   fi
+}
+score_here() {  # NAME SET SPLIT OUT: each evaluation within what is left of DEADLINE
+  local left=$((DEADLINE - SECONDS - 10))
+  if [ "$left" -lt 10 ]; then
+    echo "$1: no time left to score $3 here (${left}s before packing)"
+    return 1
+  fi
+  timeout "$left" $MOBILEGAN evaluate "$WORK/$1" "$2" --split "$3" --out "$WORK/$1/$4" \
+    --device "$DEVICE" --no-progress "${SCORE_EXTRA[@]}" >> "$WORK/$1.log" 2>&1
 }
 pids=()
 for run in "${RUNS[@]}"; do

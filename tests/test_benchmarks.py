@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -206,3 +208,48 @@ def test_large_images_compares_the_shipped_settings_with_them_undone(tmp_path: P
         "| shipped", "| overlay at zlib level 6", "| batches by count only", "| both undone"]
     assert all(row.rstrip().endswith("| same |") for row in rows)
     assert not list(tmp_path.iterdir())  # the upscaled images were temporary
+
+
+def test_infer_speed_times_the_shipped_network_with_bf16_attention_beside_it() -> None:
+    """Under bf16 on a GPU, a twin of the shipped network with its attention maths in bf16
+    is timed right under it (an inference speed option); the shipped one keeps float32."""
+    import importlib.util
+
+    from mobilegan.models.attention import ChannelAttention, PositionAttention
+
+    spec = importlib.util.spec_from_file_location("infer_speed", REPO / "benchmarks" / "infer_speed.py")
+    infer_speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(infer_speed)
+
+    def float32_maths(net: torch.nn.Module) -> set[bool]:
+        return {m.float32_maths for m in net.modules()
+                if isinstance(m, (ChannelAttention, PositionAttention))}
+
+    nets = infer_speed.networks(None, ["shipped", "u-net"], bf16_attention=True)
+    assert list(nets) == ["MobileGAN shipped", "MobileGAN shipped, bf16 attention", "U-Net"]
+    shipped, twin = nets["MobileGAN shipped"], nets["MobileGAN shipped, bf16 attention"]
+    assert float32_maths(shipped) == {True} and float32_maths(twin) == {False}
+    assert all(torch.equal(a, b) for a, b in zip(shipped.state_dict().values(), twin.state_dict().values()))
+    assert "MobileGAN shipped, bf16 attention" not in infer_speed.networks(None, ["shipped"])
+
+
+def test_infer_speed_freeze_folds_the_weights_into_the_compiled_graph() -> None:
+    """--freeze must freeze: on 2026-11-30 it passed inductor's option alone, which dynamo
+    never reads, and the "frozen" rows timed a second plain compile. A conv + batch norm:
+    frozen, the weights are constants and the batch norm is folded away."""
+    import importlib.util
+
+    from torch._inductor.utils import run_and_get_code
+
+    spec = importlib.util.spec_from_file_location("infer_speed", REPO / "benchmarks" / "infer_speed.py")
+    infer_speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(infer_speed)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 16, 16)).astype(np.float32)
+    codes = {}
+    for freeze in (False, True):
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8)).eval()
+        _, code = run_and_get_code(lambda: infer_speed.torch_runner(
+            net, x, "cpu", False, compile_mode="default", freeze=freeze))
+        codes[freeze] = "\n".join(code)
+    assert "_frozen_param" not in codes[False] and "batch_norm" in codes[False]
+    assert "_frozen_param" in codes[True] and "batch_norm" not in codes[True]

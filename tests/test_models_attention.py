@@ -160,3 +160,34 @@ def test_attention_keeps_float32_maths_under_bf16_autocast(module: str) -> None:
     assert (mixed.float() - reference).abs().max() <= 0.01 * scale  # bf16 rounding only
     # What float32 avoids: the same energies computed in bf16 move the weights a lot.
     assert (naive_bf16 - exact).abs().max() > 0.1
+
+
+def test_attention_in_float32_can_be_turned_off_for_inference() -> None:
+    """An inference speed option: with it off, PAM and CAM compute in autocast's bf16 like
+    the rest (measurably different from the float32 maths on large energies); float32
+    runs are the same either way, and it can be turned back on."""
+    from mobilegan.config import ModelConfig
+    from mobilegan.models.attention import ChannelAttention, PositionAttention, attention_in_float32
+    from mobilegan.models.registry import build_model
+
+    torch.manual_seed(0)
+    generator = build_model(ModelConfig(pam_kv_stride=2)).eval()
+    modules = [m for m in generator.modules() if isinstance(m, (ChannelAttention, PositionAttention))]
+    assert modules and all(m.float32_maths for m in modules)
+    assert attention_in_float32(generator, False) is generator
+    assert not any(m.float32_maths for m in modules)
+
+    cam = ChannelAttention()
+    with torch.no_grad():
+        cam.gamma.fill_(1.0)
+    x = (torch.randn(2, 1, 16, 16) * 30 + torch.randn(2, 32, 16, 16)).bfloat16()
+    with torch.no_grad():
+        with torch.autocast("cpu", torch.bfloat16):
+            kept = cam(x)
+            attention_in_float32(cam, False)
+            rounded = cam(x)
+        plain = cam(x.float())  # no autocast: float32 whatever the switch says
+        attention_in_float32(cam, True)
+        assert torch.equal(plain, cam(x.float()))
+    assert kept.dtype == rounded.dtype == torch.bfloat16
+    assert (kept.float() - rounded.float()).abs().max() > 0.01 * plain.abs().max()

@@ -204,8 +204,10 @@ def test_gpu_budget_pair_script_scores_on_the_card_the_weights_too_large_to_come
     with tarfile.open(out / "nogan.tar.gz") as tar:
         names = set(tar.getnames())
         test = json.load(tar.extractfile("nogan/eval_test/summary.json"))
-    assert "nogan/best.safetensors" not in names and "nogan/eval_heldout/summary.json" in names
+        heldout = json.load(tar.extractfile("nogan/eval_heldout/summary.json"))
+    assert "nogan/best.safetensors" not in names
     assert test["dataset"]["n_samples"] == 8 and test["dataset"]["split"] == "test"
+    assert heldout["dataset"]["split"] == "heldout" and heldout["dataset"]["name"] == "isic2018"
     assert (tmp_path / "work" / "nogan" / "best.safetensors").is_file()  # only left behind
 
 

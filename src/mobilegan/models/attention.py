@@ -15,14 +15,26 @@ from torch import nn
 from mobilegan import paper
 
 
-def full_precision(x: torch.Tensor) -> contextlib.AbstractContextManager:
+def full_precision(x: torch.Tensor, enabled: bool = True) -> contextlib.AbstractContextManager:
     """Attention maths in float32 even under bf16 autocast. The energies are unscaled (as
     DANet): measured on v3 (shipped then), CAM energies reach 3.8e6 and a PAM's 835, where
     bf16 (8 significant bits) moves the softmax weights by up to 0.5, that is, attends to
-    another channel or position than float32 does. The matrices are small; the cost is too."""
-    if x.device.type in ("cuda", "cpu") and torch.is_autocast_enabled(x.device.type):
+    another channel or position than float32 does. The matrices are small; the cost is too.
+    ``enabled=False`` leaves the maths in autocast's dtype (see :func:`attention_in_float32`)."""
+    if enabled and x.device.type in ("cuda", "cpu") and torch.is_autocast_enabled(x.device.type):
         return torch.autocast(x.device.type, enabled=False)
     return contextlib.nullcontext()
+
+
+def attention_in_float32(model: nn.Module, enabled: bool) -> nn.Module:
+    """Whether ``model``'s PAM and CAM modules keep their maths in float32 under autocast
+    (the default, which training needs). Off, they run in bf16 like the rest: on v3's
+    held-out images that changed no mask (docs/architecture.md, "Attention in float32"),
+    and it is an inference speed option to measure. Returns ``model``."""
+    for module in model.modules():
+        if isinstance(module, (PositionAttention, ChannelAttention)):
+            module.float32_maths = enabled
+    return model
 
 
 def at_least_float32(x: torch.Tensor) -> torch.Tensor:
@@ -54,6 +66,7 @@ class PositionAttention(nn.Module):
         self.value = nn.Conv2d(channels, channels, 1)
         self.gamma = nn.Parameter(torch.zeros(1))
         self.kv_stride = kv_stride
+        self.float32_maths = True  # under autocast; see attention_in_float32
 
     def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b = x.shape[0]
@@ -64,8 +77,8 @@ class PositionAttention(nn.Module):
         return q.reshape(b, 1, *q.shape[1:]), k.reshape(b, 1, *k.shape[1:]), v.reshape(b, 1, *v.shape[1:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with full_precision(x):
-            xf = at_least_float32(x)
+        with full_precision(x, self.float32_maths):
+            xf = at_least_float32(x) if self.float32_maths else x
             q, k, v = self._qkv(xf)
             out = F.scaled_dot_product_attention(q, k, v, scale=1.0)  # B, 1, N, C
             out = out.squeeze(1).transpose(1, 2).reshape_as(xf)
@@ -91,10 +104,11 @@ class ChannelAttention(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.gamma = nn.Parameter(torch.zeros(1))
+        self.float32_maths = True  # under autocast; see attention_in_float32
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with full_precision(x):
-            flat = at_least_float32(x).flatten(2)  # B, C, N
+        with full_precision(x, self.float32_maths):
+            flat = (at_least_float32(x) if self.float32_maths else x).flatten(2)  # B, C, N
             energy = flat @ flat.transpose(1, 2)  # B, C, C
             out = torch.softmax(-energy, dim=-1) @ flat
             return as_dtype((flat + self.gamma * out).reshape_as(x), x.dtype)
