@@ -14,6 +14,9 @@ for split in eval_test eval_heldout; do
   [ -d "$run/$split" ] || continue
   mkdir -p "$dest/$split"
   cp "$run/$split"/{summary.json,summary.md,per_image.csv} "$dest/$split/"
+  # The case figure stays behind (it shows the dataset's images): say so where it was linked.
+  sed -i 's|^!\[cases\](cases.png)$|*cases.png: written by the command, not kept here (it shows the dataset'"'"'s images)*|' \
+    "$dest/$split/summary.md"
   cp "$run/$split"/{jac_histogram.png,training_curves.png} "$dest/$split/" 2>/dev/null
 done
 exit 0

@@ -196,7 +196,7 @@ def test_every_row_has_provenance_and_figure_links_resolve(
     # how long and how far the run trained comes from its train_result.json
     assert "trained 1.0 epochs on cpu: " in provenance and "best epoch 1" in provenance
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(links) >= 5 and all(not Path(link).is_absolute() for link in links)
+    assert len(links) == 4 and all(not Path(link).is_absolute() for link in links)  # histograms, curves; never cases
     summaries = re.findall(r"summary \[[^\]]*\]\(([^)]+)\)", provenance)
     assert len(summaries) == 8
     for link in links + summaries:  # targets hold no bare spaces or parentheses
@@ -274,15 +274,26 @@ def test_report_names_a_file_that_is_not_a_summary(tmp_path: Path,
 
 def test_a_figure_missing_on_disk_is_named_not_linked(results: tuple[Path, str, dict[str, Path]]) -> None:
     out, _, evals = results
-    cases = evals["leak_free"] / "cases.png"
-    kept = cases.read_bytes()
-    cases.unlink()  # as in the repository, where case figures (ISIC images) are not kept
+    histogram = evals["leak_free"] / "jac_histogram.png"
+    kept = histogram.read_bytes()
+    histogram.unlink()
     try:
         text = build_report([*map(str, evals.values())], out)
     finally:
-        cases.write_bytes(kept)
-    assert "cases: written by the command, not kept here" in text
-    assert "cases.png" not in text
+        histogram.write_bytes(kept)
+    assert "jac_histogram: written by the command, not kept here*" in text
+    assert f"{evals['leak_free'].name}/jac_histogram.png" not in text
+
+
+def test_case_figures_are_never_linked_even_when_on_disk(
+        results: tuple[Path, str, dict[str, Path]]) -> None:
+    """The case figures draw ISIC images, which are never committed: a report written where
+    a copy lies on disk linked it, and every clone showed a broken image (RESULTS.md, v6)."""
+    out, _, evals = results
+    assert (evals["leak_free"] / "cases.png").is_file()
+    text = build_report([*map(str, evals.values())], out)
+    assert "cases: written by the command, not kept here (it shows the dataset's images)" in text
+    assert "cases.png" not in text and "jac_histogram.png" in text
 
 
 def test_exposure_normalisation_is_recorded_and_repeatable(

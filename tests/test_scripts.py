@@ -241,3 +241,26 @@ def test_gpu_budget_pair_script_refuses_a_row_it_does_not_know_before_using_the_
         done = _run_script("gpu_budget_pair.sh", tmp_path, OUT=str(out), SMOKE="1",
                            DEVICE="cpu", RUNS=f"nogan {bad}")
         assert done.returncode == 2 and f"cannot read the row '{bad}'" in done.stderr, bad
+
+
+def test_keep_results_keeps_the_record_and_never_weights_or_dataset_pictures(tmp_path: Path) -> None:
+    """scripts/keep_results.sh copies what gets committed from a run: never its weights,
+    never the case figure (it draws ISIC images), whose link in summary.md says why."""
+    run, dest = tmp_path / "run", tmp_path / "kept"
+    (run / "eval_test").mkdir(parents=True)
+    for name in ("train_result.json", "config.json", "metrics.csv", "best.json", "train.log",
+                 "best.safetensors", "last.pt"):
+        (run / name).write_text("x")
+    for name in ("summary.json", "per_image.csv", "cases.png", "jac_histogram.png"):
+        (run / "eval_test" / name).write_text("x")
+    (run / "eval_test" / "summary.md").write_text("# a run\n\n![cases](cases.png)\n![jac_histogram](jac_histogram.png)\n")
+    done = subprocess.run(["bash", str(REPO / "scripts" / "keep_results.sh"), str(run), str(dest), "train.log"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    kept = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
+    assert kept == {"train_result.json", "config.json", "metrics.csv", "best.json", "train.log",
+                    "eval_test/summary.json", "eval_test/summary.md", "eval_test/per_image.csv",
+                    "eval_test/jac_histogram.png"}
+    summary = (dest / "eval_test" / "summary.md").read_text()
+    assert "![cases]" not in summary and "cases.png: written by the command, not kept here" in summary
+    assert "![jac_histogram](jac_histogram.png)" in summary

@@ -479,6 +479,12 @@ def link_target(path: str | Path) -> str:
     return urllib.parse.quote(Path(path).as_posix(), safe="/")
 
 
+#: Figures that draw the dataset's own images (evaluation/figures.py's "cases"): never
+#: committed (.gitignore), so never linked, even where a copy lies on the disk that wrote
+#: the report (RESULTS.md once linked v6's, a broken image in every clone).
+FIGURES_OF_DATASET_IMAGES = frozenset({"cases"})
+
+
 def _figures(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> list[str]:
     lines = []
     for number, (path, s) in enumerate(items, start=1):
@@ -488,7 +494,11 @@ def _figures(items: Sequence[tuple[Path, dict[str, Any]]], base: Path) -> list[s
         lines += [f"**E{number}** {s['name']} on {s['dataset']['name']} "
                   f"({s['dataset']['split']}){' — ' + s['leak_label'] if s.get('leak_label') else ''}", ""]
         for name, relative in figures.items():
-            if not (path.parent / relative).is_file():  # e.g. not committed: it shows ISIC images
+            if name in FIGURES_OF_DATASET_IMAGES:
+                lines.append(f"*E{number} {name}: written by the command, not kept here "
+                             "(it shows the dataset's images)*")
+                continue
+            if not (path.parent / relative).is_file():
                 lines.append(f"*E{number} {name}: written by the command, not kept here*")
                 continue
             target = os.path.relpath(path.parent / relative, base)
