@@ -35,11 +35,13 @@ def precision(setting: str, device: torch.device, model: torch.nn.Module) -> Ite
         return
     with torch.autocast(device.type, dtype=torch.bfloat16):
         if setting == "bf16, attention bf16":  # the code before attention kept float32
+            saved = {m: m.float32_maths for m in model.modules() if hasattr(m, "float32_maths")}
             attention.attention_in_float32(model, False)
             try:
                 yield
             finally:
-                attention.attention_in_float32(model, True)
+                for module, setting_before in saved.items():
+                    module.float32_maths = setting_before
         else:
             yield
 

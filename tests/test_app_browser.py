@@ -116,6 +116,15 @@ def test_page_segments_real_images_and_reports_a_corrupt_file(isic2017, tmp_path
             assert [r["id"] for r in rows if r["status"] == "ok"] == [
                 "ISIC_0012152", "ISIC_0012199", "ISIC_0012152_2"]
 
+            # Ids at segment's length limit: the page suffixes them as segment does.
+            from mobilegan.inference.batch import ID_CHARS, UniqueIds, safe_id
+
+            for long_id in ("a" * ID_CHARS, "\u00e9" * 100, "b" * (ID_CHARS - 3) + "._c"):
+                assert safe_id(long_id) == long_id  # as the server sends them
+                segment = UniqueIds()
+                assert driver.execute_script(
+                    "return [uniqueId(arguments[0]), uniqueId(arguments[0]), uniqueId(arguments[0])]",
+                    long_id) == [segment(long_id) for _ in range(3)], long_id
             shot = full_page_screenshot(driver, REPO / "artifacts" / "app_screenshot.png")
     finally:
         driver.quit()

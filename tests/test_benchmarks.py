@@ -255,3 +255,31 @@ def test_infer_speed_freeze_folds_the_weights_into_the_compiled_graph() -> None:
         codes[freeze] = "\n".join(code)
     assert "_frozen_param" not in codes[False] and "batch_norm" in codes[False]
     assert "_frozen_param" in codes[True] and "batch_norm" not in codes[True]
+
+
+def test_infer_speed_frozen_compile_of_a_network_already_compiled_stays_frozen() -> None:
+    """main()'s order: one network compiled plain, then frozen. The frozen compile must be a
+    graph of its own (equal settings would share the plain one) and stay frozen on the
+    timed calls after the compiling ones: a weight changed afterwards moves the plain
+    output and not the frozen one."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("infer_speed", REPO / "benchmarks" / "infer_speed.py")
+    infer_speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(infer_speed)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8)).eval()
+    x = torch.rand(2, 3, 16, 16)
+    plain = infer_speed._compiled(net, "default", freeze=False)
+    frozen = infer_speed._compiled(net, "default", freeze=True)
+    with torch.inference_mode():
+        plain(x)
+        with infer_speed._freezing(True):  # as torch_runner compiles it
+            frozen(x)
+        before = plain(x), frozen(x)
+    with torch.no_grad():
+        net[1].bias += 1.0
+    with torch.inference_mode():
+        after = plain(x), frozen(x)
+    assert torch.allclose(after[0], before[0] + 1.0, atol=1e-5)  # plain reads the weights
+    assert torch.equal(after[1], before[1])  # frozen holds them as constants

@@ -191,3 +191,14 @@ def test_attention_in_float32_can_be_turned_off_for_inference() -> None:
         assert torch.equal(plain, cam(x.float()))
     assert kept.dtype == rounded.dtype == torch.bfloat16
     assert (kept.float() - rounded.float()).abs().max() > 0.01 * plain.abs().max()
+
+    pam = PositionAttention(32)  # the same for the position attention
+    with torch.no_grad():
+        pam.gamma.fill_(1.0)
+        with torch.autocast("cpu", torch.bfloat16):
+            kept = pam(x)
+            attention_in_float32(pam, False)
+            rounded = pam(x)
+        reference = pam(x.float())
+    assert (kept.float() - rounded.float()).abs().max() > 0
+    assert (rounded.float() - reference).abs().max() <= 0.05 * reference.abs().max()

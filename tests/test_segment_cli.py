@@ -848,5 +848,13 @@ def test_a_deep_tree_is_searched_without_reaching_the_recursion_limit(tmp_path: 
     depth = sys.getrecursionlimit() // 2 + 50  # recursion took two frames a level
     deepest = tmp_path.joinpath(*["d"] * depth)
     deepest.mkdir(parents=True)
-    Image.new("RGB", (4, 3)).save(deepest / "x.png")
-    assert find_inputs([tmp_path], recursive=True).images == [deepest / "x.png"]
+    try:
+        Image.new("RGB", (4, 3)).save(deepest / "x.png")
+        assert find_inputs([tmp_path], recursive=True).images == [deepest / "x.png"]
+    finally:
+        # Taken down here, level by level: pytest's own clean-up of old temporary folders
+        # is recursive, and a later session on the same machine ended in a RecursionError.
+        (deepest / "x.png").unlink(missing_ok=True)
+        for level in [deepest, *deepest.parents][:depth]:
+            level.rmdir()
+    assert list(tmp_path.iterdir()) == []

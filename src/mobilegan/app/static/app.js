@@ -91,9 +91,22 @@ function showImage(img, url) {
 // so that their downloads never share a name (a, a_2, a_3...).
 function uniqueId(id) {
   let name = id;
-  for (let n = 2; state.takenIds.has(name.toLowerCase()); n += 1) name = `${id}_${n}`;
+  for (let n = 2; state.takenIds.has(name.toLowerCase()); n += 1) {
+    const suffix = `_${n}`;  // room is made for it, as segment does: a longest id keeps it
+    name = shortenedId(id, suffix.length).replace(/[._-]+$/, "") + suffix;
+  }
   state.takenIds.add(name.toLowerCase());
   return name;
+}
+
+// `mobilegan segment`'s id limits (inference/batch.py ID_CHARS, ID_BYTES): characters, and
+// bytes of UTF-8, with `room` still to add.
+const ID_CHARS = 150, ID_BYTES = 200;
+const utf8 = new TextEncoder();
+function shortenedId(text, room) {
+  const chars = Array.from(text).slice(0, ID_CHARS - room);
+  while (chars.length && utf8.encode(chars.join("")).length > ID_BYTES - room) chars.pop();
+  return chars.join("");
 }
 
 function renameResult(r, id) {
