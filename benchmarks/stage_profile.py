@@ -3,7 +3,7 @@
     python benchmarks/stage_profile.py                                  # CPU, batch 1
     python benchmarks/stage_profile.py --device cuda --batch 64 --bf16 --kernels 15
 
-Why: on the H200 the shipped generator ran at 0.60x the U-Net's images/s (issue 6 asks for
+Why: on the H200 the shipped generator ran at 0.60-0.62x the U-Net's images/s (issue 6 asks for
 at least 1x), and no measurement said which part of it is slow. Each top-level stage of the
 generator (the multi-scale stem, every encoder layer, the two decoder streams, the head) is
 timed by hooks around its forward, with CUDA events on a GPU, over ``--iters`` eager calls;

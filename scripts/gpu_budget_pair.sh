@@ -113,7 +113,7 @@ if [ "$TIME_INFERENCE" != 0 ]; then
   echo "== inference at ${SECONDS}s"
   # Eager first, alone: if compiling runs past its limit, this table still comes back.
   timeout "$(upto 90)" "$PYTHON" benchmarks/infer_speed.py "${INFER[@]}" --channels-last | tee "$WORK/infer_speed_eager.md"
-  # Where the shipped generator's time goes, stage by stage (issue 6: 0.60x the U-Net).
+  # Where the shipped generator's time goes, stage by stage (issue 6: 0.60-0.62x the U-Net).
   timeout "$(upto 120)" "$PYTHON" benchmarks/stage_profile.py "${PROFILE[@]}" --device "$DEVICE" --threads 4 \
     | tee "$WORK/stage_profile.md"
   # Does leaving the attention maths in bf16 (the speed option timed below) change the masks?
