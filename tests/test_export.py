@@ -172,3 +172,51 @@ def test_check_limits_that_cannot_be_met_or_always_are_refused(
         option: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "--out", str(tmp_path / "m.onnx"), "--check", *option]) == 2
     assert option[0] in capsys.readouterr().err and not list(tmp_path.iterdir())
+
+
+def test_a_failed_export_leaves_the_file_already_there(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --check the file was written straight onto --out: an export that broke on
+    the way left half a file in place of a good one. It now takes the name when whole."""
+    import mobilegan.inference.export as export
+
+    cfg = ModelConfig(name="unet", unet_base=4)
+    weights = save_model(_trained_like(cfg), cfg, tmp_path / "unet.safetensors")
+    out = tmp_path / "unet.onnx"
+    out.write_bytes(b"an earlier, good file")
+
+    def half_written(model, target, **kw):
+        Path(target).write_bytes(b"half a file")
+        raise RuntimeError("the exporter broke")
+
+    monkeypatch.setattr(export, "export_onnx", half_written)
+    with pytest.raises(RuntimeError, match="the exporter broke"):
+        main(["export", str(weights), "--out", str(out)])
+    assert out.read_bytes() == b"an earlier, good file"
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == ["unet.onnx"]
+    monkeypatch.undo()
+    assert main(["export", str(weights), "--out", str(out)]) == 0  # and a whole one replaces it
+    assert out.read_bytes().startswith(b"\x08") and sorted(p.name for p in tmp_path.glob("*.onnx")) == ["unet.onnx"]
+
+
+def test_parity_is_infinite_where_onnx_gives_nan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``max(0.0, nan)`` is 0.0: an ONNX file whose logits were NaN passed the check."""
+    import mobilegan.inference.export as export
+
+    cfg = ModelConfig(name="unet", unet_base=4)
+    model = _trained_like(cfg)
+    path = export.export_onnx(model, tmp_path / "m.onnx")
+    real = export.onnx_session
+
+    class NanSession:
+        def __init__(self, path):
+            self.session = real(path)
+
+        def run(self, names, feed):
+            out = self.session.run(names, feed)
+            out[0][..., 0, 0] = np.nan
+            return out
+
+    assert export.check_onnx_parity(model, path) < 1e-3
+    monkeypatch.setattr(export, "onnx_session", NanSession)
+    assert export.check_onnx_parity(model, path) == float("inf")

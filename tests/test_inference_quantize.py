@@ -25,7 +25,7 @@ from mobilegan.data.synthetic import draw_lesion
 from mobilegan.evaluation.evaluate import evaluate
 from mobilegan.inference.export import read_onnx_metadata
 from mobilegan.inference.onnx_backend import OnnxBackend
-from mobilegan.inference.quantize import (QUANTIZED_OPS, _flush_every, mask_agreement,
+from mobilegan.inference.quantize import (CALIBRATION_BATCH, QUANTIZED_OPS, mask_agreement,
                                           quantize_onnx, read_quantization)
 from mobilegan.inference.preprocess import read_input_file
 from mobilegan.inference.segmenter import Segmenter, shipped_int8, shipped_weights
@@ -146,9 +146,26 @@ def test_quantize_refuses_bad_calibration(float_file: Path, tmp_path: Path) -> N
     assert not (tmp_path / "q.onnx").exists()
 
 
-def test_calibrator_flush_interval_never_divides_the_batch_count() -> None:
-    # onnxruntime's min-max calibrator fails when the interval divides the batch count.
-    assert all(batches % _flush_every(batches) for batches in range(1, 500))
+def test_every_calibration_batch_sets_the_ranges(float_file: Path, tmp_path: Path) -> None:
+    """The int8 input's range covers every calibration image, the first batch's too: with
+    onnxruntime's flush interval its calibrator dropped whole sets of batches unmerged, and
+    the shipped int8 file of 2026-11-29 was calibrated on 8 of its 128 images."""
+    def input_scale(path: Path) -> float:
+        graph = onnx.load(str(path)).graph
+        [node] = [n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "image"]
+        scales = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+        return float(scales[node.input[1]])
+
+    rng = np.random.default_rng(0)
+    dull = [np.full((32, 32, 3), 120, np.uint8) + rng.integers(0, 8, (32, 32, 3), dtype=np.uint8)
+            for _ in range(5 * CALIBRATION_BATCH)]
+    vivid = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(CALIBRATION_BATCH)]
+    options = {"image_size": 32, "exposure": False}
+    first = input_scale(quantize_onnx(float_file, tmp_path / "first.onnx", vivid + dull, **options))
+    last = input_scale(quantize_onnx(float_file, tmp_path / "last.onnx", dull + vivid, **options))
+    only_dull = input_scale(quantize_onnx(float_file, tmp_path / "dull.onnx", dull, **options))
+    assert first == pytest.approx(last) and first == pytest.approx(2 / 255, rel=0.02)  # [-1, 1]
+    assert only_dull < first / 5
 
 
 # ---- the shipped int8 file -----------------------------------------------------------------

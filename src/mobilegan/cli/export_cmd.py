@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         path = export_onnx(model, target, opset=args.opset or DEFAULT_OPSET,
                            exporter=args.exporter, metadata=weights_metadata(weights))
         size_mb = path.stat().st_size / 1e6
-        print(f"wrote {path} ({size_mb:.1f} MB) in {time.perf_counter() - start:.1f} s")
+        print(f"wrote {path if args.check else out} ({size_mb:.1f} MB) in "
+              f"{time.perf_counter() - start:.1f} s")
         if not args.check:
             return 0
         diff = check_onnx_parity(model, path)
@@ -103,14 +104,23 @@ def run(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def written_for(out: Path, check: bool) -> Iterator[Path]:
-    """Where to write the file meant for ``out``: ``out`` itself, or with a check
-    ``<name>.unchecked.onnx`` beside it, so that a file reaches its name only once it
-    passes (:func:`settle`) and a good one already there survives a failed or interrupted
-    check; an error or Ctrl+C on the way removes the unchecked file."""
+    """Where to write the file meant for ``out``: ``<name>.partial.onnx`` beside it, which
+    takes ``out``'s name once written whole, or with a check ``<name>.unchecked.onnx``,
+    which takes it only once it passes (:func:`settle`). Either way a good file already at
+    ``out`` survives a failed or interrupted export or check (writing straight onto it, a
+    failed export once left half a file there), and an error or Ctrl+C on the way removes
+    the new file."""
     if out.is_dir():
         raise ValueError(f"{out} is a folder: name the .onnx file to write inside it")
     if not check:
-        yield out
+        target = out.with_name(f"{out.stem}.partial{out.suffix}")
+        try:
+            yield target
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        if target.exists():
+            target.replace(out)
         return
     target = out.with_name(f"{out.stem}.unchecked{out.suffix}")
     try:
@@ -253,7 +263,7 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
                       calibration_ids=[s.id for s in chosen],
                       calibration_source=f"{len(chosen)} images of {args.calibration} "
                                          f"({args.calibration_split}); allowed: {rule}")
-        print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) in "
+        print(f"wrote {target if args.check else out} ({target.stat().st_size / 1e6:.1f} MB) in "
               f"{time.perf_counter() - start:.1f} s: int8 convolutions, calibrated on "
               f"{len(chosen)} images ({rule})")
         if not args.check:

@@ -104,9 +104,12 @@ def quantize_onnx(fp32_path: str | os.PathLike, out_path: str | os.PathLike,
         quantize_static(str(prepared), str(out_path), Reader(), quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=list(ops), per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax,
-                        extra_options={"CalibMaxIntermediateOutputs": _flush_every(
-                            -(-len(calibration) // CALIBRATION_BATCH))})
+                        # Every batch's ranges are kept: onnxruntime's min-max calibrator
+                        # reduces each tensor to its min and max per batch, so they are small.
+                        # (With CalibMaxIntermediateOutputs it drops each full set of batches
+                        # unmerged, onnxruntime issue 18893: the int8 file of 2026-11-29 was
+                        # calibrated on the last 8 of its 128 images.)
+                        calibrate_method=CalibrationMethod.MinMax)
     record = Quantization(
         scheme="static int8, QDQ, per-channel weights, uint8 activations, min-max calibration",
         ops=list(ops), calibration_images=len(calibration),
@@ -124,13 +127,6 @@ def quantize_onnx(fp32_path: str | os.PathLike, out_path: str | os.PathLike,
     entry.key, entry.value = QUANTIZATION_KEY, json.dumps(asdict(record))
     onnx.save(graph, str(out_path))
     return out_path
-
-
-def _flush_every(batches: int) -> int:
-    """How many batches' activations onnxruntime keeps before folding them into the ranges
-    (memory stays bounded). Its calibrator fails with "No data is collected" when the
-    count divides the number of batches (it folds an empty remainder), so avoid that."""
-    return next(k for k in range(4, max(batches, 3) + 2) if batches % k)  # batches + 1 fits
 
 
 def read_quantization(path: str | os.PathLike) -> Quantization | None:
@@ -156,7 +152,9 @@ def mask_agreement(reference_path: str | os.PathLike, candidate_path: str | os.P
     for batch in calibration_batches(images, image_size, exposure):
         p = _sigmoid(reference.logits(batch))
         q = _sigmoid(candidate.logits(batch))
-        worst_probability = max(worst_probability, float(np.abs(p - q).max()))
+        # NaN compares false both ways: counted as the largest change, never as none
+        change = np.abs(p - q).max()
+        worst_probability = max(worst_probability, float(change) if np.isfinite(change) else 1.0)
         for a, b in zip(p[:, 0] > threshold, q[:, 0] > threshold):
             union = np.logical_or(a, b).sum()
             jaccards.append(1.0 if union == 0 else float(np.logical_and(a, b).sum() / union))
