@@ -112,22 +112,14 @@ def written_for(out: Path, check: bool) -> Iterator[Path]:
     the new file."""
     if out.is_dir():
         raise ValueError(f"{out} is a folder: name the .onnx file to write inside it")
-    if not check:
-        target = out.with_name(f"{out.stem}.partial{out.suffix}")
-        try:
-            yield target
-        except BaseException:
-            target.unlink(missing_ok=True)
-            raise
-        if target.exists():
-            target.replace(out)
-        return
-    target = out.with_name(f"{out.stem}.unchecked{out.suffix}")
+    target = out.with_name(f"{out.stem}.{'unchecked' if check else 'partial'}{out.suffix}")
     try:
         yield target
     except BaseException:
         target.unlink(missing_ok=True)
         raise
+    if not check and target.exists():
+        target.replace(out)
 
 
 def settle(checked: Path, out: Path, ok: bool) -> int:
