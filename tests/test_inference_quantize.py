@@ -335,6 +335,23 @@ def test_cli_skips_unreadable_calibration_images_and_warns_when_ids_are_unchecke
     assert record is not None and record.calibration_images == 2
 
 
+def test_cli_refuses_an_official_test_set_when_no_ids_can_be_checked(
+        isic2017: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Weights without their splits.json cannot say which ids they trained on; a folder of
+    the ISIC 2017 test set is still known by its name, and never calibrates."""
+    weights = tmp_path / "w" / "mobilegan.safetensors"  # no ids beside it
+    weights.parent.mkdir()
+    shutil.copy(shipped_weights(), weights)
+    shutil.copy(shipped_weights().with_suffix(".json"), weights.with_suffix(".json"))
+    test_folder = next(isic2017.glob("ISIC-2017_Test_v2_Data"))
+    for folder in (test_folder, isic2017):  # the test folder itself, or the layout above it
+        code = main(["export", str(weights), "--quantize", "int8", "--calibration", str(folder),
+                     "--calibration-split", "all", "--out", str(tmp_path / "q.onnx")])
+        assert code == 2, folder
+        assert "holds images of the ISIC 2017 test set" in capsys.readouterr().err
+        assert not list(tmp_path.glob("q*.onnx"))
+
+
 def test_cli_shrinks_large_calibration_images_on_reading(tmp_path: Path) -> None:
     from mobilegan.cli.export_cmd import _readable
     from mobilegan.data.layouts import Sample
