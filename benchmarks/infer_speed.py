@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             label = f"{name} ({params:.2f}M)"
             if not args.no_onnx and "bf16 attention" not in name:  # ONNX runs float32 anyway
                 onnx_paths[f"{label} / ONNX Runtime"] = export_onnx(net.cpu(), Path(tmp) / f"{len(onnx_paths)}.onnx")
-            precision = "bf16" if args.bf16 and args.device.startswith("cuda") else "fp32"
+            precision = "bf16" if bf16 else "fp32"
             runners[f"{label} / PyTorch eager {precision}"] = torch_runner(
                 net, x, args.device, args.bf16)
             if args.channels_last:

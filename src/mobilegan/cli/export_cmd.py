@@ -208,7 +208,7 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
     import random
     import tempfile
 
-    from mobilegan.data.layouts import OFFICIAL_SETS, load_samples
+    from mobilegan.data.layouts import load_samples, official_sets
     from mobilegan.inference.export import DEFAULT_OPSET, export_onnx, weights_metadata
     from mobilegan.inference.quantize import mask_agreement, quantize_onnx
     from mobilegan.models.io import load_model, read_model_info
@@ -226,8 +226,7 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
             raise ValueError(f"no image of {args.calibration} is among {rule}")
     else:
         # The one check left without the weights' ids: an official test set by its folder.
-        tests = sorted({OFFICIAL_SETS.get(s.image.parent.name, "") for s in pool}
-                       & {name for name in OFFICIAL_SETS.values() if name.endswith(" test")})
+        tests = sorted(name for name in official_sets(pool) if name and name.endswith(" test"))
         if tests:
             raise ValueError(f"{args.calibration} holds images of the {' and '.join(tests)} "
                              f"set: int8 ranges are never set on test images. Point "

@@ -56,10 +56,15 @@ OFFICIAL_SETS = {
 }
 
 
+def official_sets(samples: Sequence[Sample]) -> set[str | None]:
+    """The published sets ``samples`` come from ("ISIC 2017 test"), by the official folder
+    each image sits in; None for an image in a user's own folder."""
+    return {OFFICIAL_SETS.get(sample.image.parent.name) for sample in samples}
+
+
 def official_set(samples: Sequence[Sample]) -> str | None:
-    """The published set all ``samples`` come from ("ISIC 2017 test"), by the official
-    folder their images sit in; None for a user's own folder or a mix of sets."""
-    names = {OFFICIAL_SETS.get(sample.image.parent.name) for sample in samples}
+    """The published set all ``samples`` come from; None for a user's own folder or a mix."""
+    names = official_sets(samples)
     return names.pop() if len(names) == 1 else None
 
 

@@ -604,7 +604,7 @@ def output_lock(out: Path) -> Iterator[None]:
             break
         except FileExistsError:
             pid = _lock_owner(lock)
-            if attempt == 1 and pid is not None and not _alive(pid):
+            if attempt == 1 and _left_by_a_dead_run(pid):
                 lock.unlink(missing_ok=True)
                 continue
             raise _busy(out, pid) from None
@@ -629,8 +629,14 @@ def refuse_if_being_written(out: Path) -> None:
     lock = out / LOCK_NAME
     if lock.exists():
         pid = _lock_owner(lock)
-        if pid != os.getpid() and (pid is None or _alive(pid)):  # (this run's own lock)
+        if pid != os.getpid() and not _left_by_a_dead_run(pid):  # (this run's own lock)
             raise _busy(out, pid)
+
+
+def _left_by_a_dead_run(pid: int | None) -> bool:
+    """A lock whose owner is known and gone: taken over, not obeyed (an unreadable owner
+    counts as alive)."""
+    return pid is not None and not _alive(pid)
 
 
 def _lock_owner(lock: Path) -> int | None:
