@@ -9,6 +9,7 @@ import csv
 import io
 import struct
 import tempfile
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -524,6 +525,40 @@ def test_an_upload_that_stalls_is_dropped(monkeypatch):
     with pytest.raises(RequestRejected, match="sent nothing for 0.2 s") as caught:
         asyncio.run(server._read_uploads(Stalled(), UploadLimits()))
     assert caught.value.status == 408
+
+
+def test_an_upload_that_trickles_is_dropped_and_a_steady_one_is_not(monkeypatch):
+    """A byte now and then never stalls for UPLOAD_IDLE_S yet kept a place as long as the
+    client liked: after the grace time the average rate must hold."""
+    import asyncio
+
+    from mobilegan.app import server
+    from mobilegan.app.uploads import RequestRejected
+
+    body = (b"--x\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.jpg\"\r\n\r\n"
+            + b"A" * 4000 + b"\r\n--x--\r\n")
+
+    class Sender:
+        headers = {"content-type": "multipart/form-data; boundary=x"}
+
+        def __init__(self, chunk_bytes: int) -> None:
+            self.chunk_bytes = chunk_bytes
+
+        async def stream(self):  # a chunk every 0.1 s
+            for start in range(0, len(body), self.chunk_bytes):
+                await asyncio.sleep(0.1)
+                yield body[start:start + self.chunk_bytes]
+
+    monkeypatch.setattr(server, "UPLOAD_IDLE_S", 5.0)
+    monkeypatch.setattr(server, "UPLOAD_GRACE_S", 0.3)
+    monkeypatch.setattr(server, "UPLOAD_MIN_BYTES_PER_S", 1000)
+    started = time.monotonic()
+    with pytest.raises(RequestRejected, match="too slowly") as caught:  # 10 bytes/s
+        asyncio.run(server._read_uploads(Sender(1), UploadLimits()))
+    assert caught.value.status == 408 and time.monotonic() - started < 2
+    # 4,000 bytes/s, four times the minimum, for about a second (longer than the grace)
+    [upload] = asyncio.run(server._read_uploads(Sender(400), UploadLimits()))
+    assert upload.size == 4000 and upload.error is None
 
 
 def test_a_client_that_leaves_mid_upload_is_not_a_server_error():

@@ -127,3 +127,20 @@ def test_limits_from_megabytes():
     # the server then refused "over 1.235 MB"
     odd = UploadLimits.from_megabytes(1.23456, 1000)
     assert odd.max_upload_mb == 1.235 and odd.max_file_bytes == round(1.235 * 1024 * 1024)
+
+
+def test_a_body_cut_off_before_its_closing_boundary_is_not_passed_on_as_whole():
+    """python-multipart's finalize() does not check the closing boundary: the first bytes of
+    a file cut off mid-way were handed on as the whole image. Parts that ended keep their
+    bytes; the cut one gets an error; a body with no whole part at all is a 400."""
+    whole = _body(("files", "a.jpg", b"A" * 100), ("files", "b.jpg", b"B" * 100))
+    cut = whole[:whole.rindex(b"B" * 100) + 40]  # stops 60 bytes into b.jpg
+    first, second = _read(cut, UploadLimits())
+    assert (first.filename, first.data, first.error) == ("a.jpg", b"A" * 100, None)
+    assert second.filename == "b.jpg" and "cut off" in second.error and second.data == b""
+    assert all(u.error is None for u in _read(whole, UploadLimits()))  # the same body, whole
+    no_end = whole[:-len(f"--{BOUNDARY}--\r\n")]  # both files whole, the closing line missing
+    assert [u.error is None for u in _read(no_end, UploadLimits())] == [True, False]
+    with pytest.raises(RequestRejected) as nothing_whole:
+        _read(whole[:whole.index(b"A" * 100) + 10], UploadLimits())
+    assert nothing_whole.value.status == 400 and "incomplete" in nothing_whole.value.message

@@ -174,6 +174,11 @@ def create_app(segmenter: Any, limits: UploadLimits | None = None,
 #: Seconds an upload may send nothing before it is dropped (HTTP 408): a client that
 #: stalls mid-body would otherwise keep one of the ``max_requests`` places for ever.
 UPLOAD_IDLE_S = 30.0
+#: A client that trickles a byte now and then never stalls for UPLOAD_IDLE_S, yet keeps its
+#: place as long: after UPLOAD_GRACE_S an upload must have averaged UPLOAD_MIN_BYTES_PER_S
+#: (10 KB/s lets a 20 MB image through a 0.1 Mbit/s link; a trickle is dropped in a minute).
+UPLOAD_GRACE_S = 60.0
+UPLOAD_MIN_BYTES_PER_S = 10 * 1024
 
 
 def _check_declared_length(request: Request, limits: UploadLimits) -> None:
@@ -186,22 +191,33 @@ def _check_declared_length(request: Request, limits: UploadLimits) -> None:
 
 
 async def _read_uploads(request: Request, limits: UploadLimits) -> list[Upload]:
-    """Stream the body into memory, refusing it as soon as it breaks a limit or stalls
-    for ``UPLOAD_IDLE_S`` (a too-large declared length is refused before, by the caller)."""
+    """Stream the body into memory, refusing it as soon as it breaks a limit, stalls for
+    ``UPLOAD_IDLE_S`` or falls below ``UPLOAD_MIN_BYTES_PER_S`` on average after
+    ``UPLOAD_GRACE_S`` (a too-large declared length is refused before, by the caller)."""
     reader = MultipartReader(request.headers.get("content-type", ""), limits)
     chunks = request.stream().__aiter__()
+    started, received = time.monotonic(), 0
     while True:
+        # The moment the average rate would fall below the minimum if nothing more came.
+        too_slow_in = started + UPLOAD_GRACE_S + received / UPLOAD_MIN_BYTES_PER_S - time.monotonic()
         try:
-            chunk = await asyncio.wait_for(chunks.__anext__(), UPLOAD_IDLE_S)
+            if too_slow_in <= 0:
+                raise TimeoutError
+            chunk = await asyncio.wait_for(chunks.__anext__(), min(UPLOAD_IDLE_S, too_slow_in))
         except StopAsyncIteration:
             break
-        except TimeoutError:
+        except TimeoutError:  # the stream is cancelled: no waiting on it again
+            if too_slow_in < UPLOAD_IDLE_S:
+                raise RequestRejected(408, f"the upload came too slowly (under "
+                                           f"{UPLOAD_MIN_BYTES_PER_S // 1024} KB/s on average) "
+                                           f"and was dropped; send it again") from None
             raise RequestRejected(408, f"the upload sent nothing for {UPLOAD_IDLE_S:g} s and "
                                        f"was dropped; send it again") from None
         except ClientDisconnect:
             # A closed tab mid-upload: nobody is left to answer, and it is not a server
             # error (it logged a whole traceback as one). 499 is nginx's word for it.
             raise RequestRejected(499, "the client went away during the upload") from None
+        received += len(chunk)
         reader.feed(chunk)
     return reader.finish()
 

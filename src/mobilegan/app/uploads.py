@@ -127,6 +127,9 @@ class Upload:
     content_type: str = ""
     size: int = 0
     error: str | None = None
+    #: Whether the part's closing boundary arrived: a body cut off mid-file leaves its last
+    #: part without one, and the bytes held are then only the first part of the file.
+    complete: bool = False
     _buffer: bytearray = field(default_factory=bytearray, repr=False)
 
     @property
@@ -176,6 +179,7 @@ class MultipartReader:
         self._header_value = b""
         self._disposition = b""
         self._part_type = b""
+        self._ended = False  # the closing boundary arrived
         self._parse_options = parse_options_header
         callbacks = {
             "on_part_begin": self._on_part_begin,
@@ -184,6 +188,8 @@ class MultipartReader:
             "on_header_value": self._on_header_value,
             "on_header_end": self._on_header_end,
             "on_headers_finished": self._on_headers_finished,
+            "on_part_end": self._on_part_end,
+            "on_end": self._on_end,
         }
         try:  # python-multipart refuses some boundaries (over 256 characters) right here
             self._parser = MultipartParser(params[b"boundary"], callbacks)
@@ -205,10 +211,23 @@ class MultipartReader:
             raise RequestRejected(400, "the upload is not valid multipart/form-data") from error
 
     def finish(self) -> list[Upload]:
+        """The uploads, once the body has ended. python-multipart's ``finalize`` does not
+        check that the closing boundary came: a body cut off mid-file (a client stopped, a
+        proxy's limit) would pass its first bytes on as the whole image. A part without its
+        boundary gets an error instead; a body that ended before any whole part is a 400."""
         try:
             self._parser.finalize()
         except Exception as error:  # noqa: BLE001
             raise RequestRejected(400, "the upload is incomplete multipart/form-data") from error
+        if not self._ended:
+            if not any(upload.complete for upload in self.uploads):
+                raise RequestRejected(400, "the upload is incomplete: the request ended before "
+                                           "its closing multipart boundary; send it again")
+            for upload in self.uploads:
+                if not upload.complete and upload.error is None:
+                    upload.error = (f"{upload.filename} was cut off: the upload ended before "
+                                    f"this file did; send it again")
+                    upload._buffer = bytearray()
         return self.uploads
 
     # -- python-multipart callbacks ----------------------------------------------------------
@@ -250,6 +269,13 @@ class MultipartReader:
         self._part = Upload(filename=filename or "unnamed",
                             content_type=self._part_type.decode("latin-1", "replace"))
         self.uploads.append(self._part)
+
+    def _on_part_end(self) -> None:
+        if self._part is not None:
+            self._part.complete = True
+
+    def _on_end(self) -> None:
+        self._ended = True
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
         part = self._part
