@@ -242,6 +242,50 @@ def test_heldout_split_scores_the_runs_validation_ids(tiny_run: Path, isic2018: 
     assert result.summary["by_seen_in"] == {}  # all of them chose the epoch: one group
 
 
+def test_a_folder_with_some_held_out_ids_says_the_score_is_partial(
+        tiny_run: Path, isic2018: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Held-out ids missing from the folder were neither scored nor said: "2 of 2" read as
+    the whole held-out set. They are listed, and every output says partial."""
+    from mobilegan.evaluation.report import partial_words
+
+    splits = json.loads((tiny_run / "splits.json").read_text())
+    data = pair_folder(tmp_path / "data", isic2018, splits["val"][:1],
+                       ("ISIC2018_Task1-2_Training_Input", "ISIC2018_Task1_Training_GroundTruth"))
+    assert main(["evaluate", str(tiny_run), str(data), "--split", "heldout", "--out",
+                 str(tmp_path / "out"), "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    missing = len(splits["val"]) - 1
+    assert summary["n"] == 1
+    assert [s["id"] for s in summary["skipped"]] == sorted(splits["val"][1:])
+    printed = capsys.readouterr().out
+    assert f"Partial: {missing} of the run's {missing + 1} held-out ids" in printed
+    assert f"held-out ids not in the folder ({missing})" in printed
+    assert f"0 images skipped, {missing} held-out ids not in the folder" in printed
+    assert "**Partial:" in (tmp_path / "out" / "summary.md").read_text()
+    assert partial_words(summary) == f" (1 of {missing + 1} held-out images)"
+    whole = evaluate(tiny_run, isic2018, split="heldout", out_dir=tmp_path / "whole",
+                     progress=False).summary
+    assert whole["skipped"] == [] and partial_words(whole) == ""
+
+
+def test_a_trained_on_image_that_could_not_be_read_is_no_leak(tiny_run: Path, isic2018: Path,
+                                                              isic2017: Path, tmp_path: Path) -> None:
+    """The overlap was counted over the images found, before unreadable ones were skipped:
+    a broken copy of a training image made the score of never-seen images a LEAK."""
+    splits = json.loads((tiny_run / "splits.json").read_text())
+    trained = splits["train"][0]
+    data = pair_folder(tmp_path / "data", isic2018, [trained],
+                       ("ISIC2018_Task1-2_Training_Input", "ISIC2018_Task1_Training_GroundTruth"))
+    (data / "images" / f"{trained}.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut off")
+    pair_folder(data, isic2017, list(TEST_IDS[:2]), ISIC2017_TEST_DIRS)
+
+    summary = evaluate(tiny_run, data, split="all", out_dir=tmp_path / "out",
+                       progress=False).summary
+
+    assert summary["n"] == 2 and [s["id"] for s in summary["skipped"]] == [trained]
+    assert summary["leak"] is False and summary["overlap"]["train"] == 0
+
+
 @pytest.mark.parametrize("args, message", [
     (["evaluate", "{tmp}/missing", "{data}"], "no run folder or weights file"),
     (["evaluate", "{tmp}", "{data}"], "without best.safetensors"),

@@ -25,21 +25,27 @@ def _write(path: Path, rows: dict[str, float], seen: dict[str, str] | None = Non
 def test_difference_and_interval_over_shared_images(tmp_path: Path) -> None:
     a = per_image(_write(tmp_path / "a.csv", {"x": 0.9, "y": 0.8, "z": 0.7, "only_a": 0.1}), "JAC")
     b = per_image(_write(tmp_path / "b.csv", {"x": 0.8, "y": 0.8, "z": 0.4}), "JAC")
-    diff = paired_difference(a, b)
-    assert diff.n == 3
+    # different image sets are refused unless asked for (a --limit smoke score against a
+    # whole set was compared on its few images, silently)
+    with pytest.raises(ValueError, match="1 only in the first, 0 only in the second, 3 shared"):
+        paired_difference(a, b)
+    diff = paired_difference(a, b, shared_only=True)
+    assert (diff.n, diff.only_a, diff.only_b) == (3, 1, 0)
     assert diff.mean == pytest.approx(100 * (0.1 + 0.0 + 0.3) / 3)
     deltas = [10.0, 0.0, 30.0]
     sd = math.sqrt(sum((d - diff.mean) ** 2 for d in deltas) / 2)
-    assert diff.half_width == pytest.approx(1.96 * sd / math.sqrt(3))
+    assert diff.half_width == pytest.approx(4.303 * sd / math.sqrt(3), rel=1e-3)  # t, 2 dof
     assert diff.markdown().startswith("+13.33 +- ")
-    assert paired_difference(b, a).mean == pytest.approx(-diff.mean)
+    assert paired_difference(b, a, shared_only=True).mean == pytest.approx(-diff.mean)
+    with pytest.raises(ValueError, match="scored different images"):
+        compare_by_group(a, b, {})
 
 
 def test_refuses_disjoint_evaluations_and_unknown_metric(tmp_path: Path) -> None:
     a = _write(tmp_path / "a.csv", {"x": 0.9})
     b = _write(tmp_path / "b.csv", {"y": 0.9})
     with pytest.raises(ValueError, match="share 0 images"):
-        paired_difference(per_image(a, "JAC"), per_image(b, "JAC"))
+        paired_difference(per_image(a, "JAC"), per_image(b, "JAC"), shared_only=True)
     with pytest.raises(KeyError, match="HD95"):
         per_image(a, "HD95")
 
@@ -47,11 +53,12 @@ def test_refuses_disjoint_evaluations_and_unknown_metric(tmp_path: Path) -> None
 def test_over_seeds_uses_student_t_not_the_normal_quantile() -> None:
     over = OverSeeds((1.0, 2.0, 3.0))
     assert over.mean == 2.0 and over.std == pytest.approx(1.0)
-    assert over.half_width == pytest.approx(4.303 / math.sqrt(3))  # t with 2 dof, not 1.96
+    assert over.half_width == pytest.approx(4.303 / math.sqrt(3), rel=1e-4)  # t, 2 dof, not 1.96
     assert over.markdown() == "2.00 ± 1.00" and over.markdown(signed=True) == "+2.00 ± 1.00"
     single = OverSeeds((5.0,))
     assert math.isnan(single.std) and single.markdown() == "5.00 (one seed)"
-    assert t95(1) == pytest.approx(12.706) and t95(50) == 1.96
+    assert t95(1) == pytest.approx(12.706, abs=1e-3) and t95(11) == pytest.approx(2.201, abs=1e-3)
+    assert t95(412) == pytest.approx(1.966, abs=1e-3)  # near the normal's 1.96 with many images
     with pytest.raises(ValueError):
         t95(0)
 

@@ -122,3 +122,28 @@ def test_a_limit_that_covers_the_whole_set_is_not_partial() -> None:
     unknown = copy.deepcopy(part)
     del unknown["dataset"]["n_available"]
     assert partial_note(unknown) == ""
+
+
+def test_row_labels_say_partial_only_when_partial_and_tell_configs_apart(tmp_path: Path) -> None:
+    """"(first 1000 images only)" was printed for a --limit that scored every image; two
+    experiments under one --name with other configs were two rows of one label."""
+    part = _summary("part", limit=10, n=10)
+    part["dataset"] = {**part["dataset"], "n_samples": 10, "n_available": 600}
+    text = _report(tmp_path, [
+        _summary("whole", limit=1000),
+        part,
+        _summary("twin", config_fingerprint="aaaaaaaa1111"),
+        _summary("twin", config_fingerprint="bbbbbbbb2222"),
+    ])
+    _, rows = _table4(text)
+    assert set(rows) == {"whole", "part (first 10 images only)", "twin (config `aaaaaaaa`)",
+                         "twin (config `bbbbbbbb`)"}
+
+
+def test_a_robustness_change_is_the_difference_of_the_cells_printed(tmp_path: Path) -> None:
+    clean = _summary("m", mean={**BASE["mean"], "JAC": 0.72004})
+    perturbed = _summary("m", perturbation="hair", mean={**BASE["mean"], "JAC": 0.71496})
+    text = _report(tmp_path, [clean, perturbed])
+    row = next(line for line in text.splitlines() if "`hair`" in line)
+    # printed 71.50 and 72.00: the change reads -0.50 (the raw -0.508 printed -0.51)
+    assert "| 71.50 | 72.00 | -0.50 |" in row

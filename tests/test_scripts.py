@@ -264,3 +264,35 @@ def test_keep_results_keeps_the_record_and_never_weights_or_dataset_pictures(tmp
     summary = (dest / "eval_test" / "summary.md").read_text()
     assert "![cases]" not in summary and "cases.png: written by the command, not kept here" in summary
     assert "![jac_histogram](jac_histogram.png)" in summary
+
+
+def test_score_run_keeps_a_score_only_when_whole_and_made_with_the_same_options(
+        tmp_path: Path) -> None:
+    """scripts/score_run.sh kept any summary.json: a --limit smoke score, or one under
+    another --name, stood for the full score, silently."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.safetensors").write_bytes(b"weights")
+    calls = tmp_path / "calls.txt"
+    fake = tmp_path / "fake_mobilegan.sh"  # writes a summary where evaluate would
+    fake.write_text('echo "$*" >> ' + str(calls) + '\n'
+                    'while [ $# -gt 0 ]; do [ "$1" = --out ] && out=$2; shift; done\n'
+                    'mkdir -p "$out" && echo \'{"limit": null}\' > "$out/summary.json"\n')
+
+    def score(*options: str) -> list[str]:
+        calls.write_text("")
+        done = subprocess.run(["bash", str(REPO / "scripts" / "score_run.sh"), str(run),
+                               str(tmp_path / "data"), *options], capture_output=True, text=True,
+                              env={**os.environ, "MOBILEGAN": f"bash {fake}"})
+        assert done.returncode == 0, done.stderr
+        return calls.read_text().splitlines()
+
+    assert len(score("--name", "row one")) == 2  # test and held-out, both scored
+    assert score("--name", "row one") == []  # kept: an interrupted script reruns for free
+    assert len(score("--name", "row two")) == 2  # other options: scored again
+    (run / "eval_test" / "summary.json").write_text('{"limit": 5}')  # a smoke score
+    os.utime(run / "eval_test" / "summary.json", None)
+    again = score("--name", "row two")
+    assert len(again) == 1 and "--split test" in again[0]
+    os.utime(run / "best.safetensors", (2e9, 2e9))  # weights newer than both scores
+    assert len(score("--name", "row two")) == 2

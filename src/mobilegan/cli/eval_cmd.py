@@ -100,8 +100,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print("  JAC by where the model met the image: " + ", ".join(
             f"{SEEN_LABELS.get(group, group)} {100 * g['mean']['JAC']:.2f} ({g['n']})"
             for group, g in s["by_seen_in"].items()))
+    from mobilegan.evaluation.report import MISSING_HELDOUT
+
+    missing = [entry["id"] for entry in s["skipped"] if entry.get("kind") == MISSING_HELDOUT]
     for entry in s["skipped"]:
-        print(f"  skipped {entry['path'] or entry['id']}: {entry['reason']}")
+        if entry.get("kind") != MISSING_HELDOUT:
+            print(f"  skipped {entry['path'] or entry['id']}: {entry['reason']}")
+    if missing:  # one line, not hundreds: summary.md lists them all
+        print(f"  held-out ids not in the folder ({len(missing)}): {', '.join(missing[:5])}"
+              f"{', ...' if len(missing) > 5 else ''}")
     print(f"wrote {result.out_dir}")
     return 0
 

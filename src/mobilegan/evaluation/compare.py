@@ -1,6 +1,6 @@
 """Is model A better than model B on the same images? The mean per-image difference of a
-metric with a 95% interval (normal approximation over images), which is far tighter than
-comparing two means whose per-image spread is 15-20 points."""
+metric with a 95% interval (Student's t over images), which is far tighter than comparing
+two means whose per-image spread is 15-20 points."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ class PairedDifference:
     n: int
     mean: float  # mean of A - B over the shared images, in the CSV's units x scale
     half_width: float  # 95% interval: mean +- half_width
+    only_a: int = 0  # images only A scored (left out; only with shared_only)
+    only_b: int = 0
 
     def markdown(self) -> str:
         return f"{self.mean:+.2f} +- {self.half_width:.2f}"
@@ -35,14 +37,24 @@ def per_image(path: str | Path, metric: str) -> dict[str, float]:
 
 
 def paired_difference(a: dict[str, float], b: dict[str, float], metric: str = "JAC",
-                      scale: float = 100.0) -> PairedDifference:
-    """A - B over the ids both scored; refuses when they share fewer than two images."""
+                      scale: float = 100.0, shared_only: bool = False) -> PairedDifference:
+    """A - B per image. Two evaluations of different image sets are refused (a --limit
+    smoke score against a whole set was compared on 3 images, silently) unless
+    ``shared_only``, which compares the images both scored and counts the others; fewer
+    than two shared images are refused either way."""
     shared = sorted(set(a) & set(b))
+    only_a, only_b = len(a) - len(shared), len(b) - len(shared)
+    if (only_a or only_b) and not shared_only:
+        raise ValueError(f"the two evaluations scored different images ({only_a} only in the "
+                         f"first, {only_b} only in the second, {len(shared)} shared): compare "
+                         f"evaluations of the same set, or compare the shared images only "
+                         f"(shared_only, --shared-only)")
     if len(shared) < 2:
         raise ValueError(f"the two evaluations share {len(shared)} images; need at least 2")
     diffs = [scale * (a[i] - b[i]) for i in shared]
     mean, sd = _mean_sd(diffs)
-    return PairedDifference(metric, len(diffs), mean, 1.96 * sd / math.sqrt(len(diffs)))
+    return PairedDifference(metric, len(diffs), mean,
+                            t95(len(diffs) - 1) * sd / math.sqrt(len(diffs)), only_a, only_b)
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -53,16 +65,14 @@ def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-# Two-sided 95% quantiles of Student's t for 1..10 degrees of freedom: with three training
-# seeds the interval over seeds uses 4.30, not 1.96.
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
-
-
 def t95(dof: int) -> float:
-    """The two-sided 95% quantile of Student's t (normal beyond 10 degrees of freedom)."""
+    """The two-sided 95% quantile of Student's t: with three training seeds an interval
+    uses 4.30, not the normal 1.96 (and 2.20, not 1.96, with twelve)."""
+    from scipy.stats import t
+
     if dof < 1:
         raise ValueError("need at least one degree of freedom")
-    return _T95[dof - 1] if dof <= len(_T95) else 1.96
+    return float(t.ppf(0.975, dof))
 
 
 @dataclass(frozen=True)
@@ -146,11 +156,14 @@ class GroupComparison:
 
 
 def compare_by_group(a: dict[str, float], b: dict[str, float], group_of: dict[str, str],
-                     metric: str = "JAC", scale: float = 100.0) -> list[GroupComparison]:
+                     metric: str = "JAC", scale: float = 100.0,
+                     shared_only: bool = False) -> list[GroupComparison]:
     """A - B within each group of ``group_of`` (groups of fewer than two shared images are
-    left out), then over all shared images as the group "all". Taking a leaky score apart
-    this way shows what training on test images bought, and what the extra data did for
-    the images no model saw."""
+    left out), then over all images as the group "all" (evaluations of different image
+    sets refused unless ``shared_only``, as :func:`paired_difference`). Taking a leaky
+    score apart this way shows what training on test images bought, and what the extra
+    data did for the images no model saw."""
+    paired_difference(a, b, metric, scale, shared_only)  # the same images, or refused
     shared = sorted(set(a) & set(b))
     groups: dict[str, list[str]] = {}
     for image_id in shared:

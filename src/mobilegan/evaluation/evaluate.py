@@ -82,6 +82,18 @@ def select_samples(dataset: str | Path, split: str, source: ModelSource,
     return samples[:limit] if limit else samples
 
 
+def missing_heldout(dataset: str | Path, source: ModelSource,
+                    found: Sequence[Sample]) -> list[dict[str, str]]:
+    """``skipped`` entries for the run's held-out ids that are not under ``dataset``: a
+    folder holding some of them scores those only, and says so (report.partial_note)."""
+    from mobilegan.evaluation.report import MISSING_HELDOUT
+
+    present = {s.id for s in found}
+    return [{"id": i, "path": "", "kind": MISSING_HELDOUT,
+             "reason": f"held-out id of the run, not under {dataset}"}
+            for i in sorted(set((source.splits or {}).get("val", [])) - present)]
+
+
 def imageless_masks(dataset: str | Path, split: str) -> list[dict[str, str]]:
     """``skipped`` entries for the masks of ``split`` (any split for ``all``) that have no
     image; none for ``heldout``, whose ids come from the run, not from the folder."""
@@ -96,16 +108,37 @@ def imageless_masks(dataset: str | Path, split: str) -> list[dict[str, str]]:
 
 
 def overlap_report(ids: Sequence[str], source: ModelSource) -> dict[str, Any]:
-    """How many evaluated ids the run trained on (a leak) or selected its epoch on."""
+    """How many evaluated ids the run trained on (a leak) or selected its epoch on, the
+    ids of the weights it started from (``train.init_generator``) and theirs included."""
+    unknown = {"known": False, "train": None, "val": None, "train_examples": []}
     if not source.splits or "train" not in source.splits:
-        return {"known": False, "train": None, "val": None, "train_examples": [],
-                "note": "the run's training ids are unknown (no splits.json): cannot check "
-                        "for a test-set leak"}
+        return {**unknown, "note": "the run's training ids are unknown (no splits.json): "
+                                   "cannot check for a test-set leak"}
+    inherited = inherited_ids(source)
+    if inherited is not None and not inherited["known"]:
+        return {**unknown, "note": f"the run started from other weights whose training ids "
+                                   f"are unknown ({inherited.get('reason')}): cannot check for "
+                                   f"a test-set leak"}
+    earlier = inherited or {"train": [], "val": []}
     evaluated = set(ids)
-    train = sorted(evaluated & set(source.splits.get("train", [])))
-    val = sorted(evaluated & set(source.splits.get("val", [])))
+    train = sorted(evaluated & {*source.splits.get("train", []), *earlier["train"]})
+    val = sorted((evaluated & {*source.splits.get("val", []), *earlier["val"]}) - set(train))
     return {"known": True, "train": len(train), "val": len(val), "train_examples": train[:10],
-            "train_ids": train, "val_ids": val}
+            "train_ids": train, "val_ids": val,
+            **({"inherited_from": inherited["from"]} if inherited else {})}
+
+
+def inherited_ids(source: ModelSource) -> dict[str, Any] | None:
+    """What the start weights of a staged run were trained and selected on: recorded in its
+    splits.json since 2026-11-30, else read now from the path its config.json names (runs
+    from before; relative paths are read from the working folder, as training read them).
+    None for a run trained from scratch."""
+    from mobilegan.models.io import inherited_split
+
+    if "inherited" in (source.splits or {}):
+        return source.splits["inherited"]
+    start = ((source.run_config or {}).get("train") or {}).get("init_generator")
+    return inherited_split(start, source.splits.get("train")) if start else None
 
 
 def leak_label(overlap: dict[str, Any], n: int) -> str:
@@ -281,6 +314,8 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     counts: list[tuple[int, int, int, int]] = []
     # A ground-truth mask whose image is missing is a test image not scored: said, not dropped.
     skipped: list[dict[str, str]] = [] if limit else imageless_masks(dataset, split)
+    if split == HELDOUT_SPLIT and not limit:
+        skipped += missing_heldout(dataset, source, available)
     warnings: list[dict[str, str]] = []
     bar = tqdm(total=len(samples), desc="evaluating", unit="img", disable=not progress,
                leave=False)
@@ -309,6 +344,8 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
         raise ValueError(f"no image of {dataset} ({split}) could be scored; "
                          f"{skipped_text(skipped)}, first: {first}")
     out.mkdir(parents=True, exist_ok=True)  # only now: a run that scored nothing leaves nothing
+    # Counted on the images scored: a trained-on image that could not be read leaks nothing.
+    overlap = overlap_report([row["id"] for row in rows], source)
 
     summary = _summary(source, model_cfg, params, dataset, split, samples, rows, counts,
                        skipped, warnings, overlap, size, threshold, tta, limit, torch_device,

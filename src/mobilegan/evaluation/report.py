@@ -47,14 +47,38 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100.0 * value:.2f}"
 
 
+#: ``skipped`` kind of a held-out id (a run's validation image) not under the folder scored.
+MISSING_HELDOUT = "missing_heldout"
+
+
 def partial_note(summary: dict[str, Any]) -> str:
-    """A ``--limit`` evaluation says it is not a score of the whole set ("" otherwise)."""
+    """A ``--limit`` evaluation, or a held-out one that found only some of the run's ids,
+    says it is not a score of the whole set ("" otherwise)."""
     dataset = summary["dataset"]
     available = dataset.get("n_available")
+    missing = _missing_heldout(summary)
+    if missing:
+        return (f"Partial: {missing} of the run's {missing + dataset['n_samples']} held-out "
+                f"ids are not under {dataset.get('dir') or dataset['name']}; not a score of "
+                f"the whole held-out set")
     if not summary.get("limit") or not available or available <= dataset["n_samples"]:
         return ""
     return (f"Partial: the first {dataset['n_samples']} of {available} images (--limit "
             f"{summary['limit']}); not a score of the whole set")
+
+
+def partial_words(summary: dict[str, Any]) -> str:
+    """:func:`partial_note` in a table's row label ("" for a whole set)."""
+    if not partial_note(summary):
+        return ""
+    missing = _missing_heldout(summary)
+    if missing:
+        return f" ({summary['dataset']['n_samples']} of {missing + summary['dataset']['n_samples']} held-out images)"
+    return f" (first {summary['limit']} images only)"
+
+
+def _missing_heldout(summary: dict[str, Any]) -> int:
+    return sum(entry.get("kind") == MISSING_HELDOUT for entry in summary.get("skipped", []))
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:
@@ -235,8 +259,7 @@ class Group:
         said = "int8" if "int8" in runtime else "onnx"
         if runtime != "torch" and said not in name.lower():
             name += f" ({runtime})"  # unless the name says so already ("..., int8")
-        if self.first.get("limit"):
-            name += f" (first {self.first['limit']} images only)"
+        name += partial_words(self.first)
         if self.leak:
             name += " **(LEAK)**"
         elif any(not s.get("overlap", {}).get("known", True) for s in self.summaries):
@@ -286,7 +309,21 @@ def group_summaries(items: Sequence[tuple[Path, dict[str, Any]]]) -> list[Group]
                for s in group.summaries):
             continue
         group.items.append((number, path, summary))
-    return list(groups.values())
+    return _told_apart(list(groups.values()))
+
+
+def _told_apart(groups: list[Group]) -> list[Group]:
+    """Experiments evaluated under one ``--name`` but trained with other configs were two
+    rows of one label, told apart only by their provenance links: each such row's label
+    gets the start of its config fingerprint."""
+    fingerprints: dict[str, set[Any]] = {}
+    for group in groups:
+        fingerprints.setdefault(group.name, set()).add(group.first.get("config_fingerprint"))
+    for group in groups:
+        fingerprint = group.first.get("config_fingerprint")
+        if len(fingerprints[group.name]) > 1 and fingerprint:
+            group.name += f" (config `{str(fingerprint)[:8]}`)"
+    return groups
 
 
 def _same_split(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -306,8 +343,10 @@ def skipped_text(skipped: Sequence[dict[str, str]]) -> str:
     """"7 images skipped, 3 masks without an image": masks with no image are not images
     of the data set, so they are counted apart (images scored + skipped = images found)."""
     orphans = sum(entry.get("kind") == "orphan_mask" for entry in skipped)
-    text = f"{len(skipped) - orphans} images skipped"
-    return text + (f", {orphans} masks without an image" if orphans else "")
+    missing = sum(entry.get("kind") == MISSING_HELDOUT for entry in skipped)
+    text = f"{len(skipped) - orphans - missing} images skipped"
+    text += f", {orphans} masks without an image" if orphans else ""
+    return text + (f", {missing} held-out ids not in the folder" if missing else "")
 
 
 # ---- the tables -------------------------------------------------------------------------
@@ -408,8 +447,9 @@ def _robustness_table(perturbed: Sequence[Group], clean: Sequence[Group]) -> lis
         reference = match(g)
         clean_jac = reference.mean_std("JAC")[0] if reference else None
         jac = g.mean_std("JAC")[0]
-        change = (f"{100 * (jac - clean_jac):+.2f}" if jac is not None and clean_jac is not None
-                  else "—")
+        # from the two cells as printed, so that the row adds up (71.50, 72.00: -0.50)
+        change = (f"{float(_pct(jac)) - float(_pct(clean_jac)):+.2f}"
+                  if jac is not None and clean_jac is not None else "—")
         description = PERTURBATIONS[g.perturbation].description if g.perturbation in PERTURBATIONS else ""
         lines.append(f"| {g.label()} | {g.first['dataset']['name']} ({g.first['dataset']['split']}) "
                      f"| `{g.perturbation}`: {description} | {g.first['n']} | {g.cell('JAC')} | "
@@ -542,7 +582,9 @@ def build_report(paths: Iterable[str | Path], out: str | Path, preface: str = ""
         "# Results: MobileGAN (Sarker et al. 2019), reproduced", "",
         *([preface.strip(), ""] if preface.strip() else []),
         "All numbers are per-image ISIC scores at each ground truth's own resolution, averaged "
-        "over images (percent; mean ± std over seeds where several seeds ran). \"pooled\" sums "
+        "over images (percent; mean ± std over seeds where several seeds ran; a paired difference "
+        "written +x +- y, here and in the preface, is a mean per-image difference with its 95% "
+        "interval's half-width). \"pooled\" sums "
         "pixel counts over the set first. Rows marked **LEAK** were evaluated on images the "
         "model trained on. Published numbers are quoted, not reproduced.", "",
         "## Table 1 — paper protocol (LEAKY)", "",

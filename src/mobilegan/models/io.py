@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -27,6 +28,53 @@ def splits_path_for(weights: Path, source_name: str | None = None) -> Path | Non
     if source_name:
         candidates.append(weights.with_name(f"{Path(source_name).stem}.splits.json"))
     return next((c for c in candidates if c.is_file()), None)
+
+
+def inherited_split(start: str | Path, own_train: Sequence[str] | None = None) -> dict[str, Any]:
+    """The ids the weights a run starts from (``train.init_generator``) were trained and
+    selected on, their own ancestors' included. A stage trained leak-free from weights that
+    saw test images still carries the leak: its evaluations must count these ids too.
+    ``known`` is False when the start weights have no ``splits.json`` (nor ``<stem>.splits
+    .json``), or an ancestor of theirs had none: then no evaluation can rule a leak out,
+    unless their metadata's training-id hash is that of ``own_train`` (the run's own
+    training ids: a stage on the same split; their validation ids stay unknown)."""
+    start = Path(start)
+    found = {"from": str(start), "known": False, "train": [], "val": []}
+    path = splits_path_for(start) if start.is_file() else None
+    if path is None:
+        return _same_training_ids(found, start, own_train) or \
+            {**found, "reason": f"no splits.json for {start}"}
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        return {**found, "reason": f"{path} cannot be read ({error})"}
+    if not isinstance(saved, dict) or not isinstance(saved.get("train"), list):
+        return {**found, "reason": f"{path} lists no training ids"}
+    earlier = saved.get("inherited") or {"known": True, "train": [], "val": []}
+    if not earlier.get("known"):
+        return {**found, "splits": str(path),
+                "reason": f"an earlier stage of {start}: {earlier.get('reason', 'unknown')}"}
+    return {**found, "known": True, "splits": str(path), "protocol": saved.get("protocol"),
+            "train": sorted({*saved["train"], *earlier.get("train", [])}),
+            "val": sorted({*saved.get("val", []), *earlier.get("val", [])})}
+
+
+def _same_training_ids(found: dict[str, Any], start: Path,
+                       own_train: Sequence[str] | None) -> dict[str, Any] | None:
+    """Weights without their ids (an older shipped file) whose metadata hash proves they
+    trained on exactly ``own_train``; None when that cannot be shown."""
+    from mobilegan.data.splits import ids_sha256
+
+    if own_train is None or not start.is_file():
+        return None
+    try:
+        metadata = read_model_info(start)["metadata"]
+    except (OSError, ValueError):
+        return None
+    if metadata.get("train_ids_sha256") != ids_sha256(own_train):
+        return None
+    return {**found, "known": True, "protocol": metadata.get("protocol"),
+            "train": sorted(own_train), "verified_by": "train_ids_sha256"}
 
 
 def save_model(model: nn.Module, cfg: ModelConfig, path: str | Path,

@@ -134,12 +134,15 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
     if d.val_limit:
         val = val[: d.val_limit]
     train_ids = [s.id for s in train]
+    inherited, inherited_seen = _inherited(cfg, eval_ids, train_ids, [s.id for s in val])
+    if inherited_seen:
+        protocol, leak = "paper (leaky)", True
     # Counted on what the run uses: data.limit / val_limit may leave out test ids.
-    seen = ({*train_ids, *(s.id for s in val)} & eval_ids) if leak else set()
+    seen = (({*train_ids, *(s.id for s in val)} & eval_ids) | inherited_seen) if leak else set()
     info = {
         "protocol": protocol,
         "leak": leak,
-        "leak_label": _leak_label(seen, set(train_ids) & eval_ids) if leak else "",
+        "leak_label": _leak_label(seen, set(train_ids) & eval_ids, inherited_seen) if leak else "",
         "train_dir": d.train_dir,
         "extra_train_dir": d.extra_train_dir,
         "extra_train_added": len([s for s in extra if s.id not in excluded]),
@@ -157,15 +160,52 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
         "train": train_ids,
         "val": [s.id for s in val],
     }
+    if inherited is not None:
+        info["inherited"] = inherited
     return train, val, info
 
 
-def _leak_label(seen: set[str], trained: set[str]) -> str:
+def _inherited(cfg: RunConfig, eval_ids: set[str], train_ids: list[str],
+               val_ids: list[str]) -> tuple[dict[str, Any] | None, set[str]]:
+    """What the start weights (train.init_generator) were trained and selected on, and which
+    evaluation ids among them: a leak-free run cannot start from weights that saw the test
+    set (refused, as a leaky split is), the paper protocol labels it leaky. Weights that
+    trained on this run's validation images are refused under any protocol: the best epoch
+    would be chosen on images the network already learned."""
+    from mobilegan.models.io import inherited_split
+
+    if not cfg.train.init_generator:
+        return None, set()
+    inherited = inherited_split(cfg.train.init_generator, train_ids)
+    learned_val = set(inherited["train"]) & set(val_ids)
+    if learned_val:
+        raise OverlapError(
+            f"train.init_generator {cfg.train.init_generator} was trained on {len(learned_val)} "
+            f"of this run's validation ids, e.g. {sorted(learned_val)[:3]}: the best epoch "
+            f"would be chosen on images the start weights learned. Hold out the split the "
+            f"start weights held out (the same data.seed and folders), or validate on other "
+            f"images")
+    seen = {*inherited["train"], *inherited["val"]} & eval_ids
+    if seen and not cfg.data.allow_overlap:
+        raise OverlapError(
+            f"train.init_generator {cfg.train.init_generator} was trained or selected on "
+            f"{len(seen)} ids of the evaluation set {cfg.data.eval_dir} "
+            f"({cfg.data.eval_split}), e.g. {sorted(seen)[:3]}: a run started from it is not "
+            f"leak-free. Start from weights trained leak-free, or pass --allow-overlap to run "
+            f"the paper's protocol; its results are labelled leaky.")
+    return inherited, seen
+
+
+def _leak_label(seen: set[str], trained: set[str], inherited: set[str] = frozenset()) -> str:
     if not seen:  # data.limit left every test id out: the protocol allowed them, none came
         return ("LEAKY protocol (test ids allowed in training), though none of the images "
                 "this run uses are in the test set")
-    return (f"LEAKY: {len(seen)} training ids are in the test set ({len(trained)} in the "
-            f"training split, {len(seen) - len(trained)} in validation)")
+    only_inherited = inherited - trained
+    here = seen - only_inherited
+    words = f"{len(trained)} in the training split, {len(here) - len(trained)} in validation"
+    if only_inherited:
+        words += f", {len(only_inherited)} only in the start weights' (train.init_generator)"
+    return f"LEAKY: {len(seen)} training ids are in the test set ({words})"
 
 
 def prepare_data(cfg: RunConfig, progress: bool = True) -> PreparedData:
@@ -183,6 +223,16 @@ def prepare_data(cfg: RunConfig, progress: bool = True) -> PreparedData:
 def protocol_line(info: dict[str, Any]) -> str:
     """What the run keeps out of training, said on the terminal and in train.log as it
     starts (splits.json holds the ids)."""
+    inherited = info.get("inherited")
+    if inherited is not None and not inherited.get("known"):
+        unknown = (f" train.init_generator's ids are unknown ({inherited.get('reason')}): "
+                   f"evaluations of this run cannot rule out a leak and say UNVERIFIED.")
+    else:
+        unknown = ""
+    return _protocol_words(info) + unknown
+
+
+def _protocol_words(info: dict[str, Any]) -> str:
     if info.get("leak"):
         return (f"protocol: {info['protocol']}. {info['leak_label']}: every result of this run "
                 f"carries that label")
