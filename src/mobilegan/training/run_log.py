@@ -4,35 +4,53 @@ tensorboard package is installed, TensorBoard events."""
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Any
 
 
 class CsvLog:
     """Append rows to a CSV; on resume, rows past the checkpoint are dropped first so
-    that the file reads as one uninterrupted run."""
+    that the file reads as one uninterrupted run. A row with a column the file lacks
+    rewrites the file with it (the first row's columns were the file's for good: an epoch
+    with no successful step dropped every loss column from the rest of the run)."""
 
     def __init__(self, path: Path, key: str, resume_after: int | None = None) -> None:
         self.path, self.key = path, key
         self.fields: list[str] | None = None
         if path.exists() and resume_after is not None:
             with path.open(newline="") as handle:
-                rows = [r for r in csv.DictReader(handle) if int(r[key]) <= resume_after]
-            with path.open("w", newline="") as handle:
-                if rows:
-                    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                    writer.writerows(rows)
-                    self.fields = list(rows[0])
+                reader = csv.DictReader(handle)
+                rows = [r for r in reader if int(r[key]) <= resume_after]
+                fields = list(reader.fieldnames or [])
+            if rows:
+                self._rewrite(fields, rows)
+            else:
+                path.unlink()
         elif path.exists():
             path.unlink()
 
+    def _rewrite(self, fields: list[str], rows: list[dict[str, Any]]) -> None:
+        """The whole file, through a temporary file and a rename: a kill in between leaves
+        the old file or the new one, never an empty one."""
+        partial = self.path.with_name(self.path.name + ".partial")
+        with partial.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(partial, self.path)
+        self.fields = fields
+
     def write(self, row: dict[str, Any]) -> None:
+        if self.fields is not None and not set(row) <= set(self.fields):
+            self._rewrite(self.fields + [k for k in row if k not in self.fields],
+                          read_csv(self.path) if self.path.exists() else [])
         new = self.fields is None
         if new:
             self.fields = list(row)
         with self.path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.fields, extrasaction="ignore")
+            writer = csv.DictWriter(handle, fieldnames=self.fields, extrasaction="ignore",
+                                    restval="")
             if new:
                 writer.writeheader()
             writer.writerow(row)

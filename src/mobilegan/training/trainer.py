@@ -10,6 +10,8 @@ import contextlib
 import copy
 import dataclasses
 import json
+import os
+import shutil
 import signal
 import threading
 import time
@@ -134,6 +136,11 @@ class Trainer:
 
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best_jac, self.best_epoch, self.collapsed_epochs = -1.0, -1, 0
+        #: The step of the last scoring (_end_epoch); behind global_step when the run was
+        #: killed between its last step and that step's scoring.
+        self.scored_at_step = 0
+        #: The selection state before a stop scored a part of an epoch (see _end_epoch).
+        self.before_partial: dict[str, Any] | None = None
         #: The signal that asked the run to stop after its current step (see fit).
         self._stop_signal: str | None = None
         self.lr = t.lr
@@ -151,6 +158,10 @@ class Trainer:
             self._load(self.out / "checkpoints" / "last.pt")
             if self.main:
                 self._record_resumed_config()
+                # Written again when this invocation ends: left in place, a resume that
+                # extends a finished run and is then killed read as finished (and
+                # --resume-if-interrupted did nothing).
+                (self.out / "train_result.json").unlink(missing_ok=True)
         elif self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             cleared = clear_earlier_run(self.out) if holds_a_run(self.out) else []
@@ -210,6 +221,7 @@ class Trainer:
             "best_epoch": self.best_epoch, "collapsed_epochs": self.collapsed_epochs,
             "lr": self.lr, "torch_rng": torch.get_rng_state(),
             "wall_s": self._elapsed(), "epoch_tally": dataclasses.asdict(self.tally),
+            "scored_at_step": self.scored_at_step, "before_partial": self.before_partial,
         }
         if self.discriminator is not None:
             state["discriminator"] = _unwrap(self.discriminator).state_dict()
@@ -239,9 +251,13 @@ class Trainer:
             # (Checkpoints before the tally was kept: the epoch's row averages the steps
             # after the resume only, as it always had.)
             self.tally = EpochTally(**state.get("epoch_tally", {}))
-            torch.set_rng_state(state["torch_rng"])
+            # The checkpoint is loaded onto the run's device; RNG states must be CPU bytes
+            # (on a GPU every resume stopped here with a TypeError).
+            torch.set_rng_state(state["torch_rng"].cpu())
             if "cuda_rng" in state and self.device.type == "cuda":
-                torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+                torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
+            self.scored_at_step = state.get("scored_at_step", self.global_step)
+            self.before_partial = state.get("before_partial")
         self._set_lr(self.lr)
 
     def _check_same_split(self) -> None:
@@ -303,8 +319,12 @@ class Trainer:
         return max(shard // self.cfg.train.batch_size, 1)
 
     def _save_checkpoint(self) -> None:
+        state = self._capture()
+        # The NaN guard's restore point is the checkpoint too, so that a resumed run (which
+        # starts from the checkpoint) restores to the state an uninterrupted run would.
+        self._snapshot = state
         if self.main:
-            atomic_save(self._capture(), self.out / "checkpoints" / "last.pt")
+            atomic_save(state, self.out / "checkpoints" / "last.pt")
 
     @property
     def current_lr(self) -> float:
@@ -332,7 +352,9 @@ class Trainer:
 
     # ---- one step ------------------------------------------------------------------
     def _batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        generator = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + self.global_step)
+        # Per rank: under torchrun every rank drew the same flips, gamma and CLAHE per step.
+        generator = torch.Generator().manual_seed(
+            self.cfg.train.seed * 1_000_003 + self.global_step + 7_919_000_003 * self.dist.rank)
         idx = indices.to(self.device)
         images, masks = augment_batch(self.train_set.images[idx], self.train_set.masks[idx],
                                       self.cfg.augment, generator)
@@ -417,8 +439,14 @@ class Trainer:
             stop, stop_reason = True, "time budget"
         elif resumed and self.epoch < t.epochs and self._stop_for_collapse():
             stop, stop_reason = True, "collapse"  # it had stopped for that: not one more epoch
+        if resumed and not stop and self.before_partial is not None:
+            self._forget_partial_scoring()
         try:
             with self._interrupts_wait_for_the_step():
+                if stop and self.scored_at_step < self.global_step:
+                    # Killed after its last step, before that step's scoring (or a signal on
+                    # the last step): score and export now, as the run would have.
+                    self._end_epoch(self.tally, self.step_in_epoch >= steps_per_epoch, final=True)
                 stop, stop_reason = self._train_epochs(steps_per_epoch, stop, stop_reason)
             for model in (self.generator, self.discriminator):
                 if model is not None:
@@ -543,20 +571,57 @@ class Trainer:
                                        "tracking: wall_s counts this invocation only")
         (self.out / "train_result.json").write_text(json.dumps(info, indent=2) + "\n")
 
+    def _forget_partial_scoring(self) -> None:
+        """A run stopped mid-epoch (a step limit, a time budget) scored that part of the
+        epoch and may have chosen it as best; extended by a resume, it goes on through the
+        rest of the epoch, which a run never stopped would not have scored: the selection
+        state and best files go back to what they were before that scoring, so that the
+        extended run chooses as an uninterrupted one does."""
+        saved = self.before_partial or {}
+        self.best_jac, self.best_epoch = saved["best_jac"], saved["best_epoch"]
+        self.collapsed_epochs = saved["collapsed_epochs"]
+        self.before_partial = None
+        if self.main:
+            backup = self.out / "checkpoints" / "best_before_partial.safetensors"
+            for suffix in (".safetensors", ".json"):
+                best = (self.out / "best").with_suffix(suffix)
+                kept = backup.with_suffix(suffix)
+                if kept.is_file():
+                    os.replace(kept, best)
+                elif self.best_epoch < 0:  # no best before: the partial one goes too
+                    best.unlink(missing_ok=True)
+            self._log_event(f"resumed into epoch {self.epoch + 1}, which the stop scored in "
+                            f"part: that score no longer counts toward the best epoch (best "
+                            f"again epoch {self.best_epoch})")
+
+    def _remember_before_partial(self) -> None:
+        """Before a stop scores part of an epoch: what :meth:`_forget_partial_scoring`
+        restores if the run is extended."""
+        self.before_partial = {"best_jac": self.best_jac, "best_epoch": self.best_epoch,
+                               "collapsed_epochs": self.collapsed_epochs}
+        if self.main and (self.out / "best.safetensors").is_file():
+            backup = self.out / "checkpoints" / "best_before_partial.safetensors"
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in (".safetensors", ".json"):
+                shutil.copyfile((self.out / "best").with_suffix(suffix), backup.with_suffix(suffix))
+
     def _end_epoch(self, tally: "EpochTally", epoch_done: bool, final: bool = False) -> None:
         t = self.cfg.train
         epoch_number = self.epoch + 1
+        if not epoch_done and self.before_partial is None:
+            self._remember_before_partial()
         if epoch_done:
             self.epoch += 1
             self.step_in_epoch = 0
+            self.before_partial = None
         # Every batch non-finite (an epoch shorter than train.max_bad_steps): nothing was
         # learnt, so the epoch's weights are not exported (its row is still written, scored
-        # if due: metrics.csv takes its columns from its first row).
+        # if due).
         learnt = not (tally.count == 0 and self.bad_steps)
         if not learnt and self.main:
             self._log_event(f"epoch {epoch_number}: no step succeeded; its weights are not "
                             f"exported")
-        # Every ``val_every`` epochs, and always at the first (the CSV's columns), the last
+        # Every ``val_every`` epochs, and always at the first, the last
         # and wherever this invocation stops.
         scored = (final or not epoch_done or self.epoch >= t.epochs or epoch_number == 1
                   or epoch_number % t.val_every == 0)
@@ -591,6 +656,7 @@ class Trainer:
                 self._write_overlays(epoch_number)
             tqdm.write(f"epoch {epoch_number}: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in row.items() if isinstance(v, float)))
+        self.scored_at_step = self.global_step
         self._save_checkpoint()
         barrier(self.dist)
 
