@@ -81,3 +81,25 @@ def test_a_config_without_metadata_reads_as_nothing_recorded(tmp_path: Path) -> 
 def test_loading_missing_weights_says_where(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no weights"):
         load_model(tmp_path / "absent.safetensors")
+
+
+def test_an_export_killed_half_way_leaves_the_earlier_file_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """best.safetensors was written in place: a run killed while exporting left half a file,
+    and the best weights are in no checkpoint."""
+    from mobilegan.models import io as model_io
+
+    cfg = ModelConfig(pam_kv_stride=4)
+    path = save_model(build_model(cfg), cfg, tmp_path / "best.safetensors", {"epoch": 1})
+    before = path.read_bytes()
+
+    def killed(state, filename):
+        Path(filename).write_bytes(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model_io, "save_file", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(build_model(cfg), cfg, path, {"epoch": 2})
+    assert path.read_bytes() == before
+    assert load_model(path)[0] is not None
+    assert json.loads((tmp_path / "best.json").read_text())["metadata"] == {"epoch": 1}
