@@ -313,15 +313,20 @@ def group_summaries(items: Sequence[tuple[Path, dict[str, Any]]]) -> list[Group]
 
 
 def _told_apart(groups: list[Group]) -> list[Group]:
-    """Experiments evaluated under one ``--name`` but trained with other configs were two
-    rows of one label, told apart only by their provenance links: each such row's label
-    gets the start of its config fingerprint."""
-    fingerprints: dict[str, set[Any]] = {}
+    """Experiments evaluated under one ``--name`` and alike in all a row shows (protocol,
+    set, options) but trained with other configs were two rows of one label, told apart
+    only by their provenance links: each such row's label gets the start of its config
+    fingerprint."""
+    def shown(group: Group) -> tuple[Any, ...]:
+        key = _group_key(group.first)
+        return key[:1] + key[2:]  # all but the fingerprint
+
+    fingerprints: dict[tuple[Any, ...], set[Any]] = {}
     for group in groups:
-        fingerprints.setdefault(group.name, set()).add(group.first.get("config_fingerprint"))
+        fingerprints.setdefault(shown(group), set()).add(group.first.get("config_fingerprint"))
     for group in groups:
         fingerprint = group.first.get("config_fingerprint")
-        if len(fingerprints[group.name]) > 1 and fingerprint:
+        if len(fingerprints[shown(group)]) > 1 and fingerprint:
             group.name += f" (config `{str(fingerprint)[:8]}`)"
     return groups
 
