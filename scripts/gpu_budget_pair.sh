@@ -98,12 +98,14 @@ bash "$(dirname "$0")/gpu_check.sh" "$DATA" || exit 1
 if [ "${SMOKE:-0}" = 1 ]; then
   INFER=(--iters 2 --warmup 1 --batch 2 --size 32)
   PROFILE=(--iters 1 --warmup 1 --batch 2 --size 32 --kernels 3)
+  PAD=(--iters 1 --turns 1 --batch 2 --size 32)
   TRAIN_EXTRA=(--set data.limit=16 --set data.val_limit=8 --set train.batch_size=4)
   SCORE_EXTRA=(--limit 8)
   BUDGET_S=${BUDGET_S:-20}
 else
   INFER=(--iters 50 --warmup 5 --batch 64 --bf16)
   PROFILE=(--iters 20 --warmup 5 --batch 64 --bf16 --kernels 15 --compiled)
+  PAD=(--iters 20 --turns 2 --batch 64 --bf16)
   TRAIN_EXTRA=(--set "train.batch_size=$BATCH")
   SCORE_EXTRA=()
 fi
@@ -116,6 +118,9 @@ if [ "$TIME_INFERENCE" != 0 ]; then
   # Where the shipped generator's time goes, stage by stage (issue 6: 0.60-0.62x the U-Net).
   timeout "$(upto 120)" "$PYTHON" benchmarks/stage_profile.py "${PROFILE[@]}" --device "$DEVICE" --threads 4 \
     | tee "$WORK/stage_profile.md"
+  # PAM's queries and keys padded for the fused kernels (2026-11-30) against the plain
+  # widths, shipped and paper networks eager (into the log).
+  timeout "$(upto 60)" "$PYTHON" benchmarks/pam_padding.py "${PAD[@]}" --device "$DEVICE" --threads 4
   # Does leaving the attention maths in bf16 (the speed option timed below) change the masks?
   timeout "$(upto 90)" "$PYTHON" benchmarks/bf16_attention.py src/mobilegan/weights/mobilegan.safetensors \
     "$DATA/isic2018" --device "$DEVICE" "${SCORE_EXTRA[@]}"

@@ -23,6 +23,32 @@ def test_pam_sdpa_equals_the_naive_danet_form(kv_stride: int) -> None:
     assert (fused - x).abs().max() > 1e-3  # gamma != 0: the attention really contributes
 
 
+def test_pam_hands_the_fused_kernels_equal_widths_except_when_exporting_or_counting(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """DANet's 4-wide queries beside 32-wide values kept every PAM off PyTorch's fused
+    kernels (an N x M matrix in memory): queries and keys are zero-padded to the values'
+    width, which changes no energy; an export or a MAC count sees the plain widths."""
+    from mobilegan.models import attention
+
+    widths: list[tuple[int, int, bool]] = []
+    sdpa = attention.F.scaled_dot_product_attention
+
+    def recorded(q, k, v, **kwargs):
+        widths.append((q.shape[-1], v.shape[-1], v.is_contiguous()))
+        return sdpa(q, k, v, **kwargs)
+
+    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", recorded)
+    pam = PositionAttention(32, kv_stride=2).eval()
+    x = torch.randn(1, 32, 8, 8)
+    pam(x)
+    with attention.plain_attention_shapes():
+        pam(x)
+    assert widths == [(32, 32, True), (4, 32, False)]
+    monkeypatch.setattr(attention.torch.onnx, "is_in_onnx_export", lambda: True)
+    pam(x)
+    assert widths[-1][0] == 4
+
+
 def test_pam_naive_form_is_danet() -> None:
     """Written out as DANet's PAM_Module: energy = Q^T K, softmax over keys, V A^T."""
     torch.manual_seed(1)

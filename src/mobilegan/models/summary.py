@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from mobilegan.models.attention import plain_attention_shapes
+
 
 @dataclass
 class LayerRow:
@@ -98,7 +100,7 @@ def model_summary(model: nn.Module, input_size: tuple[int, int] = (128, 128),
     try:
         device = next(model.parameters()).device
         x = torch.zeros(batch, cin, *input_size, device=device)
-        with torch.no_grad(), counter:
+        with torch.no_grad(), counter, plain_attention_shapes():
             model(x)
     finally:
         for h in handles:
