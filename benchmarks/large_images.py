@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
                 raise SystemExit(f"{name}: {row['ok']} of {len(paths)} images segmented")
             masks = read_masks(out)
             first = first or masks
-            overlay = sum(p.stat().st_size for p in out.glob("*_overlay.png")) / len(paths) / 1e6
+            overlay = sum(p.stat().st_size for p in out.glob("overlays/*_overlay.png")) / len(paths) / 1e6
             print(f"| {name} | {row['seconds'] / len(paths):.2f} | {row['peak'] / 1e9:.2f} GB | "
                   f"{overlay:.1f} | {differing(masks, first)} |", flush=True)
 

@@ -61,6 +61,15 @@ def test_row_for_csv() -> None:
     assert row["review_reason"] == ""
 
 
+def test_a_flagged_confidence_is_never_shown_at_or_above_the_threshold() -> None:
+    """0.96296 (flagged under 0.963) was written 0.963: a filter on the table missed it."""
+    from mobilegan.inference.result import shown_confidence
+
+    assert dataclasses.replace(_result(), confidence=0.962963).to_row()["confidence"] == 0.9629
+    assert [shown_confidence(c) for c in (0.29, 0.963, 0.93, 1.0, 0.0)] == [
+        0.29, 0.963, 0.93, 1.0, 0.0]  # values of 4 decimals stay as they are
+
+
 def test_row_says_why_an_image_is_flagged() -> None:
     """The CSV names the reason, so a reader can sort the flagged images by it; a reason
     left on an image that is not flagged is not written."""

@@ -214,6 +214,19 @@ def test_predict_many_streams_real_images(segmenter: Segmenter, isic2018: Path) 
     assert np.allclose(batched[2].probability, segmenter.predict(paths[2]).probability, atol=1e-5)
 
 
+def test_predict_many_gives_the_files_before_a_bad_one_then_raises(
+        segmenter: Segmenter, isic2018: Path, tmp_path: Path) -> None:
+    """The files read before an unreadable one were held unsegmented when it raised, and a
+    generator that has raised cannot go on: their results were lost."""
+    good = sorted((isic2018 / "ISIC2018_Task1-2_Training_Input").glob("*.jpg"))[:2]
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    results = segmenter.predict_many([*good, bad, good[0]], batch_size=8)
+    assert [next(results).id, next(results).id] == [p.stem for p in good]
+    with pytest.raises(ImageReadError, match="bad.png"):
+        next(results)
+
+
 def test_predict_many_batches_by_pixels_as_well_as_by_count(segmenter: Segmenter,
                                                             tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -519,3 +532,28 @@ def test_an_onnx_backend_asked_for_samples_is_refused_not_run_with_one(
                  "--samples", "8", "--quiet"]) == 2
     assert "needs backend='torch'" in capsys.readouterr().err
     assert not (tmp_path / "o" / "results.csv").exists()
+
+
+def test_the_segmenters_pixel_limit_holds_for_its_folder_runs_and_overlays(
+        weights: Path, lesion: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Segmenter(max_pixels=...) was ignored by segment_files (the default 50 M applied)
+    and by result.overlay(path), which read the file it was segmented from under 50 M."""
+    import csv
+
+    from mobilegan.inference import preprocess
+    from mobilegan.inference.batch import segment_files
+
+    path = tmp_path / "x.png"
+    Image.fromarray(lesion).save(path)
+    strict = Segmenter(weights, image_size=SIZE, max_pixels=1000)  # the image has 65,317
+    segment_files(strict, [path], tmp_path / "out", progress=False)
+    with (tmp_path / "out" / "results.csv").open(newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert row["status"] == "error" and "1,000" in row["error"]
+    result = Segmenter(weights, image_size=SIZE).predict(lesion)
+    limits = []
+    read = preprocess.read_input_file
+    monkeypatch.setattr(preprocess, "read_input_file",
+                        lambda p, max_pixels=None: limits.append(max_pixels) or read(p, max_pixels))
+    result.overlay(path)
+    assert limits and limits[0] >= result.mask.size

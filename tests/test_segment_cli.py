@@ -15,8 +15,8 @@ from PIL import Image
 
 from mobilegan.cli.main import main
 from mobilegan.data.synthetic import draw_lesion
-from mobilegan.inference.batch import (UniqueIds, collect_inputs, find_inputs, safe_id,
-                                       write_outputs)
+from mobilegan.inference.batch import (UniqueIds, collect_inputs, find_inputs, output_path,
+                                       safe_id, write_outputs)
 from mobilegan.inference.result import SegmentationResult
 from tests.conftest import untrained_weights
 
@@ -77,7 +77,7 @@ def test_folder_and_file_inputs_with_bad_files(inputs: Path, real_jpeg: Path, we
         mask = Image.open(out / f"{row['id']}_segmentation.png")
         assert mask.mode == "L" and set(np.unique(np.asarray(mask))) <= {0, 255}
         assert mask.size == (int(row["width"]), int(row["height"]))
-        assert Image.open(out / f"{row['id']}_overlay.png").size == mask.size
+        assert Image.open(out / "overlays" / f"{row['id']}_overlay.png").size == mask.size
         assert 0 <= float(row["confidence"]) <= 1 and row["low_confidence"] in ("True", "False")
         assert (row["review_reason"] != "") == (row["low_confidence"] == "True")
     odd = rows[str(inputs / "odd_size.jpg")]
@@ -85,14 +85,14 @@ def test_folder_and_file_inputs_with_bad_files(inputs: Path, real_jpeg: Path, we
     isic = rows[str(real_jpeg)]
     assert isic["id"] == real_jpeg.stem  # ISIC submission naming: ISIC_XXXXXXX_segmentation.png
     assert (out / f"{real_jpeg.stem}_segmentation.png").is_file()
-    assert not list(out.glob("*_uncertainty.png"))
+    assert not list(out.rglob("*_uncertainty.png"))
 
 
 def test_samples_write_uncertainty_maps(real_jpeg: Path, weights: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert _segment(real_jpeg, "--out", out, "--weights", weights, "--samples", "3",
                     "--tta", "--no-postprocess", "--batch-size", "1") == 0
-    heat = Image.open(out / f"{real_jpeg.stem}_uncertainty.png")
+    heat = Image.open(out / "uncertainty" / f"{real_jpeg.stem}_uncertainty.png")
     assert heat.mode == "RGB" and heat.size == Image.open(real_jpeg).size
     # the file says what its colours mean
     assert "standard deviation" in heat.text["Description"] and "0.5" in heat.text["Description"]
@@ -162,8 +162,9 @@ def test_output_names_cannot_escape(weights: Path, tmp_path: Path) -> None:
     Image.fromarray(draw_lesion((64, 64), seed=0)[0]).save(folder / "..\\..\\evil.png")
     out = tmp_path / "deep" / "out"
     assert _segment(folder / "..\\..\\evil.png", "--out", out, "--weights", weights) == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "evil_overlay.png", "evil_segmentation.png", "results.csv", "segment_run.json"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "evil_segmentation.png", "overlays", "overlays/evil_overlay.png", "results.csv",
+        "segment_run.json"]
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]
 
 
@@ -172,7 +173,8 @@ def test_write_outputs_sanitises_result_ids(tmp_path: Path) -> None:
     result = SegmentationResult("../../evil", mask, mask.astype(np.float32), None, 1.0, False,
                                 0, 0.0, None)
     written = write_outputs(result, np.zeros((8, 8, 3), np.uint8), tmp_path)
-    assert all(p.parent == tmp_path for p in written)
+    assert [p.relative_to(tmp_path).as_posix() for p in written] == [
+        "evil_segmentation.png", "overlays/evil_overlay.png"]
 
 
 def test_written_pictures_are_the_results_own(tmp_path: Path) -> None:
@@ -186,7 +188,7 @@ def test_written_pictures_are_the_results_own(tmp_path: Path) -> None:
                                 int(mask.sum()), float(mask.mean()), (4, 3, 12, 9))
     image = np.full((12, 16, 3), 90, np.uint8)
     write_outputs(result, image, tmp_path)
-    overlay = np.asarray(Image.open(tmp_path / "x_overlay.png").convert("RGB"))
+    overlay = np.asarray(Image.open(tmp_path / "overlays" / "x_overlay.png").convert("RGB"))
     assert np.array_equal(overlay, np.asarray(result.overlay(image).convert("RGB")))
     assert (overlay == CONTOUR_COLOUR).all(axis=-1).sum() > 10
     assert np.array_equal(np.asarray(Image.open(tmp_path / "x_segmentation.png")), mask * 255)
@@ -210,8 +212,8 @@ def test_pictures_are_stored_fast_and_the_mask_compact(tmp_path: Path) -> None:
                                 int(mask.sum()), float(mask.mean()), (15, 10, 45, 30))
     write_outputs(result, np.full((40, 60, 3), 90, np.uint8), tmp_path)
     assert _zlib_level_flag(tmp_path / "x_segmentation.png") == 2
-    assert _zlib_level_flag(tmp_path / "x_overlay.png") == 0
-    assert _zlib_level_flag(tmp_path / "x_uncertainty.png") == 0
+    assert _zlib_level_flag(tmp_path / "overlays" / "x_overlay.png") == 0
+    assert _zlib_level_flag(tmp_path / "uncertainty" / "x_uncertainty.png") == 0
 
 
 def test_a_folder_of_large_images_is_segmented_a_few_pixels_at_a_time(
@@ -327,14 +329,16 @@ def test_segmenting_into_an_input_folder_twice_skips_its_own_outputs(weights: Pa
         assert _segment(folder, "--out", folder, "--weights", weights, "--samples", "2",
                         *again) == 0
         assert sorted(row["id"] for row in _rows(folder).values()) == ["mole_overlay", "x"]
-    assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["x.jpg", "mole_overlay.png", "results.csv", "segment_run.json"]
-        + [f"{i}_{kind}.png" for i in ("x", "mole_overlay")
-           for kind in ("segmentation", "overlay", "uncertainty")])
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == sorted(
+        ["x.jpg", "mole_overlay.png", "results.csv", "segment_run.json", "overlays",
+         "uncertainty"]
+        + [f"{folder_}{i}_{kind}.png" for i in ("x", "mole_overlay")
+           for folder_, kind in (("", "segmentation"), ("overlays/", "overlay"),
+                                 ("uncertainty/", "uncertainty"))])
     assert [p.name for p in collect_inputs([folder])] == ["mole_overlay.png", "x.jpg"]
     # outputs in a subfolder: nothing there for --recursive to add, so it is not named
     assert _segment(folder, "--out", folder / "out", "--weights", weights) == 0
-    assert (folder / "out" / "x_overlay.png").is_file()
+    assert (folder / "out" / "overlays" / "x_overlay.png").is_file()
     assert find_inputs([folder]).unsearched == []
 
 
@@ -408,7 +412,7 @@ def test_a_ground_truth_mask_in_the_out_folder_is_never_replaced(weights: Path,
     assert (folder / "a_segmentation.png").read_bytes() == before
     rows = {row["id"]: row for row in _rows(folder).values()}
     assert rows["a"]["status"] == "error" and "not written by mobilegan" in rows["a"]["error"]
-    assert not (folder / "a_overlay.png").exists()  # nothing of a refused image is written
+    assert not (folder / "overlays" / "a_overlay.png").exists()  # nothing of a refused image
     assert rows["b"]["status"] == "ok"
     # a rerun replaces its own outputs (marked in their PNG text) and still spares the truth
     assert _segment(folder, "--out", folder, "--weights", weights, "--overwrite") == 0
@@ -468,16 +472,16 @@ def test_an_earlier_run_is_never_replaced_unless_asked(weights: Path, tmp_path: 
     Image.fromarray(draw_lesion((40, 48), seed=3)[0]).save(tmp_path / "monday" / "scar.jpg")
     out = tmp_path / "out"
     assert _segment(tmp_path / "monday", "--out", out, "--weights", weights) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     assert _segment(tmp_path / "tuesday", "--out", out, "--weights", weights) == 2
     assert "earlier run" in capsys.readouterr().err
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # untouched
 
     assert _segment(tmp_path / "tuesday", "--out", out, "--weights", weights, "--overwrite") == 0
     assert [row["id"] for row in _rows(out).values()] == ["mole"]
-    assert sorted(p.name for p in out.iterdir()) == [  # Monday's scar is gone with its row
-        "mole_overlay.png", "mole_segmentation.png", "results.csv", "segment_run.json"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.*")) == [  # scar gone
+        "mole_segmentation.png", "overlays/mole_overlay.png", "results.csv", "segment_run.json"]
 
 
 def test_a_table_from_before_the_review_reason_column_is_still_ours(
@@ -581,7 +585,7 @@ def test_the_run_record_repeats_a_sampled_run(weights: Path, tmp_path: Path) -> 
         "torch", 64, 1, 1)
     assert _segment(image, "--out", tmp_path / "b", "--weights", weights, "--samples", "3",
                     "--seed", str(record["seed"])) == 0
-    for name in ("x_segmentation.png", "x_uncertainty.png"):
+    for name in ("x_segmentation.png", "uncertainty/x_uncertainty.png"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
@@ -641,8 +645,9 @@ def test_an_output_name_that_is_a_link_is_never_written_through(weights: Path,
     before = ours.read_bytes()
     for kind, target in (("segmentation", ours), ("overlay", tmp_path / "nowhere.png")):
         out = tmp_path / f"linked_{kind}"
-        out.mkdir()
-        (out / f"x_{kind}.png").symlink_to(target)
+        link = output_path(out, "x", kind)
+        link.parent.mkdir(parents=True)
+        link.symlink_to(target)
         assert _segment(image, "--out", out, "--weights", weights) == 1  # its row failed
         assert "not replaced" in _rows(out)[str(image)]["error"]
         record = json.loads((out / "segment_run.json").read_text())
@@ -686,7 +691,7 @@ def test_a_long_name_in_any_script_still_makes_file_names_that_fit(weights: Path
     out = tmp_path / "out"
     assert _segment(folder, "--out", out, "--weights", weights, "--samples", "2") == 0
     assert [row["status"] for row in _rows(out).values()] == ["ok", "ok"]
-    names = [p.name for p in out.iterdir()]
+    names = [p.name for p in out.rglob("*.*")]
     assert len(names) == 2 * 3 + 2 and all(len(n.encode()) <= 255 for n in names)
     assert all(safe_id(n).startswith("患" * 66) for n in names if n.endswith(".png"))
 
@@ -742,7 +747,7 @@ def test_longest_ids_keep_their_suffix_and_write_files_of_their_own(tmp_path: Pa
         result = SegmentationResult(id, mask, mask.astype(np.float32), None, 1.0, False,
                                     0, 0.0, None)
         written.update(write_outputs(result, np.zeros((8, 8, 3), np.uint8), tmp_path))
-    assert len(written) == 4 and len(os.listdir(tmp_path)) == 4
+    assert len(written) == 4 and len([p for p in tmp_path.rglob("*") if p.is_file()]) == 4
 
 
 def test_recursive_takes_a_layouts_images_once_and_never_its_masks(tmp_path: Path) -> None:
@@ -858,3 +863,25 @@ def test_a_deep_tree_is_searched_without_reaching_the_recursion_limit(tmp_path: 
         for level in [deepest, *deepest.parents][:depth]:
             level.rmdir()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_output_folder_is_a_submission_the_official_scorer_takes(
+        weights: Path, isic2017: Path, tmp_path: Path) -> None:
+    """Overlays and uncertainty maps beside the masks made isic-challenge-scoring refuse
+    every default run ("Multiple matching submissions"): they live in subfolders now."""
+    from isic_challenge_scoring.segmentation import SegmentationScore
+
+    images = isic2017 / "ISIC-2017_Test_v2_Data"
+    ids = sorted(p.stem for p in images.glob("ISIC_*.jpg") if "superpixels" not in p.stem)[:2]
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    for image_id in ids:
+        name = f"{image_id}_segmentation.png"
+        (truth / name).symlink_to(isic2017 / "ISIC-2017_Test_v2_Part1_GroundTruth" / name)
+    out = tmp_path / "out"
+    assert _segment(*(images / f"{i}.jpg" for i in ids), "--out", out, "--weights", weights,
+                    "--samples", "2") == 0
+    assert sorted(p.name for p in (out / "uncertainty").iterdir()) == [
+        f"{i}_uncertainty.png" for i in ids]
+    score = SegmentationScore.from_dir(truth, out)
+    assert 0.0 <= score.macro_average["jaccard"] <= 1.0

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from mobilegan.inference.batch import with_text_cells
-from mobilegan.inference.result import SegmentationResult
+from mobilegan.inference.result import SegmentationResult, shown_confidence
 
 LOW_CONFIDENCE_MESSAGE = "Low confidence — please have a clinician review this image."
 #: The card's sentence for each :data:`~mobilegan.inference.result.REVIEW_REASONS` key (a
@@ -91,7 +91,7 @@ def success(filename: str, image_id: str, rgb: np.ndarray, result: SegmentationR
         "area_pixels": int(result.area_pixels),
         "area_percent": round(100.0 * float(result.area_fraction), 4),  # as segment's CSV
         "bbox": list(result.bbox) if result.bbox is not None else None,
-        "confidence": round(float(result.confidence), 4),
+        "confidence": shown_confidence(result.confidence),  # as segment's CSV
         "low_confidence": bool(result.low_confidence),
         "review_reason": result.review_reason if result.low_confidence else None,
         "review_message": (REVIEW_MESSAGES.get(result.review_reason or "", LOW_CONFIDENCE_MESSAGE)

@@ -16,9 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "segment", help="segment dermoscopy images (files or folders)",
         description=f"Segment images ({IMAGE_FORMATS}; any size and mode). Per image it "
-                    "writes <id>_segmentation.png (0/255 at the original resolution: a folder "
-                    "of them is an ISIC submission), <id>_overlay.png and, with --samples > 1, "
-                    "<id>_uncertainty.png (the per-pixel standard deviation over the samples, "
+                    "writes <id>_segmentation.png (0/255 at the original resolution, upright "
+                    "as the image's EXIF orientation says: --out is then an ISIC submission "
+                    "the official scorer takes), overlays/<id>_overlay.png and, with "
+                    "--samples > 1, uncertainty/<id>_uncertainty.png (the per-pixel standard "
+                    "deviation over the samples, "
                     "magma colours from black 0 to pale yellow 0.5); plus results.csv with one "
                     "row per input, failures included, and segment_run.json with the settings. "
                     "Images with low confidence (or no lesion found, or at least three times "

@@ -1,5 +1,7 @@
-"""Segment a stream of files into a folder: masks in ISIC submission naming, overlays,
-uncertainty maps and one ``results.csv``.
+"""Segment a stream of files into a folder: masks in ISIC submission naming, one
+``results.csv``, overlays in ``overlays/`` and uncertainty maps in ``uncertainty/`` (so that
+the folder itself is a submission the official scorer takes: it refuses a folder where two
+files name one image).
 
 Files are read ``batch_size`` at a time (fewer when they are large: see
 ``segmenter.BATCH_PIXELS``), so memory stays bounded however large the folder and its
@@ -250,11 +252,20 @@ class _Search:
         try:
             return any(not _is_own_output(image) for image in image_files(folder)) or any(
                 not entry.name.startswith(".") and (
-                    _identity(entry) not in self.seen if entry.is_dir()
-                    else entry.suffix.lower() not in _KNOWN_SUFFIXES)
+                    _identity(entry) not in self.seen and not _only_own_outputs(entry)
+                    if entry.is_dir() else entry.suffix.lower() not in _KNOWN_SUFFIXES)
                 for entry in folder.iterdir())
         except PermissionError:
             return True
+
+
+def _only_own_outputs(folder: Path) -> bool:
+    """An ``overlays/`` or ``uncertainty/`` folder of a run, holding that run's pictures
+    and nothing else."""
+    if folder.name not in OUTPUT_FOLDERS.values():
+        return False
+    entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
+    return all(entry.is_file() and _is_own_output(entry) for entry in entries)
 
 
 def _is_ph2(images: Path) -> bool:
@@ -278,6 +289,17 @@ _KNOWN_SUFFIXES = IMAGE_SUFFIXES | {".csv", ".json", ".txt", ".md"}
 
 #: The kinds of file :func:`write_outputs` writes, as the suffix of ``<id>_<kind>.png``.
 _OUTPUT_NAME = re.compile(r"_(segmentation|overlay|uncertainty)$", re.IGNORECASE)
+#: The subfolder of ``--out`` each picture kind is written to (the masks stay at the top).
+#: isic-challenge-scoring matches every file of the folder whose name holds an image's
+#: number and refuses two: overlays beside the masks made every default run unscoreable.
+OUTPUT_FOLDERS = {"overlay": "overlays", "uncertainty": "uncertainty"}
+
+
+def output_path(out: Path, image_id: str, kind: str) -> Path:
+    """Where :func:`write_outputs` puts ``<id>_<kind>.png``: the mask in ``out``, the
+    pictures in their subfolder of it."""
+    folder = out / OUTPUT_FOLDERS[kind] if kind in OUTPUT_FOLDERS else out
+    return folder / f"{image_id}_{kind}.png"
 
 
 def _is_own_output(path: Path) -> bool:
@@ -290,11 +312,14 @@ def _is_own_output(path: Path) -> bool:
     if match is None or match.group(1).lower() == "segmentation" or path.suffix.lower() != ".png":
         return False
     stem = path.stem[:match.start()]
-    if not (path.parent / f"{stem}_segmentation.png").is_file():
+    # In its subfolder of the run's folder, or beside the mask (versions before 2026-11-30).
+    in_subfolder = path.parent.name == OUTPUT_FOLDERS[match.group(1).lower()]
+    run_folder = path.parent.parent if in_subfolder else path.parent
+    if not (run_folder / f"{stem}_segmentation.png").is_file():
         return False
     # Outputs of versions before the mark: an ok row of the folder's own results.csv, as
     # OutputGuard knows them.
-    return _written_by_us(path) or stem in _ok_ids(path.parent)
+    return _written_by_us(path) or stem in _ok_ids(run_folder)
 
 
 def _ok_ids(folder: Path) -> frozenset[str]:
@@ -338,13 +363,16 @@ def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_
                   max_pixels: int | None = None, overwrite: bool = False,
                   record: dict[str, Any] | None = None) -> BatchSummary:
     """Segment ``paths`` into ``out_dir``; rows reach the CSV as each batch finishes.
-    Images over ``max_pixels`` (None: 50 M) are error rows, as possible decompression bombs.
+    Images over ``max_pixels`` (None: the segmenter's own ``max_pixels``, else 50 M) are
+    error rows, as possible decompression bombs.
     A folder holding an earlier run's results is refused unless ``overwrite``, which first
     removes that run's own outputs (so the folder then holds this run's only). ``record``
     (settings, weights...) is written to :data:`RECORD_NAME` with the counts."""
     if not is_int(batch_size) or batch_size < 1:
         # 0 would give empty chunks: every image silently skipped, an empty table
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if max_pixels is None:
+        max_pixels = getattr(segmenter, "max_pixels", None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
@@ -471,22 +499,28 @@ def _fail(row: dict[str, Any], error: Exception) -> None:
 
 def write_outputs(result: SegmentationResult, image: np.ndarray, out: Path,
                   overlay: bool = True, guard: "OutputGuard | None" = None) -> list[Path]:
-    """``<id>_segmentation.png`` (0/255, original size), ``<id>_overlay.png`` and, when
-    sampled, ``<id>_uncertainty.png``; the id is sanitised again here. With a ``guard``,
-    nothing is written if any of them would replace a file this tool did not write."""
+    """``<id>_segmentation.png`` (0/255, original size) in ``out``, ``overlays/<id>_overlay
+    .png`` and, when sampled, ``uncertainty/<id>_uncertainty.png`` (:func:`output_path`);
+    the id is sanitised again here. With a ``guard``, nothing is written if any of them
+    would replace a file this tool did not write."""
     name = safe_id(result.id or "image")
     # (path, drawing, what the picture is for its PNG text if it needs saying, zlib level)
-    pictures = [(out / f"{name}_segmentation.png", result.mask_image, None, MASK_COMPRESS_LEVEL)]
+    pictures = [(output_path(out, name, "segmentation"), result.mask_image, None,
+                 MASK_COMPRESS_LEVEL)]
     if overlay:
-        pictures.append((out / f"{name}_overlay.png", lambda: result.overlay(image), None,
+        pictures.append((output_path(out, name, "overlay"), lambda: result.overlay(image), None,
                          PICTURE_COMPRESS_LEVEL))
     if result.uncertainty is not None:
-        pictures.append((out / f"{name}_uncertainty.png", result.uncertainty_image,
+        pictures.append((output_path(out, name, "uncertainty"), result.uncertainty_image,
                          UNCERTAINTY_DESCRIPTION, PICTURE_COMPRESS_LEVEL))
-    if guard is not None:
-        for path, *_ in pictures:
+    for path, *_ in pictures:
+        if path.parent != out and path.parent.is_symlink():  # it could lead anywhere
+            raise FileExistsError(f"{path.parent} is a symbolic link: not followed (choose "
+                                  f"another --out)")
+        if guard is not None:
             guard.check(path)
     for path, draw, about, level in pictures:
+        path.parent.mkdir(exist_ok=True)
         draw().save(path, pnginfo=_signature(about), compress_level=level)
     return [path for path, *_ in pictures]
 
@@ -525,11 +559,13 @@ class OutputGuard:
         # An earlier run (refused unless ``overwrite``) leaves nothing of its own behind, so
         # what :meth:`check` later meets is this run's or not ours.
         for row in earlier_run(out, overwrite) or []:  # its own files only: a truth stays
+            image_id = safe_id(row["id"])
             for kind in ("segmentation", "overlay", "uncertainty"):
-                path = out / f"{safe_id(row['id'])}_{kind}.png"
-                if path.is_file() and not path.is_symlink() and (
-                        _written_by_us(path) or row.get("status") == "ok"):
-                    path.unlink()
+                # where this version writes it, and beside the mask as versions before did
+                for path in {output_path(out, image_id, kind), out / f"{image_id}_{kind}.png"}:
+                    if path.is_file() and not path.is_symlink() and (
+                            _written_by_us(path) or row.get("status") == "ok"):
+                        path.unlink()
 
     def check(self, path: Path) -> None:
         if not path.exists() and not path.is_symlink():

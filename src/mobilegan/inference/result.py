@@ -4,6 +4,8 @@ report or web page shows, and the pictures to look at. Field names are a contrac
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,14 @@ REVIEW_REASONS = {
     "shape": "the image is at least three times as long as it is wide, unlike a dermoscopy "
              "image (the network sees it squeezed to a square)",
 }
+
+
+def shown_confidence(confidence: float) -> float:
+    """A confidence as tables and the web page show it: cut, not rounded, to 4 decimals. A
+    flagged 0.96296 rounded to 0.963 read as at the threshold (0.963), and a filter
+    ``confidence < 0.963`` on the table missed it; cut, a value keeps its side of any
+    4-decimal threshold."""
+    return math.floor(round(float(confidence) * 1e4, 6)) / 1e4
 
 
 @dataclass
@@ -81,10 +91,13 @@ class SegmentationResult:
         return Image.fromarray(self.mask.astype(np.uint8) * 255)
 
     def overlay(self, image: Any, colour: tuple[int, int, int] = CONTOUR_COLOUR) -> Image.Image:
-        """The lesion contour drawn over ``image`` (path, PIL or array of this size), RGB."""
+        """The lesion contour drawn over ``image`` (path, PIL or array of this size), RGB.
+        A file as large as the mask is read whatever the default pixel limit (the image was
+        segmented under its Segmenter's ``max_pixels``, which may be higher)."""
+        from mobilegan.data.io import DEFAULT_MAX_PIXELS
         from mobilegan.inference.preprocess import to_rgb
 
-        rgb = to_rgb(image).copy()
+        rgb = to_rgb(image, max(DEFAULT_MAX_PIXELS, self.mask.size)).copy()
         if rgb.shape[:2] != self.mask.shape:
             raise ValueError(f"image is {rgb.shape[1]}x{rgb.shape[0]} but the mask is "
                              f"{self.width}x{self.height}: overlay the image that was segmented")
@@ -118,7 +131,7 @@ class SegmentationResult:
             "area_pixels": self.area_pixels,
             "area_percent": round(100.0 * self.area_fraction, 4),
             "bbox_x0": x0, "bbox_y0": y0, "bbox_x1": x1, "bbox_y1": y1,
-            "confidence": round(self.confidence, 4),
+            "confidence": shown_confidence(self.confidence),
             "low_confidence": self.low_confidence,
             # Empty unless flagged: a key of REVIEW_REASONS, so a spreadsheet can sort the
             # flagged images by why (an empty mask, a strip, or a hesitant border).

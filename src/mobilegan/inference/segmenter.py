@@ -261,14 +261,20 @@ class Segmenter:
     def predict_many(self, paths: Iterable[str | os.PathLike],
                      batch_size: int = 8) -> Iterator[SegmentationResult]:
         """Segment files lazily, ``batch_size`` at a time in memory (fewer when they hold
-        more than :data:`BATCH_PIXELS`); an unreadable file raises (``mobilegan segment``
-        records and skips them instead)."""
+        more than :data:`BATCH_PIXELS`); an unreadable file raises, after the results of
+        every file before it (``mobilegan segment`` records and skips them instead)."""
         _check(is_int(batch_size) and batch_size >= 1,
                f"batch_size must be an int >= 1, got {batch_size!r}")
         _check_collection(paths, "predict_many", "paths")
         chunk: list[tuple[Path, np.ndarray]] = []
         for path in map(Path, paths):
-            image = read_input_file(path, self.max_pixels)
+            try:
+                image = read_input_file(path, self.max_pixels)
+            except Exception:
+                # The files read before it were held unsegmented, and a generator that has
+                # raised cannot go on: their results come first.
+                yield from self._predict_read(chunk)
+                raise
             if ends_batch((held for _path, held in chunk), image):
                 yield from self._predict_read(chunk)
                 chunk = []
