@@ -223,3 +223,22 @@ def test_unet_up_blocks_use_their_skip_connection() -> None:
     with torch.no_grad():
         assert not torch.allclose(block(x, torch.zeros(1, 4, 8, 8)),
                                   block(x, torch.ones(1, 4, 8, 8)))
+
+
+def test_sizes_that_are_not_multiples_of_8_are_refused_not_cropped() -> None:
+    """Three 2x2 max-pools round down and the x8 decoder cannot get back: a 100x100 input
+    gave a 96x96 map without a word."""
+    model = build_model(ModelConfig(pam_kv_stride=4)).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 104, 136)).shape == (1, 1, 104, 136)
+        for size in ((100, 100), (128, 190)):
+            with pytest.raises(ValueError, match="multiples of 8"):
+                model(torch.zeros(1, 3, *size))
+
+
+def test_a_model_cast_to_bf16_runs_without_autocast() -> None:
+    """PAM moved its input up to float32 beside bf16 1x1 convolutions: an error."""
+    model = build_model(ModelConfig(pam_kv_stride=4)).eval().to(torch.bfloat16)
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 64, 64, dtype=torch.bfloat16))
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()

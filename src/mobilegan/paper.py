@@ -26,10 +26,14 @@ FCA128_DILATIONS = (1, 2, 4, 8, 1, 2, 4, 8)
 #: Stream A keeps a local view, stream B a wider one.
 DECODER_CHANNELS = 32
 DECODER_STREAM_DILATIONS = ((1, 1), (2, 4))
-#: Dropout probability of the ERFNet blocks (ERFNet: 0.03 in the encoder, 0.3 deep).
+#: Dropout probability of the encoder's ERFNet blocks (the paper gives none). ERFNet uses
+#: 0.03 in its 64-channel stage and 0.3 in its dilated 128-channel stage; here every encoder
+#: block takes 0.03 (the value of ERFNet's shallow stage, kept through the deep one: these
+#: weights were trained so, and the paper does not say otherwise).
 ENCODER_DROPOUT = 0.03
 #: The paper's noise z: dropout in the decoder, on in training and (when sampling) at
-#: test time, as in pix2pix. It sits inside the decoder's FCA layers.
+#: test time, as in pix2pix (whose decoder dropout is 0.5). It sits inside the decoder's FCA
+#: layers. 0.3 is a choice, not ERFNet's (ERFNet's decoder has no dropout).
 DECODER_DROPOUT = 0.3
 #: DANet's reduction of query/key channels in PAM.
 PAM_QK_REDUCTION = 8

@@ -114,7 +114,10 @@ class PositionAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with full_precision(x, self.float32_maths):
-            xf = at_least_float32(x) if self.float32_maths else x
+            # Up to float32 when the 1x1 convolutions are float32 (under autocast); a model
+            # cast to bf16 whole keeps bf16 (float32 input to bf16 weights was an error).
+            upcast = self.float32_maths and self.query.weight.dtype == torch.float32
+            xf = at_least_float32(x) if upcast else x
             q, k, v = self._qkv(xf)
             if not counting_or_exporting():
                 q, k, v = padded_for_fused_kernels(q, k, v)

@@ -11,7 +11,7 @@ from torch import nn
 
 from mobilegan import paper
 from mobilegan.config import ModelConfig
-from mobilegan.models.attention import channel_attention
+from mobilegan.models.attention import channel_attention, counting_or_exporting
 from mobilegan.models.blocks import (CDA, DUA, FCA, BottleneckAttention, ConvBlock, NoiseDropout,
                                      noise_sampling)
 
@@ -99,6 +99,11 @@ class MobileGANGenerator(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Deterministic part (no noise z in eval mode): features at 1/4 of the input size."""
+        if (x.shape[-2] % 8 or x.shape[-1] % 8) and not counting_or_exporting():
+            # Three 2x2 max-pools round down and the x8 decoder cannot get back: a 100x100
+            # input gave a 96x96 map, silently (an export leaves the check out).
+            raise ValueError(f"MobileGAN takes heights and widths that are multiples of 8, "
+                             f"got {x.shape[-2]}x{x.shape[-1]}: resize or pad the input")
         features = self.encoder(self.stem(x))
         return F.interpolate(features, scale_factor=2.0, mode="bilinear", align_corners=False)
 

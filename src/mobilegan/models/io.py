@@ -130,7 +130,8 @@ def model_config(stored: dict[str, Any]) -> ModelConfig:
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig]:
-    """Rebuild the network from its JSON config and load the tensors (as float32)."""
+    """Rebuild the network from its JSON config and load the tensors (as float32), on the
+    device ``map_location`` names."""
     from mobilegan.models.registry import build_model
 
     path = Path(path)
@@ -145,4 +146,4 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tu
                          f"export it again") from None
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     model.load_state_dict(state)
-    return model.eval(), cfg
+    return model.to(map_location).eval(), cfg
