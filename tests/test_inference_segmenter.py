@@ -557,3 +557,19 @@ def test_the_segmenters_pixel_limit_holds_for_its_folder_runs_and_overlays(
                         lambda p, max_pixels=None: limits.append(max_pixels) or read(p, max_pixels))
     result.overlay(path)
     assert limits and limits[0] >= result.mask.size
+
+
+def test_a_second_lesion_dropped_by_post_processing_flags_the_image(segmenter: Segmenter) -> None:
+    """Post-processing keeps the largest region: two lesions of one size lost one at
+    random (the first in raster order) without a word."""
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    mean = np.zeros((SIZE, SIZE), np.float32)
+    mean[8:24, 8:24] = 0.95
+    mean[40:56, 40:55] = 0.95  # 240 pixels beside 256
+    twins = segmenter._finish(image, mean, None, "twins")
+    assert twins.review_reason == "multiple_lesions" and twins.low_confidence
+    assert twins.area_pixels == 256  # the larger one is the mask
+    mean[40:56, 40:55] = 0.0
+    mean[40:44, 40:44] = 0.95  # a speck: dropped as before, no flag
+    speck = segmenter._finish(image, mean, None, "speck")
+    assert speck.review_reason != "multiple_lesions" and speck.area_pixels == 256

@@ -29,6 +29,8 @@ REVIEW_MESSAGES = {
     "no_lesion": "No lesion found — please have a clinician review this image.",
     "shape": "Not shaped like a dermoscopy image (3:1 or longer), so the result is "
              "unreliable — please have a clinician review this image.",
+    "multiple_lesions": "A second region nearly as large as the lesion was left out of the "
+                        "mask — please have a clinician review this image.",
 }
 RESEARCH_NOTICE = ("Research tool, not a medical device: results must not be used for "
                    "diagnosis or treatment decisions.")

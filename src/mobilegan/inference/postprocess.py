@@ -16,12 +16,25 @@ _CONNECTIVITY = np.ones((3, 3), dtype=bool)
 
 def largest_component(mask: np.ndarray) -> np.ndarray:
     """Keep only the largest 8-connected component (all False stays all False)."""
+    return _largest_and_second(mask)[0]
+
+
+def _largest_and_second(mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """The largest 8-connected component, and the size of the second largest over it (0
+    for one component or none): what keeping the largest drops beside it."""
     labels, count = ndimage.label(mask, structure=_CONNECTIVITY)
     if count <= 1:
-        return mask.astype(bool, copy=True)
+        return mask.astype(bool, copy=True), 0.0
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
-    return labels == int(sizes.argmax())
+    largest = int(sizes.argmax())
+    second = np.partition(sizes, -2)[-2]
+    return labels == largest, float(second / sizes[largest])
+
+
+#: A second region at least this fraction of the lesion's size, dropped by
+#: :func:`largest_component`, flags the image for a look (``multiple_lesions``).
+SECOND_LESION_RATIO = 0.5
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -43,7 +56,14 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 
 def clean_mask(mask: np.ndarray) -> np.ndarray:
     """Largest component, then hole filling: one solid lesion."""
-    return fill_holes(largest_component(mask))
+    return clean_mask_and_dropped(mask)[0]
+
+
+def clean_mask_and_dropped(mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """:func:`clean_mask`, and the size of the largest region it dropped over the lesion's
+    (0 if none): a second lesion as large is dropped, and a caller should say so."""
+    largest, second = _largest_and_second(mask)
+    return fill_holes(largest), second
 
 
 def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:

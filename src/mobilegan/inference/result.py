@@ -30,6 +30,8 @@ REVIEW_REASONS = {
     "no_lesion": "no lesion was found",
     "shape": "the image is at least three times as long as it is wide, unlike a dermoscopy "
              "image (the network sees it squeezed to a square)",
+    "multiple_lesions": "a second region at least half the lesion's size was found and left "
+                        "out (post-processing keeps the largest region only)",
 }
 
 

@@ -346,8 +346,9 @@ class Segmenter:
         uncertainty = (None if variance is None else
                        np.maximum(resize_probability(variance, (height, width)), 0.0))
         mask = probability > self.threshold
+        dropped = 0.0
         if self.postprocess:
-            mask = postprocess.clean_mask(mask)
+            mask, dropped = postprocess.clean_mask_and_dropped(mask)
         # On the network's own grid: bilinear upsampling would draw a ramp across every
         # border and make the score depend on the image's size.
         score = postprocess.confidence(mean)
@@ -357,6 +358,8 @@ class Segmenter:
         # whatever the score says.
         reason = ("no_lesion" if area == 0 else
                   "shape" if max(height, width) >= MAX_ASPECT_RATIO * min(height, width) else
+                  # a second lesion about as large, dropped by post-processing: said, not lost
+                  "multiple_lesions" if dropped >= postprocess.SECOND_LESION_RATIO else
                   "low_confidence" if score < self.low_confidence_below else None)
         return SegmentationResult(
             id=id, mask=mask, probability=probability, uncertainty=uncertainty,
