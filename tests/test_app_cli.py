@@ -82,7 +82,7 @@ def test_loopback_serves_without_a_warning(weights, monkeypatch, capsys):
 def test_missing_web_extras_give_the_install_command(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
     assert main(["serve"]) == 2
-    assert "pip install 'mobilegan[app]'" in capsys.readouterr().err
+    assert "pip install -e '.[app]'" in capsys.readouterr().err
 
 
 def test_missing_weights_are_a_clear_error(monkeypatch, capsys, tmp_path):

@@ -164,7 +164,7 @@ def test_a_missing_package_of_the_torch_extra_is_named_with_its_extra(
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name in absent else real_find_spec(name, *a))
     text = describe_error(ModuleNotFoundError("No module named 'onnxscript'", name="onnxscript"))
-    assert "needs onnxscript (not installed)" in text and "mobilegan[torch]" in text
+    assert "needs onnxscript (not installed)" in text and "'.[torch]'" in text
     assert "--backend int8" not in text  # torch is here: the int8 hint would mislead
     absent.add("torch")
     text = describe_error(ModuleNotFoundError("No module named 'torch'", name="torch"))

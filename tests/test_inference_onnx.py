@@ -118,5 +118,5 @@ def test_without_the_torch_extra_demo_runs_int8_and_other_commands_name_the_extr
     assert done.stdout.split()[-2:] == ["0", "2"]
     assert "torch not installed: running the shipped int8 model" in done.stdout
     assert "Dice against the drawn mask" in done.stdout
-    assert "pip install 'mobilegan[torch]'" in done.stderr and "Traceback" not in done.stderr
+    assert "pip install -e '.[torch]'" in done.stderr and "Traceback" not in done.stderr
     assert (tmp_path / "demo" / "synthetic_lesion_segmentation.png").is_file()

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "or images/ + masks/)")
     evaluate.add_argument("--split", default="test",
                           help="split of DATASET_DIR: test (default), val, train, all, or "
-                               "heldout (the run's own validation ids)")
+                               "heldout (the run's own validation ids; ids missing from "
+                               "DATASET_DIR are listed and the score is marked partial)")
     evaluate.add_argument("--out", help="output folder (default RUN/eval/<dataset>_<split>; "
                           "for the shipped weights ./eval/...)")
     evaluate.add_argument("--image-size", type=int, default=None,

@@ -109,7 +109,8 @@ def describe_error(error: BaseException) -> str:
         without = (" Without PyTorch, segment and serve run the shipped int8 model: "
                    "--backend int8" if importlib.util.find_spec("torch") is None else "")
         return (f"this needs {package} (not installed), which the 'torch' extra brings: "
-                f"pip install 'mobilegan[torch]' (README, Install).{without}")
+                f"pip install -e '.[torch]' in the mobilegan checkout (README, "
+                f"Install).{without}")
     if isinstance(error, OSError) and error.strerror and error.filename is not None \
             and len(error.args) == 2:
         return f"{error.strerror.lower()}: {error.filename}"

@@ -23,8 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "deviation over the samples, "
                     "magma colours from black 0 to pale yellow 0.5); plus results.csv with one "
                     "row per input, failures included, and segment_run.json with the settings. "
-                    "Images with low confidence (or no lesion found, or at least three times "
-                    "as long as wide) are flagged in the CSV: they deserve a human look. Exit "
+                    "Images with low confidence (or no lesion found, at least three times as "
+                    "long as wide, or a second region at least half the lesion's size left out "
+                    "by post-processing) are flagged in the CSV: they deserve a human look. Exit "
                     "code 0 if at least one image succeeded.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     p.add_argument("--out", required=True, help="output folder (created)")
@@ -32,12 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="search folders' subfolders too (ids stay file names: a name met twice "
                         "becomes <id>_2; the CSV's source column keeps each file's path)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an earlier run's results in --out (its masks, overlays and "
-                        "table are removed first); without it such a folder is refused")
+                   help="replace an earlier run's results in --out (its masks, overlays, "
+                        "uncertainty maps and table are removed first); without it such a "
+                        "folder is refused")
     p.add_argument("--backend", choices=("torch", "onnx", "int8"), default="torch",
                    help="torch (default; the only one that samples uncertainty), onnx "
                         "(onnxruntime float32), int8 (onnxruntime, int8 convolutions: fastest "
-                        "on a CPU, masks as good as float32's: v6 JAC -0.04 held-out, +0.3 test)")
+                        "on a CPU, masks as good as float32's: v6 JAC -0.05 held-out, -0.07 "
+                        "test, both with exposure normalisation)")
     p.add_argument("--weights", default=None,
                    help="a .safetensors (with its .json), or an .onnx file for --backend onnx "
                         "or int8 (an int8 one for int8); default: the shipped weights")
@@ -49,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=1,
                    help="noise samples for an uncertainty map (torch backend); 1 = deterministic")
     p.add_argument("--no-postprocess", action="store_true",
-                   help="keep the raw thresholded mask (no largest component / hole filling)")
+                   help="keep the raw thresholded mask (no largest component / hole filling, "
+                        "so no multiple_lesions flag)")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="lesion where the probability is above this, in (0, 1); default 0.5")
     p.add_argument("--batch-size", type=int, default=8,

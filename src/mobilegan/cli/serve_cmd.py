@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     missing = _web_packages_missing()
     if missing:
         print(f"mobilegan serve needs the web extras ({missing} is not installed): "
-              f"pip install 'mobilegan[app]'", file=sys.stderr)
+              f"pip install -e '.[app]' in the mobilegan checkout", file=sys.stderr)
         return 2
     import uvicorn
 

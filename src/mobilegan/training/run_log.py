@@ -65,7 +65,7 @@ class TensorBoard:
         except Exception:  # noqa: BLE001 - tensorboard is an optional extra
             self.writer = None
             print("note: tensorboard is not installed; CSV logs only "
-                  "(pip install 'mobilegan[tensorboard]')")
+                  "(pip install -e '.[tensorboard]' in the mobilegan checkout)")
         else:
             self.writer = SummaryWriter(str(folder))
 
