@@ -143,7 +143,7 @@ mobilegan report results/v6 results/v6-tta results/v6-exposure results/v6-int8 \
   results/nogan-stage3-seed11 results/gan-stage3-seed21 results/nogan-stage3-seed21 results/v4-recipe-seed22 \
   results/leak-effect results/leak-effect-seed1 results/candidate-long-nogan results/candidate-30ep-nogan results/candidate-30ep-nogan-seed1 results/candidate-30ep-union results/candidate-30ep-bce results/candidate-30ep-equation \
   results/candidate-30ep-equation-seed1 results/candidate-30ep-equation-seed2 results/candidate-30ep-nogan-seed2 \
-  results/candidate-30ep-equation-paper results/gpu-h200/budget495s-side-by-side \
+  results/candidate-30ep-equation-paper results/gpu-h200/budget495s-side-by-side results/candidate-30ep-equation-val2017 \
   results/candidate-v5-stage2 results/candidate-v5-jaccard1 results/robustness results/robustness-heldout results/robustness-exposure results/robustness-heldout-exposure \
   results/robustness-artefacts-heldout results/robustness-artefacts-heldout-exposure \
   results/robustness-artefacts results/robustness-artefacts-exposure \
