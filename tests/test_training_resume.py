@@ -173,4 +173,4 @@ def test_a_column_that_appears_later_is_kept(tmp_path: Path) -> None:
     resumed = CsvLog(tmp_path / "metrics.csv", "epoch", resume_after=2)
     resumed.write({"epoch": 3, "val_JAC": 0.3, "g_total": 1.0, "lr": 0.1})
     assert [row["lr"] for row in read_csv(tmp_path / "metrics.csv")] == ["", "", "0.1"]
-    assert not list(tmp_path.glob("*.partial"))
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]  # no temporary file left

@@ -38,10 +38,20 @@ def per_image(path: str | Path, metric: str) -> dict[str, float]:
 
 def paired_difference(a: dict[str, float], b: dict[str, float], metric: str = "JAC",
                       scale: float = 100.0, shared_only: bool = False) -> PairedDifference:
-    """A - B per image. Two evaluations of different image sets are refused (a --limit
-    smoke score against a whole set was compared on 3 images, silently) unless
-    ``shared_only``, which compares the images both scored and counts the others; fewer
-    than two shared images are refused either way."""
+    """A - B per image, over the images :func:`shared_ids` allows."""
+    shared = shared_ids(a, b, shared_only)
+    diffs = [scale * (a[i] - b[i]) for i in shared]
+    mean, sd = _mean_sd(diffs)
+    return PairedDifference(metric, len(diffs), mean,
+                            t95(len(diffs) - 1) * sd / math.sqrt(len(diffs)),
+                            len(a) - len(shared), len(b) - len(shared))
+
+
+def shared_ids(a: dict[str, float], b: dict[str, float], shared_only: bool = False) -> list[str]:
+    """The ids two evaluations are compared on. Evaluations of different image sets are
+    refused (a --limit smoke score against a whole set was compared on 3 images, silently)
+    unless ``shared_only``, which takes the images both scored; fewer than two shared
+    images are refused either way."""
     shared = sorted(set(a) & set(b))
     only_a, only_b = len(a) - len(shared), len(b) - len(shared)
     if (only_a or only_b) and not shared_only:
@@ -51,10 +61,7 @@ def paired_difference(a: dict[str, float], b: dict[str, float], metric: str = "J
                          f"(shared_only, --shared-only)")
     if len(shared) < 2:
         raise ValueError(f"the two evaluations share {len(shared)} images; need at least 2")
-    diffs = [scale * (a[i] - b[i]) for i in shared]
-    mean, sd = _mean_sd(diffs)
-    return PairedDifference(metric, len(diffs), mean,
-                            t95(len(diffs) - 1) * sd / math.sqrt(len(diffs)), only_a, only_b)
+    return shared
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -160,11 +167,10 @@ def compare_by_group(a: dict[str, float], b: dict[str, float], group_of: dict[st
                      shared_only: bool = False) -> list[GroupComparison]:
     """A - B within each group of ``group_of`` (groups of fewer than two shared images are
     left out), then over all images as the group "all" (evaluations of different image
-    sets refused unless ``shared_only``, as :func:`paired_difference`). Taking a leaky
+    sets refused unless ``shared_only``, as :func:`shared_ids` says). Taking a leaky
     score apart this way shows what training on test images bought, and what the extra
     data did for the images no model saw."""
-    paired_difference(a, b, metric, scale, shared_only)  # the same images, or refused
-    shared = sorted(set(a) & set(b))
+    shared = shared_ids(a, b, shared_only)
     groups: dict[str, list[str]] = {}
     for image_id in shared:
         groups.setdefault(group_of.get(image_id, "unknown"), []).append(image_id)

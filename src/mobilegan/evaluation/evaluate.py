@@ -305,10 +305,6 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
 
     torch_device = resolve_device(device)
     model, model_cfg, params, runtime = load_network(source, torch_device)
-    overlap = overlap_report([s.id for s in samples], source)
-    seen = {i: "train" for i in overlap.get("train_ids", [])} | \
-        {i: "val" for i in overlap.get("val_ids", [])}
-
     start = time.perf_counter()
     rows: list[dict[str, Any]] = []
     counts: list[tuple[int, int, int, int]] = []
@@ -330,7 +326,7 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
             metrics, confusion_counts, _ = score(probability, truth, threshold, postprocess)
             height, width = truth.shape
             rows.append({"id": sample.id, **metrics, "width": width, "height": height,
-                         "seen_in": seen.get(sample.id, "")})
+                         "seen_in": ""})  # filled in below, once the overlap is known
             counts.append(confusion_counts)
         bar.update(len(batch))
     bar.update(len(samples) - bar.n)
@@ -346,6 +342,10 @@ def evaluate(run_or_weights: str | Path, dataset: str | Path, split: str = "test
     out.mkdir(parents=True, exist_ok=True)  # only now: a run that scored nothing leaves nothing
     # Counted on the images scored: a trained-on image that could not be read leaks nothing.
     overlap = overlap_report([row["id"] for row in rows], source)
+    seen = {i: "train" for i in overlap.get("train_ids", [])} | \
+        {i: "val" for i in overlap.get("val_ids", [])}
+    for row in rows:
+        row["seen_in"] = seen.get(row["id"], "")
 
     summary = _summary(source, model_cfg, params, dataset, split, samples, rows, counts,
                        skipped, warnings, overlap, size, threshold, tta, limit, torch_device,

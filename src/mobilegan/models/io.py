@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +13,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from mobilegan.atomic import replaced_whole
 from mobilegan.config import ModelConfig
 
 
@@ -81,21 +81,17 @@ def _same_training_ids(found: dict[str, Any], start: Path,
 def save_model(model: nn.Module, cfg: ModelConfig, path: str | Path,
                metadata: dict[str, Any] | None = None, dtype: torch.dtype | None = None) -> Path:
     """Write ``path`` (.safetensors) and ``path.json`` (model config + metadata), each
-    through a temporary file and a rename: a run killed while exporting its best epoch
-    leaves the earlier file whole, not half a file (the best weights are not in the
-    checkpoint, so nothing would write them again)."""
+    whole or not at all (:func:`~mobilegan.atomic.replaced_whole`): a run killed while
+    exporting its best epoch leaves the earlier files whole, not half a file (the best
+    weights are not in the checkpoint, so nothing would write them again)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
              .detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    partial = path.with_name(path.name + ".partial")
-    save_file(state, str(partial))
     info = {"model": dataclasses.asdict(cfg), "metadata": metadata or {}}
-    info_path = config_path_for(path)
-    info_partial = info_path.with_name(info_path.name + ".partial")
-    info_partial.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(partial, path)
-    os.replace(info_partial, info_path)
+    with replaced_whole(path) as weights, replaced_whole(config_path_for(path)) as config:
+        save_file(state, str(weights))
+        config.write_text(json.dumps(info, indent=2) + "\n")
     return path
 
 

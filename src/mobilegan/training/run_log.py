@@ -4,9 +4,10 @@ tensorboard package is installed, TensorBoard events."""
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 from typing import Any
+
+from mobilegan.atomic import replaced_whole
 
 
 class CsvLog:
@@ -31,14 +32,12 @@ class CsvLog:
             path.unlink()
 
     def _rewrite(self, fields: list[str], rows: list[dict[str, Any]]) -> None:
-        """The whole file, through a temporary file and a rename: a kill in between leaves
-        the old file or the new one, never an empty one."""
-        partial = self.path.with_name(self.path.name + ".partial")
-        with partial.open("w", newline="") as handle:
+        """The whole file, written whole or not at all: a kill in between leaves the old
+        file or the new one, never an empty one."""
+        with replaced_whole(self.path) as tmp, tmp.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields, restval="")
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(partial, self.path)
         self.fields = fields
 
     def write(self, row: dict[str, Any]) -> None:

@@ -577,15 +577,12 @@ class Trainer:
         rest of the epoch, which a run never stopped would not have scored: the selection
         state and best files go back to what they were before that scoring, so that the
         extended run chooses as an uninterrupted one does."""
-        saved = self.before_partial or {}
+        saved = self.before_partial
         self.best_jac, self.best_epoch = saved["best_jac"], saved["best_epoch"]
         self.collapsed_epochs = saved["collapsed_epochs"]
         self.before_partial = None
         if self.main:
-            backup = self.out / "checkpoints" / "best_before_partial.safetensors"
-            for suffix in (".safetensors", ".json"):
-                best = (self.out / "best").with_suffix(suffix)
-                kept = backup.with_suffix(suffix)
+            for best, kept in self._best_files_and_backups():
                 if kept.is_file():
                     os.replace(kept, best)
                 elif self.best_epoch < 0:  # no best before: the partial one goes too
@@ -600,10 +597,16 @@ class Trainer:
         self.before_partial = {"best_jac": self.best_jac, "best_epoch": self.best_epoch,
                                "collapsed_epochs": self.collapsed_epochs}
         if self.main and (self.out / "best.safetensors").is_file():
-            backup = self.out / "checkpoints" / "best_before_partial.safetensors"
-            backup.parent.mkdir(parents=True, exist_ok=True)
-            for suffix in (".safetensors", ".json"):
-                shutil.copyfile((self.out / "best").with_suffix(suffix), backup.with_suffix(suffix))
+            for best, backup in self._best_files_and_backups():
+                backup.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(best, backup)
+
+    def _best_files_and_backups(self) -> list[tuple[Path, Path]]:
+        """The best weights and their JSON, each with where it is kept while a partial
+        epoch's score stands (:meth:`_remember_before_partial`)."""
+        return [(self.out / f"best{suffix}",
+                 self.out / "checkpoints" / f"best_before_partial{suffix}")
+                for suffix in (".safetensors", ".json")]
 
     def _end_epoch(self, tally: "EpochTally", epoch_done: bool, final: bool = False) -> None:
         t = self.cfg.train
