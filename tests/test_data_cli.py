@@ -31,13 +31,13 @@ def test_summary_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (root / "images" / "bad.jpg").write_bytes(b"broken")
     assert main(["data", "summary", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "[train] 5 images, 4 with masks, 4 usable" in out
+    assert "[all] 5 images, 4 with masks, 4 usable" in out
     assert "50x40 (4)" in out
     assert "min 10.0, median 37.5, max 75.0" in out
     assert "bad.jpg" in out and "missing_mask" in out and "unreadable" in out
     assert main(["data", "summary", str(root), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    split = report["splits"]["train"]
+    split = report["splits"]["all"]
     assert split["images"] == 5 and split["usable"] == 4
     assert split["lesion_area_percent"]["median"] == pytest.approx(37.5)
     assert sum(split["lesion_area_histogram"]["counts"]) == 4
@@ -150,7 +150,7 @@ def test_a_folder_whose_masks_are_not_found_does_not_pass_validation(
         mask.rename(mask.with_name(mask.name.replace("_segmentation", "_gt")))
     assert main(["data", "validate", str(root)]) == 1
     out = capsys.readouterr().out
-    assert "[no_masks]" in out and "none of the 3 images of split 'train' has a mask" in out
+    assert "[no_masks]" in out and "none of the 3 images of split 'all' has a mask" in out
     assert str(root / "masks") in out and "0 unusable pairs; none of the 3 images" in out
     for mask in (root / "masks").iterdir():  # <id>_mask is a masks folder's naming too
         mask.rename(mask.with_name(mask.name.replace("_gt", "_mask")))

@@ -175,19 +175,22 @@ def test_a_jfif_file_is_a_jpeg_image(tmp_path: Path) -> None:
 
 
 def test_a_missing_split_says_what_the_folder_has_and_how_to_read_it_all(tmp_path: Path) -> None:
-    """A generic images/ + masks/ folder is a 'train' split: asking it for 'test' names
-    that and the way to read every image."""
+    """A folder with a train/ split only, asked for 'test', names what it has and the way
+    to read every image; a plain images/ + masks/ folder has no splits and answers any."""
     from PIL import Image
 
     from mobilegan.data.layouts import load_samples
 
-    for folder in ("images", "masks"):
-        (tmp_path / folder).mkdir()
-    Image.new("RGB", (8, 8)).save(tmp_path / "images" / "a.jpg")
-    Image.new("L", (8, 8)).save(tmp_path / "masks" / "a.png")
+    for folder in ("train/images", "train/masks", "plain/images", "plain/masks"):
+        (tmp_path / folder).mkdir(parents=True)
+    for root in (tmp_path / "train", tmp_path / "plain"):
+        Image.new("RGB", (8, 8)).save(root / "images" / "a.jpg")
+        Image.new("L", (8, 8)).save(root / "masks" / "a.png")
     with pytest.raises(KeyError, match=r"found \['train'\] \(--split train, or --split all"):
         load_samples(tmp_path, "test")
     assert [s.id for s in load_samples(tmp_path, "all")] == ["a"]
+    for split in ("test", "train", "all"):
+        assert [s.id for s in load_samples(tmp_path / "plain", split)] == ["a"]
 
 
 def test_a_split_name_means_one_thing_in_training_evaluation_and_the_data_commands(
@@ -220,10 +223,10 @@ def test_a_missing_split_names_the_callers_own_way_to_choose_one(tmp_path: Path)
     from mobilegan.config import RunConfig
     from mobilegan.training.data_setup import plan_splits
 
-    for folder in ("images", "masks"):
-        (tmp_path / folder).mkdir()
-    Image.new("RGB", (8, 8)).save(tmp_path / "images" / "a.jpg")
-    Image.new("L", (8, 8)).save(tmp_path / "masks" / "a.png")
+    for folder in ("train/images", "train/masks"):
+        (tmp_path / folder).mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "train" / "images" / "a.jpg")
+    Image.new("L", (8, 8)).save(tmp_path / "train" / "masks" / "a.png")
     cfg = RunConfig()
     cfg.data.train_dir, cfg.data.train_split, cfg.data.eval_dir = str(tmp_path), "val", None
     with pytest.raises(KeyError, match=r"--set data.train_split=train, or "

@@ -89,6 +89,9 @@ def test_scores_at_the_ground_truths_resolution(tiny_run: Path, isic2017: Path,
         [written] = list(csv.DictReader(handle))
     assert float(written["JAC"]) == pytest.approx(expected["JAC"], abs=1e-6)
     assert written["width"] == "301" and written["height"] == "217"
+    # images/ + masks/ has no splits of its own: the default split (test) is all of it.
+    default = evaluate(tiny_run, data, out_dir=tmp_path / "default", progress=False)
+    assert [r["JAC"] for r in default.rows] == [row["JAC"]]
 
     # --postprocess scores what `mobilegan segment` writes: largest component, holes filled.
     from mobilegan.inference.postprocess import clean_mask
@@ -369,6 +372,28 @@ def test_a_skipped_pair_is_not_also_listed_as_a_warning(drawn_weights: Path,
     assert [(w["id"], w["kind"]) for w in result.summary["warnings"]] == [("ISIC_0000003", "empty_mask")]
 
 
+def test_an_image_skipped_for_two_reasons_is_one_skipped_image(drawn_weights: Path,
+                                                               tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]
+                                                               ) -> None:
+    """A corrupt file without a mask: one image skipped, both reasons given (it counted as
+    "1 images skipped" beside two skip lines, or as two images)."""
+    from mobilegan.cli.main import main
+
+    data = _drawn_pairs(tmp_path / "data", {"ISIC_0000001.jpg": "ISIC_0000001",
+                                            "ISIC_0000002.jpg": "ISIC_0000002"})
+    (data / "masks" / "ISIC_0000002_segmentation.png").unlink()
+    (data / "images" / "ISIC_0000002.jpg").write_bytes(b"not a picture")
+
+    assert main(["evaluate", str(drawn_weights), str(data), "--out", str(tmp_path / "out"),
+                 "--image-size", "64", "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    [skipped] = summary["skipped"]
+    assert skipped["id"] == "ISIC_0000002" and skipped["reason"].count("; ") == 1
+    printed = capsys.readouterr().out
+    assert "1 images skipped" in printed and printed.count("  skipped ") == 1
+
+
 def test_figures_draw_the_file_that_was_scored_and_the_perturbed_image(
         drawn_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Of ``x.jpg`` and ``x.png`` (another picture) the first is scored, but cases.png drew
@@ -552,3 +577,25 @@ def test_the_recorded_command_parses_back_to_the_same_options() -> None:
     again = parser.parse_args(recorded[1:])
     assert {k: v for k, v in vars(again).items() if k != "func"} == \
         {k: v for k, v in vars(args).items() if k != "func"}
+
+
+def test_a_mask_without_its_image_in_another_split_is_not_this_splits_skip(
+        drawn_weights: Path, tmp_path: Path) -> None:
+    """A folder with train/ and test/: a lone mask in train/ says nothing about the test
+    split scored, and listed in its summary it would call a complete test set partial."""
+    data = tmp_path / "data"
+    _drawn_pairs(data / "train", {"ISIC_0000001.jpg": "ISIC_0000001",
+                                  "ISIC_0000002.jpg": "ISIC_0000002"})
+    (data / "train" / "images" / "ISIC_0000002.jpg").unlink()
+    _drawn_pairs(data / "test", {"ISIC_0000003.jpg": "ISIC_0000003"})
+
+    result = evaluate(drawn_weights, data, split="test", out_dir=tmp_path / "out",
+                      progress=False, image_size=64)
+
+    assert [row["id"] for row in result.rows] == ["ISIC_0000003"]
+    assert result.summary["skipped"] == []
+    # the train split's own evaluation does list it
+    train = evaluate(drawn_weights, data, split="train", out_dir=tmp_path / "train",
+                     progress=False, image_size=64)
+    assert [(s["id"], s["kind"]) for s in train.summary["skipped"]] == [
+        ("ISIC_0000002", "orphan_mask")]

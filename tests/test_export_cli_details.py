@@ -60,7 +60,7 @@ def steps(monkeypatch: pytest.MonkeyPatch) -> Steps:
     import mobilegan.inference.quantize as quantize
 
     fake = Steps({"mean_mask_jaccard": 0.97, "worst_mask_jaccard": 0.5,
-                  "max_probability_change": 0.2})
+                  "max_probability_change": 0.2, "both_empty": 0})
     monkeypatch.setattr(export, "export_onnx", fake.export_onnx)
     monkeypatch.setattr(quantize, "quantize_onnx", fake.quantize_onnx)
     monkeypatch.setattr(quantize, "mask_agreement", fake.mask_agreement)
@@ -84,6 +84,7 @@ def test_check_with_no_image_left_beside_the_calibration_set_is_refused_first(
     said = capsys.readouterr()
     assert "--check needs training images beside the calibration set" in said.err
     assert "lower --calibration-images" in said.err
+    assert "every readable one of the 3 images of" in said.err
     assert steps.calibrated == [] and steps.compared == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
 
@@ -98,6 +99,22 @@ def test_check_compares_on_the_images_calibration_did_not_use(
     calibrated = {image.tobytes() for image in steps.calibrated[0]}
     assert steps.compared[0][0].tobytes() not in calibrated
     assert "agreement with float32 on 1 other images" in capsys.readouterr().out
+
+
+def test_agreement_on_empty_masks_alone_is_said_to_say_nothing(
+        weights: Path, tmp_path: Path, steps: Steps,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Both files finding no lesion anywhere agree perfectly and prove nothing (an untrained
+    model passed so): the check says so."""
+    folder = photos(tmp_path / "photos", 4)
+    steps.agreement.update(mean_mask_jaccard=1.0, worst_mask_jaccard=1.0, both_empty=1)
+    assert quantize(weights, folder, tmp_path / "q.onnx", "--calibration-images", "3",
+                    "--check") == 0
+    assert "neither file found a lesion in any of the 1 check images" in capsys.readouterr().err
+    steps.agreement.update(both_empty=0)
+    assert quantize(weights, folder, tmp_path / "r.onnx", "--calibration-images", "3",
+                    "--check") == 0
+    assert "neither file found a lesion" not in capsys.readouterr().err
 
 
 def test_agreement_is_judged_on_the_mean_mask_jaccard(
@@ -120,8 +137,8 @@ def test_a_mean_jaccard_under_the_bar_sets_the_file_aside(
         capsys: pytest.CaptureFixture[str]) -> None:
     """The file that failed is set aside; a checked file reaches its name only once it
     passes, so a good one already there stays."""
-    steps.agreement = {"mean_mask_jaccard": 0.9, "worst_mask_jaccard": 0.8,
-                       "max_probability_change": 0.3}
+    steps.agreement.update(mean_mask_jaccard=0.9, worst_mask_jaccard=0.8,
+                           max_probability_change=0.3)
     folder = photos(tmp_path / "photos", 4)
     out = tmp_path / "q.onnx"
     if earlier:

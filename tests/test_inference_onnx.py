@@ -120,3 +120,24 @@ def test_without_the_torch_extra_demo_runs_int8_and_other_commands_name_the_extr
     assert "Dice against the drawn mask" in done.stdout
     assert "pip install -e '.[torch]'" in done.stderr and "Traceback" not in done.stderr
     assert (tmp_path / "demo" / "synthetic_lesion_segmentation.png").is_file()
+
+
+def test_the_api_says_what_to_install_when_torch_is_missing() -> None:
+    """The README's snippet on an install without the 'torch' extra: one message naming the
+    extra and the int8 backend, not a traceback from several modules down."""
+    done = run_without_torch("""
+        import mobilegan
+        for call in (lambda: mobilegan.Segmenter.from_pretrained(samples=8),
+                     lambda: mobilegan.evaluate, lambda: mobilegan.train):
+            try:
+                call()
+            except ModuleNotFoundError as error:
+                print(error.name, "|", error)
+        print(mobilegan.Segmenter.from_pretrained(backend="int8").backend.name)
+    """)
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 4 and all(line.startswith("torch | ") for line in lines[:3])
+    assert "backend='torch' (the default) needs PyTorch" in lines[0]
+    assert "mobilegan.evaluate needs PyTorch" in lines[1]
+    assert all("-e '.[torch]'" in line and "backend='int8'" in line for line in lines[:3])
+    assert lines[3] == "int8"  # and what the message names runs

@@ -85,7 +85,7 @@ def test_int8_masks_agree_with_float_on_other_training_images(
         int8_file: Path, float_file: Path, train_samples: list) -> None:
     others = [read_input_file(s.image) for s in train_samples[12:28]]
     agree = mask_agreement(float_file, int8_file, others)
-    assert agree["images"] == 16
+    assert agree["images"] == 16 and 0 <= agree["both_empty"] < 16
     assert agree["mean_mask_jaccard"] > 0.95, agree
     assert agree["worst_mask_jaccard"] > 0.8, agree
 

@@ -388,15 +388,37 @@ def test_a_uint16_array_is_read_as_its_16_bit_file_would_be(lesion: np.ndarray,
         array_to_rgb(lesion.astype(np.uint16))
 
 
-def test_a_seeded_samples_result_does_not_depend_on_its_batch(weights: Path,
-                                                              lesion: np.ndarray) -> None:
+@pytest.mark.parametrize("tta", [False, True])
+def test_a_seeded_samples_result_does_not_depend_on_its_batch(weights: Path, lesion: np.ndarray,
+                                                              tta: bool) -> None:
     other = draw_lesion((150, 120), seed=9)[0]
-    seg = Segmenter(weights, image_size=SIZE, samples=3, seed=5)
+    seg = Segmenter(weights, image_size=SIZE, samples=3, seed=5, tta=tta)
     alone = seg.predict(lesion)
     first, second, third = seg.predict_batch([other, lesion, lesion])
     assert np.array_equal(second.probability, alone.probability)
     assert np.array_equal(third.uncertainty, alone.uncertainty)
     assert not np.array_equal(first.probability[:100, :100], second.probability[:100, :100])
+
+
+def test_seeded_views_of_one_image_draw_their_own_noise(weights: Path) -> None:
+    """Under TTA an image's four views are one group: seeded, the group draws from the seed
+    (batch neighbours change nothing) and each view draws apart, as unseeded sampling
+    does; one seed per view gave the views one shared draw."""
+    from mobilegan.inference.torch_backend import TorchBackend
+    from mobilegan.models.io import load_model
+
+    backend = TorchBackend(load_model(weights, map_location="cpu")[0], seed=3)
+    row = np.random.default_rng(0).uniform(-1, 1, (1, 3, SIZE, SIZE)).astype(np.float32)
+    other = np.random.default_rng(1).uniform(-1, 1, (4, 3, SIZE, SIZE)).astype(np.float32)
+    same_views = np.repeat(row, 4, axis=0)
+    grouped = backend.sample_logits(same_views, 2, group=4)  # (2, 4, 1, S, S)
+    assert not np.array_equal(grouped[:, 0], grouped[:, 1])
+    per_row = backend.sample_logits(same_views, 2, group=1)  # one draw per row, repeated
+    assert np.array_equal(per_row[:, 0], per_row[:, 3])
+    beside = backend.sample_logits(np.concatenate([other, same_views]), 2, group=4)
+    assert np.array_equal(beside[:, 4:], grouped)
+    with pytest.raises(ValueError, match="whole groups"):
+        backend.sample_logits(same_views[:3], 2, group=4)
 
 
 def test_the_package_exports_the_api_a_researcher_reaches_for() -> None:
@@ -467,7 +489,7 @@ class _FixedNetwork:
     def logits(self, batch: np.ndarray, sampling: bool = False) -> np.ndarray:
         return np.broadcast_to(self.map, (len(batch), 1, *self.map.shape)).copy()
 
-    def sample_logits(self, batch: np.ndarray, samples: int) -> np.ndarray:
+    def sample_logits(self, batch: np.ndarray, samples: int, group: int = 1) -> np.ndarray:
         return np.stack([self.logits(batch) + self.offsets[i % len(self.offsets)]
                          for i in range(samples)])
 
@@ -573,3 +595,43 @@ def test_a_second_lesion_dropped_by_post_processing_flags_the_image(segmenter: S
     mean[40:44, 40:44] = 0.95  # a speck: dropped as before, no flag
     speck = segmenter._finish(image, mean, None, "speck")
     assert speck.review_reason != "multiple_lesions" and speck.area_pixels == 256
+
+
+def test_from_module_leaves_the_callers_network_as_it_found_it(lesion: np.ndarray) -> None:
+    """A network wrapped between two training steps stays in training mode, on its device,
+    and torch's thread count is untouched unless ``threads`` is given."""
+    import torch
+
+    from mobilegan.models.registry import build_model
+
+    model = build_model(ModelConfig()).train()
+    for module in list(model.modules())[1:4]:
+        module.eval()  # a caller's mix of modes (frozen batch norm, say) comes back as it was
+    modes = {name: m.training for name, m in model.named_modules()}
+    threads = torch.get_num_threads()
+    segmenter = Segmenter.from_module(model, image_size=SIZE)
+    result = segmenter.predict(lesion)
+    assert {name: m.training for name, m in model.named_modules()} == modes
+    assert torch.get_num_threads() == threads
+    assert next(model.parameters()).device.type == "cpu"
+    # ... and it ran in eval mode (batch statistics of one image would give another map).
+    evaluated = Segmenter.from_module(build_model(ModelConfig()).eval(), image_size=SIZE)
+    evaluated.backend.model.load_state_dict(model.state_dict())
+    assert np.array_equal(evaluated.predict(lesion).probability, result.probability)
+
+
+def test_a_second_region_of_exactly_half_the_lesion_flags_the_image(
+        segmenter: Segmenter) -> None:
+    """SECOND_LESION_RATIO is a bound that is reached: a dropped region half the kept
+    lesion's size flags the image; one pixel smaller does not."""
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    mean = np.zeros((SIZE, SIZE), np.float32)
+    mean[8:24, 8:24] = 0.95  # the lesion: 256 pixels
+    mean[40:56, 40:48] = 0.95  # 128 pixels: exactly half
+    half = segmenter._finish(image, mean, None, "half")
+    assert half.area_pixels == 256
+    assert half.review_reason == "multiple_lesions"
+    mean[55, 47] = 0.0  # 127 pixels: under half
+    under = segmenter._finish(image, mean, None, "under")
+    assert under.area_pixels == 256
+    assert under.review_reason != "multiple_lesions"

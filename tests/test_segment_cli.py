@@ -522,6 +522,19 @@ def test_a_thread_count_below_one_is_refused_in_a_line(weights: Path, tmp_path: 
     assert not (tmp_path / "out" / "results.csv").exists()
 
 
+def test_an_output_that_is_a_file_is_named_as_such(weights: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`--out notes.txt` (a file): said in words, the file untouched ("file exists" read as
+    if the folder were the problem)."""
+    image, notes = tmp_path / "x.png", tmp_path / "notes.txt"
+    Image.fromarray(draw_lesion((32, 32), seed=5)[0]).save(image)
+    notes.write_text("mine")
+    assert _segment(image, "--out", notes, "--weights", weights) == 2
+    err = capsys.readouterr().err
+    assert f"the output {notes} is a file, not a folder" in err and "Traceback" not in err
+    assert notes.read_text() == "mine"
+
+
 def test_the_refusal_names_the_folder_and_the_way_out(weights: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     image = tmp_path / "x.png"

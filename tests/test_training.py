@@ -924,3 +924,19 @@ def test_a_new_run_starts_its_logs_afresh_and_a_resume_keeps_the_rows_before_it(
     assert path.read_text().splitlines() == ["epoch,jac", "1,0.1", "2,0.2", "3,0.9"]
     CsvLog(path, "epoch").write({"epoch": 1, "jac": 0.5})
     assert path.read_text().splitlines() == ["epoch,jac", "1,0.5"]
+
+
+def test_overwrite_removes_a_broken_link_left_in_the_earlier_runs_folder(
+        data_root: Path, tmp_path: Path) -> None:
+    """An earlier run's ``eval`` that links to a folder since deleted does not exist(), yet
+    is still there: --overwrite must remove it and say so, not leave a dead link where the
+    new run's evaluation makes its folder."""
+    out = tmp_path / "run"
+    trainer_module.Trainer(tiny_config(data_root, out, steps=2))  # an earlier run's folder
+    (out / "eval").symlink_to(tmp_path / "deleted_eval", target_is_directory=True)
+    assert (out / "eval").is_symlink() and not (out / "eval").exists()
+    assert _train_cli(data_root, out, "--overwrite", steps=1) == 0
+    assert not os.path.lexists(out / "eval")
+    [line] = [line for line in (out / "train.log").read_text().splitlines()
+              if "removed the earlier run's" in line]
+    assert "eval" in line.split("removed the earlier run's ", 1)[1].split(", ")

@@ -108,3 +108,59 @@ def test_evaluations_count_the_start_weights_ids(tmp_path: Path) -> None:
     start = _start_weights(tmp_path / "start", ["q"])
     old = _source({"train": ["x"], "val": []}, {"train": {"init_generator": str(start)}})
     assert overlap_report(["q", "x"], old)["train"] == 2
+
+
+def test_a_three_stage_chain_keeps_the_first_stages_ids(data_root: Path, tmp_path: Path) -> None:
+    """A leak-free stage between a leaky start and this run: the first stage's training
+    and validation ids must reach the grandchild through the child's splits.json, or a
+    leak two stages back would pass as leak-free."""
+    from mobilegan.models.io import inherited_split
+
+    test_ids = sorted(s.id for s in load_samples(data_root / "isic2017", "test"))
+    trained, selected = test_ids[0], test_ids[1]
+    own_train, _, _ = plan_splits(_config(data_root))
+    grandparent = _start_weights(tmp_path / "grandparent", [trained], [selected])
+    child = tmp_path / "child"
+    child.mkdir()
+    (child / "best.safetensors").write_bytes(b"")
+    (child / "splits.json").write_text(json.dumps(
+        {"train": [s.id for s in own_train], "val": ["ISIC_9999999"],
+         "inherited": inherited_split(grandparent)}))
+    chain = inherited_split(child / "best.safetensors")
+    assert chain["known"]
+    assert trained in chain["train"]  # the first stage's training id
+    assert selected in chain["val"]  # ... and its validation id
+    assert {s.id for s in own_train} <= set(chain["train"]) and "ISIC_9999999" in chain["val"]
+    with pytest.raises(OverlapError, match="2 ids of the evaluation set"):
+        plan_splits(_config(data_root, child / "best.safetensors"))
+
+
+def test_the_leak_label_counts_an_id_both_trained_on_and_inherited_once() -> None:
+    """An id in this run's training split that the start weights also saw is this run's
+    leak, not the start's: only the ids the start alone saw are said to be its."""
+    from mobilegan.training.data_setup import _leak_label
+
+    assert _leak_label({"a", "b"}, trained={"a"}, inherited={"a", "b"}) == (
+        "LEAKY: 2 training ids are in the test set (1 in the training split, 0 in "
+        "validation, 1 only in the start weights' (train.init_generator))")
+
+
+def test_a_leaky_starts_ids_count_in_the_runs_overlap_with_the_evaluation_set(
+        data_root: Path, tmp_path: Path) -> None:
+    """splits.json's train_overlap_with_eval is what reports quote: the test ids only the
+    start weights trained on are part of this run's leak and must be counted there."""
+    test_ids = sorted(s.id for s in load_samples(data_root / "isic2017", "test"))[:3]
+    start = _start_weights(tmp_path / "leaky", test_ids)
+    train, _, info = plan_splits(_config(data_root, start, "data.exclude_eval_ids=false",
+                                         "data.allow_overlap=true"))
+    assert not {s.id for s in train} & set(test_ids)  # the three are the start's alone
+    assert info["train_overlap_with_eval"] == 3
+
+
+def test_an_id_trained_on_and_inherited_as_validation_counts_as_trained_only() -> None:
+    """An evaluated image is one leak: trained on here and selected on by the start
+    weights, it is counted in ``train`` and not again in ``val``."""
+    inherited = {"from": "a", "known": True, "train": [], "val": ["q"]}
+    overlap = overlap_report(["q"], _source({"train": ["q"], "val": [], "inherited": inherited}))
+    assert (overlap["train"], overlap["val"]) == (1, 0)
+    assert overlap["train_ids"] == ["q"] and overlap["val_ids"] == []

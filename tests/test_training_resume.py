@@ -17,8 +17,10 @@ from mobilegan.training.run_log import CsvLog, read_csv
 from tests.test_training import tiny_config, tiny_overrides
 
 
-def _scores_by_step(monkeypatch: pytest.MonkeyPatch, scores: dict[int, float]) -> None:
-    """Validation that answers by the trainer's step: a run's choices become exact."""
+def _scores_by_step(monkeypatch: pytest.MonkeyPatch, scores: dict[int, float],
+                    dice: dict[int, float] | None = None, jac: float = 0.1) -> None:
+    """Validation that answers by the trainer's step: a run's choices become exact
+    (``scores``: JAC, else ``jac``; ``dice``: DIC, the collapse count's input, else 0.5)."""
     current: dict[str, int] = {}
     original_end = trainer_module.Trainer._end_epoch
 
@@ -28,7 +30,8 @@ def _scores_by_step(monkeypatch: pytest.MonkeyPatch, scores: dict[int, float]) -
 
     monkeypatch.setattr(trainer_module.Trainer, "_end_epoch", end)
     monkeypatch.setattr(trainer_module, "validate", lambda *a, **k: {
-        "val_JAC": scores.get(current["step"], 0.1), "val_DIC": 0.5})
+        "val_JAC": scores.get(current["step"], jac),
+        "val_DIC": (dice or {}).get(current["step"], 0.5)})
 
 
 def _killed_before_step(number: int, step):
@@ -174,3 +177,44 @@ def test_a_column_that_appears_later_is_kept(tmp_path: Path) -> None:
     resumed.write({"epoch": 3, "val_JAC": 0.3, "g_total": 1.0, "lr": 0.1})
     assert [row["lr"] for row in read_csv(tmp_path / "metrics.csv")] == ["", "", "0.1"]
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]  # no temporary file left
+
+
+def test_a_stop_mid_epoch_then_extended_counts_collapse_as_a_run_never_stopped(
+        data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The step-3 stop scored its half epoch as collapsed; extended, that count must go
+    back with the rest of the partial scoring: kept, the all-background epoch 2 made two
+    in a row and stopped for a collapse a run never stopped does not see. (Epochs of two
+    steps: 8 training images, batches of 4.)"""
+    _scores_by_step(monkeypatch, {}, dice={3: 0.0, 4: 0.0}, jac=0.5)
+    extra = ["data.limit=8", "train.epochs=3", "train.stop_on_collapse=true",
+             "train.collapse_patience=2"]
+
+    def _config(out: Path, steps: int) -> RunConfig:
+        cfg = apply_overrides(RunConfig(), tiny_overrides(data_root, out, steps) + extra)
+        cfg.out_dir = str(out)
+        return cfg
+
+    whole = trainer_module.train(_config(tmp_path / "whole", 6))
+    trainer_module.train(_config(tmp_path / "stopped", 3))
+    extended = trainer_module.train(_config(tmp_path / "stopped", 6), resume=True)
+    reasons = [json.loads((tmp_path / run / "train_result.json").read_text())["stop_reason"]
+               for run in ("whole", "stopped")]
+    assert whole.epochs_done == 3 and reasons[0] != "collapse"
+    assert (extended.epochs_done, extended.steps_done) == (whole.epochs_done, whole.steps_done)
+    assert reasons[1] == reasons[0]
+
+
+def test_an_extended_resume_forgets_a_partial_best_when_there_was_no_best_before(
+        data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped at step 2 of epoch 1, the run's only best file came from that half epoch;
+    extended and killed before epoch 1 is scored, it must not leave that file as the
+    run's best weights (a run never stopped has none yet)."""
+    out = tmp_path / "run"
+    trainer_module.train(tiny_config(data_root, out, steps=2))
+    assert (out / "best.safetensors").is_file()  # the partial epoch's score
+    original = trainer_module.Trainer._step
+    monkeypatch.setattr(trainer_module.Trainer, "_step", _killed_before_step(4, original))
+    with pytest.raises(SystemExit):
+        trainer_module.train(tiny_config(data_root, out, steps=8), resume=True)
+    assert not (out / "best.safetensors").exists()
+    assert not (out / "best.json").exists()

@@ -15,6 +15,11 @@ __all__ = ["Segmenter", "SegmentationResult", "evaluate", "train", "build_model"
            "ModelConfig", "__version__"]
 
 
+#: The parts of the API that need PyTorch, by the module that holds them.
+_NEED_TORCH = {"evaluate": "mobilegan.evaluation.evaluate", "train": "mobilegan.training.trainer",
+               "build_model": "mobilegan.models.registry"}
+
+
 def __getattr__(name: str) -> Any:
     # Lazy, so that ``import mobilegan`` stays cheap and the ONNX backend needs no torch.
     if name == "Segmenter":
@@ -25,18 +30,13 @@ def __getattr__(name: str) -> Any:
         from mobilegan.inference.result import SegmentationResult
 
         return SegmentationResult
-    if name == "evaluate":
-        from mobilegan.evaluation.evaluate import evaluate
+    if name in _NEED_TORCH:
+        import importlib
 
-        return evaluate
-    if name == "train":
-        from mobilegan.training.trainer import train
+        from mobilegan.optional import needing_torch
 
-        return train
-    if name == "build_model":
-        from mobilegan.models.registry import build_model
-
-        return build_model
+        module = needing_torch(f"mobilegan.{name}", lambda: importlib.import_module(_NEED_TORCH[name]))
+        return getattr(module, name)
     if name in ("RunConfig", "ModelConfig"):
         from mobilegan import config
 

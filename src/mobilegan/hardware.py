@@ -17,8 +17,9 @@ def resolve_device(name: str | torch.device) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except RuntimeError as error:
-        raise ValueError(f"unknown device {name!r} (use auto, cpu or cuda): {error}") from None
+    except RuntimeError:  # torch's own message lists twenty device types we do not run on
+        raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda (or cuda:N) or "
+                         f"mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r}: no CUDA GPU is usable here (torch "
                          f"{torch.__version__}); use --device cpu or auto")

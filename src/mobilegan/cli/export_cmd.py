@@ -249,8 +249,9 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
         held, _, _ = _readable(rest, CHECK_IMAGES, size)
         if not held:
             raise ValueError(f"--check needs training images beside the calibration set, and "
-                             f"calibration took every readable one of {args.calibration} "
-                             f"({len(chosen)}): lower --calibration-images; nothing written")
+                             f"calibration took every readable one of the {len(pool)} images "
+                             f"of {args.calibration} it may use ({rule}): {len(chosen)}; lower "
+                             f"--calibration-images; nothing written")
     out = onnx_out(args.out, Path(f"{weights.stem}_int8.onnx"))
     start = time.perf_counter()
     model, _ = load_model(weights)
@@ -273,4 +274,8 @@ def run_quantize(args: argparse.Namespace, weights: Path) -> int:
               f"{agree['mean_mask_jaccard']:.4f} (worst {agree['worst_mask_jaccard']:.4f}), "
               f"largest probability change {agree['max_probability_change']:.3f} "
               f"{'OK' if ok else 'FAILED'} (least {args.min_agreement:g})")
+        if agree["both_empty"] == agree["images"]:
+            print(f"warning: neither file found a lesion in any of the {agree['images']} "
+                  f"check images, so their agreement says nothing about the int8 ranges (an "
+                  f"untrained or failed model?)", file=sys.stderr)
         return settle(target, out, ok)

@@ -66,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="refuse images larger than this many pixels as possible decompression "
                         "bombs (default 50,000,000; the largest ISIC originals are about 30 M)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="cpu",
+                   help="cpu (default), cuda, cuda:1, or auto (the GPU if there is one)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed the noise samples (default with --samples > 1: a random seed, "
                         "recorded in segment_run.json so the run can be repeated)")

@@ -1,7 +1,7 @@
 """Find (image, mask) pairs in the official ISIC folder layouts, at any resolution.
 
 ``discover(root)`` returns the splits that a folder holds, keyed "train", "val", "test"
-(or "all" for a folder pointed at directly). Supported: ISIC 2016 Part 1, ISIC 2017 Part 1,
+(or "all" for a folder with no splits of its own: it answers any split name). Supported: ISIC 2016 Part 1, ISIC 2017 Part 1,
 ISIC 2018 Task 1, PH2 (Mendonca et al. 2013: one folder per image, ``IMD002/
 IMD002_Dermoscopic_Image/IMD002.bmp`` beside ``IMD002_lesion/IMD002_lesion.bmp``; the
 archive's root, its ``PH2 Dataset images`` folder or the folder above it), a generic
@@ -40,7 +40,8 @@ OFFICIAL_LAYOUTS: list[tuple[str, str, str]] = [
     ("test", "ISIC-2017_Test_v2_Data", "ISIC-2017_Test_v2_Part1_GroundTruth"),
     ("train", "ISBI2016_ISIC_Part1_Training_Data", "ISBI2016_ISIC_Part1_Training_GroundTruth"),
     ("test", "ISBI2016_ISIC_Part1_Test_Data", "ISBI2016_ISIC_Part1_Test_GroundTruth"),
-    ("train", "images", "masks"),
+    # the generic layout: no splits of its own, so it answers any split ("all")
+    ("all", "images", "masks"),
 ]
 
 #: The published image sets, by their official image folder: what a report may call them.
@@ -157,7 +158,7 @@ def folder_pairs(root: str | Path) -> list[tuple[str, Path, Path | None]]:
             found.append((split, root / images, _child(root, masks.lower()) or root / masks))
     images_any_case = None if found else _child(root, "images")  # ``Images/`` + ``Masks/``
     if images_any_case is not None:
-        found.append(("train", images_any_case, _child(root, "masks") or root / "masks"))
+        found.append(("all", images_any_case, _child(root, "masks") or root / "masks"))
     if not found:
         found = _ph2_pairs(root)
     if not found:
@@ -267,8 +268,7 @@ def pick_split(found: dict[str, list[Sample]], split: str | None,
 
 def missing_split(root: str | Path, split: str | None, found: dict[str, list[Sample]],
                   option: str = "--split ") -> KeyError:
-    """The error for a split a folder lacks, naming what it has and how to read it all (a
-    generic ``images/`` + ``masks/`` folder is a ``train`` split, not a ``test`` one)."""
+    """The error for a split a folder lacks, naming what it has and how to read it all."""
     name = sorted(found)[0] if len(found) == 1 else "NAME"
     return KeyError(f"split {split!r} not under {root}; found {sorted(found)} "
                     f"({option}{name}, or {option}all for every image)")

@@ -201,15 +201,17 @@ def labelled_batches(samples: Sequence[Sample], batch_size: int, skipped: list[d
                 chunk.append(sample)
             for checked in pool.map(check_pair, chunk):
                 sample = checked.sample
-                for problem in checked.problems:
-                    entry = {"id": sample.id, "path": str(problem.path or ""),
-                             "kind": problem.kind, "reason": problem.message}
-                    if problem.fatal:
-                        skipped.append(entry)
-                    elif checked.ok:  # a warning about a pair not scored would mislead
-                        warnings.append(entry)
-                if not checked.ok:
+                entries = [{"id": sample.id, "path": str(problem.path or ""),
+                            "kind": problem.kind, "reason": problem.message}
+                           for problem in checked.problems]
+                fatal = [entry for entry, problem in zip(entries, checked.problems)
+                         if problem.fatal]
+                if fatal:  # one entry per image skipped, whatever its count of reasons
+                    skipped.append({**fatal[0], "reason": "; ".join(e["reason"] for e in fatal)})
+                if not checked.ok:  # a warning about a pair not scored would mislead
                     continue
+                warnings.extend(entry for entry, problem in zip(entries, checked.problems)
+                                if not problem.fatal)
                 assert checked.image is not None and checked.mask is not None
                 batch.append((sample, checked.image, checked.mask))
                 if len(batch) == batch_size:

@@ -374,6 +374,9 @@ def segment_files(segmenter: Any, paths: list[Path], out_dir: str | Path, batch_
     if max_pixels is None:
         max_pixels = getattr(segmenter, "max_pixels", None)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"the output {out} is a file, not a folder: name a folder "
+                                 f"for the masks, overlays and results.csv (made if missing)")
     out.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
         # Before anything is written: a foreign results.csv, or an earlier run's without

@@ -143,11 +143,13 @@ def mask_agreement(reference_path: str | os.PathLike, candidate_path: str | os.P
                    images: Sequence[np.ndarray], image_size: int = 128,
                    exposure: bool = True, threshold: float = 0.5) -> dict[str, float]:
     """How far an int8 file's masks stray from the float file's on ``images``: per-image
-    Jaccard between the two masks (mean and worst) and the largest probability change."""
+    Jaccard between the two masks (mean and worst), the largest probability change, and
+    how many images neither mask marks at all (agreement there is trivially 1)."""
     from mobilegan.inference.onnx_backend import OnnxBackend
 
     reference, candidate = OnnxBackend(reference_path), OnnxBackend(candidate_path)
     jaccards: list[float] = []
+    both_empty = 0
     worst_probability = 0.0
     for batch in calibration_batches(images, image_size, exposure):
         p = _sigmoid(reference.logits(batch))
@@ -157,10 +159,11 @@ def mask_agreement(reference_path: str | os.PathLike, candidate_path: str | os.P
         worst_probability = max(worst_probability, float(change) if np.isfinite(change) else 1.0)
         for a, b in zip(p[:, 0] > threshold, q[:, 0] > threshold):
             union = np.logical_or(a, b).sum()
+            both_empty += int(union == 0)
             jaccards.append(1.0 if union == 0 else float(np.logical_and(a, b).sum() / union))
     return {"images": len(jaccards), "mean_mask_jaccard": float(np.mean(jaccards)),
             "worst_mask_jaccard": float(np.min(jaccards)),
-            "max_probability_change": worst_probability}
+            "max_probability_change": worst_probability, "both_empty": both_empty}
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

@@ -56,11 +56,12 @@ LOW_CONFIDENCE_FEW_SAMPLES = {2: 0.958, 4: 0.957}
 #: band of hesitant pixels widens and the score runs far lower: 0.963 flags 98% of the
 #: held-out images. Chosen the same way on the 413 held-out images with TTA, the 20% quantile
 #: rounded: 0.843 flags 83 holding 27 of their 31 failures (AUROC 0.94;
-#: results/v6/confidence_calibration_tta.json); with 8 samples too, 0.836 flags 83 holding
-#: 28 of 32 (AUROC 0.94; confidence_calibration_samples8_tta.json). Reported on the test set
-#: in results/v6/confidence_test_tta.json and confidence_test_samples8_tta.json.
+#: results/v6/confidence_calibration_tta.json); with 8 samples too, 0.839 flags 83 holding
+#: 27 of 31 (AUROC 0.94; confidence_calibration_samples8_tta.json; 0.836 before each view
+#: drew its own noise under a seed). Reported on the test set in
+#: results/v6/confidence_test_tta.json and confidence_test_samples8_tta.json.
 LOW_CONFIDENCE_TTA = 0.843
-LOW_CONFIDENCE_SAMPLED_TTA = 0.836
+LOW_CONFIDENCE_SAMPLED_TTA = 0.839
 
 
 def low_confidence_threshold(samples: int, tta: bool = False) -> float:
@@ -178,8 +179,7 @@ class Segmenter:
             path = Path(weights) if weights is not None else _require_shipped()
             self.backend = _onnx_backend(path, device, threads)
         else:
-            from mobilegan.inference.torch_backend import TorchBackend
-
+            TorchBackend = _torch_backend_class("backend='torch' (the default)")
             path = Path(weights) if weights is not None else _require_shipped()
             if path.suffix.lower() == ".onnx":  # else: "no such file: <name>.json"
                 raise ValueError(f"{path} is an ONNX file: run it with backend='onnx' (or "
@@ -209,11 +209,15 @@ class Segmenter:
     @classmethod
     def from_module(cls, model: Any, image_size: int = 128, tta: bool = False,
                     samples: int = 1, postprocess: bool = True, threshold: float = 0.5,
-                    threads: int | None = None, device: str = "cpu",
+                    threads: int | None = None, device: str | None = None,
                     low_confidence_below: float | None = None,
                     seed: int | None = None, exposure: bool = True,
                     max_pixels: int | None = None) -> "Segmenter":
-        """Wrap a network already in memory (evaluation, tests) with the torch backend."""
+        """Wrap a network already in memory (evaluation, tests) with the torch backend.
+
+        The network stays on its device unless ``device`` names another (then it is moved)
+        and keeps its training/eval mode between calls; torch's thread count changes only
+        if ``threads`` is given."""
         from mobilegan.inference.torch_backend import TorchBackend
 
         self = cls.__new__(cls)
@@ -317,25 +321,28 @@ class Segmenter:
     def _probabilities(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Mean lesion probability (B, S, S) and its variance over noise samples (or None)."""
         # TTA over the whole flip group {id, h, v, hv}: a mirrored image then gives the
-        # exactly mirrored map.
+        # exactly mirrored map. Rows are image-major (an image's views side by side), so a
+        # chunk holds whole images and a seeded backend draws per image, not per view.
         views = [batch, batch[..., ::-1], batch[..., ::-1, :], batch[..., ::-1, ::-1]] \
             if self.tta else [batch]
-        x = np.concatenate(views)  # (V*B, 3, S, S)
+        v, b, s = len(views), batch.shape[0], self.image_size
+        x = np.stack(views, axis=1).reshape(v * b, *batch.shape[1:])  # (B*V, 3, S, S)
         sampling = self.samples > 1
-        if sampling:  # (N, V*B, 1, S, S): the encoder runs once, the decoder N times
-            step = max(1, MAX_FORWARD_BATCH // self.samples)
-            logits = np.concatenate([self.backend.sample_logits(x[i:i + step], self.samples)
+        if sampling:  # (N, B*V, 1, S, S): the encoder runs once, the decoder N times
+            step = max(1, MAX_FORWARD_BATCH // (self.samples * v)) * v
+            logits = np.concatenate([self.backend.sample_logits(x[i:i + step], self.samples,
+                                                                group=v)
                                      for i in range(0, len(x), step)], axis=1)
         else:
-            logits = np.concatenate([self.backend.logits(x[i:i + MAX_FORWARD_BATCH])
-                                     for i in range(0, len(x), MAX_FORWARD_BATCH)])[None]
-        b, s = batch.shape[0], self.image_size
-        p = expit(logits[:, :, 0]).astype(np.float32).reshape(self.samples, len(views), b, s, s)
+            step = max(1, MAX_FORWARD_BATCH // v) * v
+            logits = np.concatenate([self.backend.logits(x[i:i + step])
+                                     for i in range(0, len(x), step)])[None]
+        p = expit(logits[:, :, 0]).astype(np.float32).reshape(self.samples, b, v, s, s)
         if self.tta:  # undo each view's flip before averaging
-            p[:, 1] = p[:, 1, ..., ::-1].copy()
-            p[:, 2] = p[:, 2, ..., ::-1, :].copy()
-            p[:, 3] = p[:, 3, ..., ::-1, ::-1].copy()
-        p = p.mean(axis=1)  # (N, B, S, S)
+            p[:, :, 1] = p[:, :, 1, ..., ::-1].copy()
+            p[:, :, 2] = p[:, :, 2, ..., ::-1, :].copy()
+            p[:, :, 3] = p[:, :, 3, ..., ::-1, ::-1].copy()
+        p = p.mean(axis=2)  # (N, B, S, S)
         return p.mean(axis=0), (p.var(axis=0) if sampling else None)
 
     def _finish(self, image: np.ndarray, mean: np.ndarray, variance: np.ndarray | None,
@@ -429,6 +436,17 @@ def _int8_backend(path: Path, device: str, threads: int | None) -> Any:
         raise ValueError(f"{path} is a float ONNX file: use backend='onnx' for it, or quantise "
                          f"it with `mobilegan export --quantize int8`")
     return backend
+
+
+def _torch_backend_class(what: str) -> Any:
+    from mobilegan.optional import needing_torch
+
+    def load() -> Any:
+        from mobilegan.inference.torch_backend import TorchBackend
+
+        return TorchBackend
+
+    return needing_torch(what, load)
 
 
 def _onnx_backend(path: Path, device: str, threads: int | None) -> Any:
