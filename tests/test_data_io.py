@@ -383,3 +383,11 @@ def test_a_raised_limit_holds_while_a_tiff_decodes(tmp_path: Path,
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses over 2,000 pixels
     assert read_image(path, max_pixels=10_000).shape == (60, 60, 3)
     assert Image.MAX_IMAGE_PIXELS == 1000
+
+
+def test_sixteen_bit_levels_round_to_the_nearest_eight_bit_level() -> None:
+    """386 * 255 / 65535 = 1.50...: 2, where flooring gives 1 (257 and 32896 divide exactly,
+    so they cannot tell rounding from flooring)."""
+    from mobilegan.data.io import sixteen_bit_levels
+
+    assert sixteen_bit_levels(np.array([0, 386, 65534, 65535])).tolist() == [0, 2, 255, 255]

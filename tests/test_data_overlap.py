@@ -177,3 +177,17 @@ def test_overlap_command_compares_the_shared_masks_of_the_real_sets(
     assert main(["data", "overlap", str(isic2018), str(isic2017), "--test-split", "test",
                  "--masks"]) == 0
     assert "masks of the shared ids: 529 compared" in capsys.readouterr().out
+
+
+def test_matching_hashes_are_confirmed_only_within_three_grey_levels() -> None:
+    """Equal perceptual hashes are a candidate; the thumbnails must then agree within 3 grey
+    levels on average, or two different images of one lesion type would count as a leak."""
+    from mobilegan.data.overlap import HashedSet, perceptual_duplicates
+
+    bits = np.zeros((1, 256), bool)
+    thumb = np.full((1, 32, 32), 100, np.float32)
+    train = HashedSet(["a"], [Path("a")], bits, thumb)
+    near = HashedSet(["b"], [Path("b")], bits, thumb + 3.0)
+    far = HashedSet(["c"], [Path("c")], bits, thumb + 4.0)
+    assert len(perceptual_duplicates(train, near)) == 1
+    assert perceptual_duplicates(train, far) == []

@@ -90,3 +90,20 @@ def test_apply_split_keeps_sample_order() -> None:
     assert [s.id for s in train] == ["c", "a"] and [s.id for s in val] == ["b"]
     with pytest.raises(ValueError, match="no image"):
         apply_split(samples, (["a", "z"], ["b"]))
+
+
+def test_the_default_split_is_the_papers_80_20() -> None:
+    from mobilegan import paper
+    from mobilegan.data.splits import seeded_split
+
+    train, val = seeded_split([f"id{i:02d}" for i in range(20)])
+    assert paper.TRAIN_FRACTION == 0.8 and (len(train), len(val)) == (16, 4)
+
+
+def test_a_split_file_with_an_id_on_both_sides_is_refused(tmp_path: Path) -> None:
+    """A hand-written split without hashes is still checked: an image both trained on and
+    used to choose the epoch would make the held-out score a training score."""
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps({"train": ["a", "b"], "val": ["b"]}))
+    with pytest.raises(ValueError, match="both train and val"):
+        load_split(path)

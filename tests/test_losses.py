@@ -67,3 +67,34 @@ def test_the_discriminator_is_rewarded_for_telling_real_from_generated() -> None
     sure = torch.full((2, 1, 4, 4), 12.0)
     assert discriminator_loss(sure, -sure).item() < 1e-4   # real called real, fake fake
     assert discriminator_loss(-sure, sure).item() > 11.9   # the other way round
+
+
+def test_the_generator_is_pushed_towards_fakes_judged_real() -> None:
+    """Its adversarial term is BCE against "real": small for a confident "real", large for
+    a confident "fake" (at logit 0 both labels give log 2, which could not tell them apart)."""
+    import math
+
+    from mobilegan.losses import generator_adversarial_loss
+
+    confident_real = torch.full((1, 1, 2, 2), 5.0)
+    assert generator_adversarial_loss(confident_real).item() == pytest.approx(math.log1p(math.exp(-5)), rel=1e-4)
+    assert generator_adversarial_loss(-confident_real).item() == pytest.approx(math.log1p(math.exp(5)), rel=1e-4)
+
+
+def test_the_soft_jaccard_loss_is_per_image_then_averaged() -> None:
+    """One perfect and one empty prediction of a full mask: (0 + 0.8) / 2 = 0.4; pooling the
+    batch into one intersection and union would give 1 - 5/9 and let large lesions dominate."""
+    from mobilegan.losses import soft_jaccard_loss
+
+    target = torch.ones(2, 1, 2, 2)
+    prediction = torch.stack([torch.ones(1, 2, 2), torch.zeros(1, 2, 2)])
+    assert soft_jaccard_loss(prediction, target).item() == pytest.approx(0.4)
+
+
+def test_the_default_loss_weights_are_the_papers_text() -> None:
+    """The text's weights (L1 0.5, Jaccard 0.1; its equation swaps them: docs/architecture.md),
+    the adversarial term at 1, no pixel BCE: the one place the choice is made."""
+    import dataclasses
+
+    assert dataclasses.asdict(LossConfig()) == {"adversarial": 1.0, "l1": 0.5, "jaccard": 0.1,
+                                                "bce": 0.0}

@@ -105,3 +105,29 @@ def test_resize_to_nearest_and_bilinear() -> None:
         resize_to(small, (4, 4), method="cubic")
     with pytest.raises(ValueError):
         resize_to(np.zeros((2, 2, 1)), (4, 4))
+
+
+def test_a_probability_of_exactly_the_threshold_is_background() -> None:
+    from mobilegan.metrics import resize_to
+
+    half = np.full((2, 2), 0.5, np.float32)
+    assert not resize_to(half, (2, 2)).any()
+    assert not resize_to(half, (4, 4)).any()
+    assert not resize_to(half, (4, 4), method="bilinear").any()
+
+
+def test_nearest_resizing_copies_pixels_as_pillow_does() -> None:
+    """A checkerboard shrunk: pixels copied (Pillow's NEAREST), not averaged into grey."""
+    from PIL import Image
+
+    from mobilegan.metrics import resize_to
+
+    checker = np.indices((4, 4)).sum(0) % 2 == 0
+    expected = np.asarray(Image.fromarray(checker.astype(np.uint8) * 255).resize(
+        (2, 2), Image.Resampling.NEAREST)) > 127
+    assert np.array_equal(resize_to(checker, (2, 2)), expected)
+
+
+def test_negative_labels_are_refused() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        confusion(np.array([[-1, 0]]), np.array([[1, 0]]))

@@ -242,3 +242,23 @@ def test_a_model_cast_to_bf16_runs_without_autocast() -> None:
     with torch.no_grad():
         out = model(torch.zeros(1, 3, 64, 64, dtype=torch.bfloat16))
     assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+
+
+def test_the_discriminator_sees_the_mask_in_the_images_range_and_is_pix2pixs() -> None:
+    """The mask enters as [-1, 1] like the image (a [0, 1] mask is a constant the judge can
+    read); the first conv has no normalisation; LeakyReLU slope 0.2 throughout (pix2pix)."""
+    from torch import nn
+
+    from mobilegan.models.discriminator import MobileGANDiscriminator
+
+    judge = MobileGANDiscriminator().eval()
+    seen: dict[str, torch.Tensor] = {}
+    judge.net[0].register_forward_hook(lambda module, inputs, output: seen.update(x=inputs[0]))
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., :16] = 1
+    with torch.no_grad():
+        judge(torch.zeros(1, 3, 32, 32), mask)
+    assert seen["x"][0, 3, 0, 0] == 1 and seen["x"][0, 3, 0, -1] == -1
+    layers = list(judge.net)
+    assert isinstance(layers[1], nn.LeakyReLU)  # straight after the first conv: no norm
+    assert all(m.negative_slope == 0.2 for m in layers if isinstance(m, nn.LeakyReLU))

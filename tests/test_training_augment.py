@@ -174,3 +174,60 @@ def test_each_photometric_change_touches_about_its_share_of_images() -> None:
     cfg = dataclasses.replace(OFF, gamma=(0.9, 0.9), gamma_p=1.0)
     out, _ = augment_batch(grey, masks[:4, :, :8, :8], cfg, torch.Generator().manual_seed(1))
     assert out.unique().tolist() == [round(255 * (128 / 255) ** 0.9)]
+
+
+def _marked(n: int = 8, size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images whose red channel is their mask x 255, the mask an asymmetric corner mark:
+    any flip that moves one and not the other, or along another axis, shows exactly."""
+    images = torch.zeros(n, 3, size, size, dtype=torch.uint8)
+    masks = torch.zeros(n, 1, size, size, dtype=torch.uint8)
+    masks[:, :, 0, :3] = 1
+    masks[:, :, 1, 0] = 1
+    images[:, 0] = masks[:, 0] * 255
+    return images, masks
+
+
+@pytest.mark.parametrize("flip", ["hflip", "vflip"])
+def test_each_flip_moves_image_and_mask_exactly_together_along_its_axis(flip: str) -> None:
+    images, masks = _marked()
+    cfg = AugmentConfig(hflip=flip == "hflip", vflip=flip == "vflip", gamma_p=0.0, clahe_p=0.0)
+    out_images, out_masks = augment_batch(images, masks, cfg, torch.Generator().manual_seed(0))
+    assert not torch.equal(out_masks, masks)
+    assert torch.equal(out_images[:, 0], out_masks[:, 0] * 255)  # flips are exact
+    axis = -1 if flip == "hflip" else -2
+    for before, after in zip(masks, out_masks):
+        assert torch.equal(after, before) or torch.equal(after, before.flip(axis))
+
+
+def test_each_flip_turns_about_half_the_images() -> None:
+    images, masks = _marked(200)
+    for flip in ("hflip", "vflip"):
+        cfg = AugmentConfig(hflip=flip == "hflip", vflip=flip == "vflip", gamma_p=0.0, clahe_p=0.0)
+        _, out = augment_batch(images, masks, cfg, torch.Generator().manual_seed(5))
+        changed = int((out != masks).flatten(1).any(1).sum())
+        assert 70 < changed < 130, flip
+
+
+def test_clahe_scales_the_colour_with_the_luminance() -> None:
+    """CLAHE equalises luminance; each pixel's colour difference follows its luminance's
+    gain, so a red tint stays a red tint of the new brightness (not greyed, not kept flat)."""
+    grey = torch.arange(64, dtype=torch.float32).repeat(64, 1) + 60  # a dim ramp it brightens
+    rgb = torch.stack([grey + 30, grey, grey]).clamp(0, 255).round().to(torch.uint8)[None]
+    out = clahe(rgb).float()[0]
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
+    y_in, y_out = (rgb[0].float() * weights).sum(0), (out * weights).sum(0)
+    expected = (rgb[0, 0].float() - rgb[0, 1].float()) * (y_out + 1) / (y_in + 1)
+    assert (out[0] - out[1] - expected).abs().max() <= 2.0
+    assert (y_out - y_in).abs().max() > 10  # the luminance did change
+
+
+def test_the_default_augmentation_is_the_shipped_weights_recipe() -> None:
+    """The defaults a new run takes are what the shipped v6 weights trained with (its
+    config.json), so `mobilegan train` reproduces them without options."""
+    import json
+    from pathlib import Path
+
+    shipped = json.loads((Path(__file__).parents[1] / "results" / "v6" / "config.json").read_text())
+    defaults = {key: list(value) if isinstance(value, tuple) else value
+                for key, value in dataclasses.asdict(AugmentConfig()).items()}
+    assert defaults == shipped["augment"]

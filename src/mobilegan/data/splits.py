@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from mobilegan import paper
 from mobilegan.data.layouts import Sample
 
 #: 2: hashes keyed ``train_ids_sha256`` / ``val_ids_sha256`` as a run's splits.json keys
@@ -29,7 +30,7 @@ def ids_sha256(ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
 
 
-def seeded_split(ids: Iterable[str], train_fraction: float = 0.8,
+def seeded_split(ids: Iterable[str], train_fraction: float = paper.TRAIN_FRACTION,
                  seed: int = 0) -> tuple[list[str], list[str]]:
     """(train ids, val ids), each sorted: sorted ids shuffled by a seeded numpy Generator."""
     ordered = sorted(ids)
