@@ -143,6 +143,9 @@ def test_the_leak_label_counts_an_id_both_trained_on_and_inherited_once() -> Non
     assert _leak_label({"a", "b"}, trained={"a"}, inherited={"a", "b"}) == (
         "LEAKY: 2 training ids are in the test set (1 in the training split, 0 in "
         "validation, 1 only in the start weights' (train.init_generator))")
+    # An id this run validates on is this run's, even when the start weights also saw it.
+    assert _leak_label({"a", "b"}, trained={"a"}, inherited={"b"}, validated={"b"}) == (
+        "LEAKY: 2 training ids are in the test set (1 in the training split, 1 in validation)")
 
 
 def test_a_leaky_starts_ids_count_in_the_runs_overlap_with_the_evaluation_set(

@@ -32,7 +32,7 @@ from mobilegan.data.layouts import (Sample, discover, every_split, folder_pairs,
                                     official_set, pick_split, unpaired_masks)
 from mobilegan.data.splits import ids_sha256
 from mobilegan.data.validate import check_pair
-from mobilegan.evaluation.report import SEEN_GROUPS
+from mobilegan.evaluation.report import HELDOUT_SPLIT, SEEN_GROUPS
 from mobilegan.hardware import describe_device, resolve_device
 from mobilegan.metrics.isic import (METRIC_KEYS, POOLED_KEYS, confusion, metrics_from_confusion,
                                     resize_to, summarize)
@@ -41,9 +41,6 @@ from mobilegan.evaluation.source import (ModelSource, OnnxNetwork, config_finger
                                          resolve_source)
 
 SUMMARY_FORMAT = 1
-#: The pseudo split that selects the run's own validation ids (the held-out 20% of the
-#: training set, as in the paper's ISIC 2018 table). Those images chose the best epoch.
-HELDOUT_SPLIT = "heldout"
 #: Every split of the folder.
 ALL_SPLIT = "all"
 CSV_FIELDS = ["id", *METRIC_KEYS, "width", "height", "seen_in"]

@@ -47,6 +47,10 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100.0 * value:.2f}"
 
 
+#: The pseudo split that selects the run's own validation ids (the held-out 20% of the
+#: training set, as in the paper's ISIC 2018 table). Those images chose the best epoch.
+#: (Here, not in evaluate, so that reports need no torch.)
+HELDOUT_SPLIT = "heldout"
 #: ``skipped`` kind of a held-out id (a run's validation image) not under the folder scored.
 MISSING_HELDOUT = "missing_heldout"
 
@@ -269,7 +273,7 @@ class Group:
 
 #: The split drawn from the training folder by a run's own split: seeds with another data
 #: seed hold out other images, and are still seeds of one row.
-SPLITS_OF_A_RUN = ("heldout",)
+SPLITS_OF_A_RUN = (HELDOUT_SPLIT,)
 
 
 def _image_set(summary: dict[str, Any]) -> tuple[Any, ...]:

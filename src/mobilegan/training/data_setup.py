@@ -142,7 +142,8 @@ def plan_splits(cfg: RunConfig) -> tuple[list[Sample], list[Sample], dict[str, A
     info = {
         "protocol": protocol,
         "leak": leak,
-        "leak_label": _leak_label(seen, set(train_ids) & eval_ids, inherited_seen) if leak else "",
+        "leak_label": _leak_label(seen, set(train_ids) & eval_ids, inherited_seen,
+                                  {s.id for s in val} & eval_ids) if leak else "",
         "train_dir": d.train_dir,
         "extra_train_dir": d.extra_train_dir,
         "extra_train_added": len([s for s in extra if s.id not in excluded]),
@@ -196,11 +197,14 @@ def _inherited(cfg: RunConfig, eval_ids: set[str], train_ids: list[str],
     return inherited, seen
 
 
-def _leak_label(seen: set[str], trained: set[str], inherited: set[str] = frozenset()) -> str:
+def _leak_label(seen: set[str], trained: set[str], inherited: set[str] = frozenset(),
+                validated: set[str] = frozenset()) -> str:
+    """Where the evaluation ids a run met are: its training split, its validation split
+    (``validated``), or only the start weights' splits (``inherited``)."""
     if not seen:  # data.limit left every test id out: the protocol allowed them, none came
         return ("LEAKY protocol (test ids allowed in training), though none of the images "
                 "this run uses are in the test set")
-    only_inherited = inherited - trained
+    only_inherited = inherited - trained - validated
     here = seen - only_inherited
     words = f"{len(trained)} in the training split, {len(here) - len(trained)} in validation"
     if only_inherited:
