@@ -292,7 +292,10 @@ class Segmenter:
     def predict_batch(self, images: Sequence[ImageInput],
                       ids: Sequence[str | None] | None = None) -> list[SegmentationResult]:
         """Segment images of any sizes in one network call (arrays are not copied). A
-        (B, H, W, 3) array is B images; a file's id is its name, as in :meth:`predict`."""
+        (B, H, W, 3) array is B images; a file's id is its name, as in :meth:`predict` (two
+        files of one name in different folders share it: ``mobilegan segment`` suffixes
+        them for its file names). Every input is read before the network runs, and an
+        unreadable file raises :class:`~mobilegan.data.io.ImageReadError` for the call."""
         _check_collection(images, "predict_batch", "images")
         if isinstance(images, np.ndarray) and images.ndim != 4:
             raise ValueError(f"predict_batch takes a list of images or a (B, H, W, C) array, "
