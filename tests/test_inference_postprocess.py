@@ -160,3 +160,16 @@ def test_arrays_of_every_kind_become_the_same_uint8_picture() -> None:
     assert to_rgb(np.full((2, 2), 0.5))[0, 0].tolist() == [128, 128, 128]
     on = np.eye(3, dtype=bool)
     assert np.array_equal(to_rgb(on)[..., 1], on.astype(np.uint8) * 255)
+
+
+def test_confidence_band_ends_are_strict() -> None:
+    """area(p > 0.9) / area(p > 0.1): a pixel exactly at an end is outside it, as the
+    shipped flagging thresholds were calibrated."""
+    lesion = np.zeros((30, 30), dtype=np.float64)  # float64: 0.9 and 0.1 exactly as the band's
+    lesion[10:20, 10:20] = 1.0
+    ring = lesion.copy()
+    ring[9:21, 9:21] = np.maximum(ring[9:21, 9:21], 0.9)
+    assert postprocess.confidence(ring) == pytest.approx(100 / 144)
+    low = lesion.copy()
+    low[9:21, 9:21] = np.maximum(low[9:21, 9:21], 0.1)
+    assert postprocess.confidence(low) == 1.0

@@ -92,3 +92,41 @@ def test_printing_a_result_shows_numbers_not_pixels() -> None:
     assert "bbox=(10, 5, 30, 20)" in text and "uncertainty=(30, 40)" in text
     assert "review_reason=None" in text
     assert len(text) < 280 and "array" not in text
+
+
+def test_contour_thickness_follows_the_short_side() -> None:
+    """About 1/250 of the image's SHORT side: on a 500x1000 photo 2 pixels, not 4."""
+    mask = np.zeros((500, 1000), dtype=bool)
+    mask[100:400, 200:800] = True
+    edge = contour(mask)
+    row = edge[250]  # a row through the lesion: left and right borders
+    assert row[200:202].all() and not row[202]
+    assert row[798:800].all() and not row[797]
+
+
+def test_contour_closes_along_the_image_edge() -> None:
+    """A lesion cut by the photo's border is outlined there too (pixels outside the image
+    count as background), so the drawn outline is a closed curve."""
+    mask = np.zeros((40, 40), dtype=bool)
+    mask[:20, 10:30] = True  # touches the top edge
+    edge = contour(mask)
+    assert edge[0, 10:30].all()
+
+
+def test_uncertainty_colours_show_the_standard_deviation() -> None:
+    """``uncertainty`` holds the variance; the picture maps its square root (std) on a
+    fixed 0..0.5 scale: variance 0.25 (std 0.5) is the top colour, variance 0.01
+    (std 0.1) is a fifth of the way up."""
+    from matplotlib import colormaps
+
+    mask = np.zeros((4, 4), dtype=bool)
+    uncertainty = np.zeros((4, 4), np.float32)
+    uncertainty[0, 0], uncertainty[0, 1] = 0.25, 0.01
+    result = SegmentationResult(id=None, mask=mask, probability=mask.astype(np.float32),
+                                uncertainty=uncertainty, confidence=1.0, low_confidence=False,
+                                area_pixels=0, area_fraction=0.0, bbox=None)
+    picture = np.asarray(result.uncertainty_image())
+    magma = colormaps["magma"]
+    assert (picture[0, 0] == magma(1.0, bytes=True)[:3]).all()
+    assert (picture[0, 1] == magma(0.2, bytes=True)[:3]).all()
+    assert (picture[1, 1] == magma(0.0, bytes=True)[:3]).all()
