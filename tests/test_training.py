@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -82,15 +82,24 @@ def test_resume_after_kill_matches_uninterrupted_run(data_root: Path, tmp_path: 
     subprocess.run(_train_cmd(data_root, straight, steps), check=True, env=env, capture_output=True)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(_train_cmd(data_root, killed, steps), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline:  # kill -9 once a checkpoint exists and more steps ran
-        if (killed / "steps.csv").exists() and len(read_csv(killed / "steps.csv")) >= 3:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # A real kill -9 at a known step (after the step-4 checkpoint and a step beyond it): a
+    # kill timed by polling steps.csv from here landed after the last step on a loaded machine.
+    kill_before_step_6 = textwrap.dedent("""
+        import os, signal, sys
+        from mobilegan.training import trainer
+        step = trainer.Trainer._step
+        def killed(self, *args):
+            if self.global_step == 5:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return step(self, *args)
+        trainer.Trainer._step = killed
+        from mobilegan.cli.main import main
+        sys.exit(main(sys.argv[1:]))
+    """)
+    done = subprocess.run([sys.executable, "-c", kill_before_step_6,
+                           *_train_cmd(data_root, killed, steps)[3:]], env=env, capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert len(read_csv(killed / "steps.csv")) == 5
     checkpoint = load_checkpoint(killed / "checkpoints" / "last.pt")
     assert 2 <= checkpoint["global_step"] < steps, "the kill must land mid-run"
 
