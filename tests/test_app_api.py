@@ -580,3 +580,45 @@ def test_a_client_that_leaves_mid_upload_is_not_a_server_error():
     with pytest.raises(RequestRejected, match="client went away") as caught:
         asyncio.run(server._read_uploads(Gone(), UploadLimits()))
     assert caught.value.status == 499
+
+
+def test_keep_uploads_never_keeps_a_file_that_was_refused(tmp_path: Path) -> None:
+    """--keep-uploads keeps the images the server took: a file over the per-file limit
+    (its bytes dropped as they came) is answered with its error and not written, as a
+    truncated or empty copy, to the folder."""
+    import types
+    import warnings
+
+    pytest.importorskip("fastapi")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from mobilegan.app.server import create_app
+    from mobilegan.app.uploads import UploadLimits
+
+    def predict(*_args, **_kwargs):
+        raise AssertionError("a refused file never reaches the network")
+
+    segmenter = types.SimpleNamespace(backend=types.SimpleNamespace(name="torch"), samples=1,
+                                      predict=predict)
+    kept = tmp_path / "kept"
+    client = TestClient(create_app(segmenter, UploadLimits(max_file_bytes=1000),
+                                   keep_uploads=kept))
+    answer = client.post("/api/segment", files=[("files", ("big.jpg", b"\xff" * 5000,
+                                                           "image/jpeg"))])
+    assert answer.status_code == 200
+    (result,) = answer.json()["results"]
+    assert result["ok"] is False and result["error"]
+    assert not kept.exists() or list(kept.iterdir()) == []
+
+
+def test_a_failed_files_csv_row_keeps_its_id() -> None:
+    """The web page's CSV names each file by its id as segment's results.csv does, failures
+    included: a refused upload's row is found by id as well as by file name."""
+    from mobilegan.app.payload import failure, to_csv
+
+    text = to_csv([failure("bad scan.jpg", "bad_scan", "not an image")])
+    rows = list(csv.DictReader(text.splitlines()))
+    assert rows == [{"filename": "bad scan.jpg", "status": "error", "error": "not an image",
+                     "id": "bad_scan"}]

@@ -150,3 +150,58 @@ def test_images_without_masks_are_fine_when_masks_are_not_required(tmp_path: Pat
 def test_real_pairs_validate_cleanly(isic2017: Path) -> None:
     samples = load_samples(isic2017, "val")[:25]
     assert validate_samples(samples) == []
+
+
+def _pair(root: Path, image_wh: tuple[int, int], levels: np.ndarray) -> Sample:
+    root.mkdir(parents=True, exist_ok=True)
+    width, height = image_wh
+    image = root / "x.png"
+    Image.fromarray(np.full((height, width, 3), 90, np.uint8)).save(image)
+    mask = root / "x_segmentation.png"
+    Image.fromarray(levels).save(mask)
+    return Sample("x", image, mask)
+
+
+def test_a_single_grey_mask_pixel_is_reported(tmp_path: Path) -> None:
+    """Every pixel the ISIC scorer binarises is worth a word: one grey pixel is a
+    grey_mask warning that counts it, and the pair still loads."""
+    levels = np.zeros((30, 40), np.uint8)
+    levels[10:20, 10:20] = 255
+    levels[0, 0] = 100
+    checked = check_pair(_pair(tmp_path, (40, 30), levels))
+    assert [p.kind for p in checked.problems] == ["grey_mask"]
+    assert "1 of 1,200 pixels" in checked.problems[0].message
+    assert checked.ok
+
+
+def test_a_mask_of_the_transposed_size_is_a_size_mismatch(tmp_path: Path) -> None:
+    """A mask saved rotated (30x40 for a 40x30 image) holds as many pixels as its image but
+    does not fit it: fatal, named with both sizes."""
+    levels = np.zeros((40, 30), np.uint8)
+    levels[10:20, 10:20] = 255
+    checked = check_pair(_pair(tmp_path, (40, 30), levels))
+    assert [p.kind for p in checked.problems] == ["size_mismatch"]
+    assert "mask is 30x40" in checked.problems[0].message and "is 40x30" in checked.problems[0].message
+    assert not checked.ok
+
+
+def test_summary_does_not_count_a_readable_pair_with_a_fatal_problem_as_usable(
+        tmp_path: Path) -> None:
+    """``usable`` is the pairs training can load: an image that reads fine beside a mask
+    of another size is counted in the resolutions, not as usable, and its lesion area
+    stays out of the statistics."""
+    from mobilegan.data.summary import summarize_folder
+
+    root = tmp_path / "d"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for name, mask_shape in (("a", (30, 40)), ("b", (30, 40)), ("c", (15, 20))):
+        Image.fromarray(np.full((30, 40, 3), 90, np.uint8)).save(root / "images" / f"{name}.png")
+        levels = np.zeros(mask_shape, np.uint8)
+        levels[: mask_shape[0] // 2] = 255  # half the mask: 50% area
+        Image.fromarray(levels).save(root / "masks" / f"{name}_segmentation.png")
+    (split,) = summarize_folder(root).splits.values()
+    assert (split.images, split.with_mask, split.usable) == (3, 3, 2)
+    assert split.resolutions == {"40x30": 3}
+    assert split.lesion_area == [50.0, 50.0]
+    assert [p.kind for p in split.problems] == ["size_mismatch"]

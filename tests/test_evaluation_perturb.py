@@ -74,3 +74,81 @@ def test_evaluate_help_names_every_perturbation() -> None:
     listed = re.search(r"robustness check\): (.*?); the ground truth", help_text)
     assert listed is not None
     assert sorted(listed.group(1).split(", ")) == sorted(PERTURBATIONS)
+
+
+# The tests above check each perturbation's direction (blurrier, darker, warmer); these
+# check its size, the number its description states, so that a changed constant shows.
+
+@pytest.fixture(scope="module")
+def drawn() -> np.ndarray:
+    return draw_lesion((96, 128), seed=4, label=False)[0]
+
+
+@pytest.mark.parametrize("name, factors", [("warm", (1.12, 1.0, 0.85)),
+                                           ("cool", (0.88, 1.0, 1.12)),
+                                           ("dark", (0.6, 0.6, 0.6))])
+def test_colour_perturbations_scale_each_channel_by_the_stated_factor(name: str, factors) -> None:
+    grey = np.full((8, 8, 3), 100, np.uint8)
+    out = perturb(name, grey, "x")
+    assert out[0, 0].tolist() == [round(100 * f) for f in factors]
+    assert f"x{factors[0]:g}" in PERTURBATIONS[name].description
+
+
+def test_low_res_removes_detail_finer_than_four_pixels() -> None:
+    """A quarter of the resolution: stripes two pixels wide (a period of four) average out
+    to flat grey; at half the resolution they would survive."""
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, 2::4] = stripes[:, 3::4] = 255
+    out = perturb("low_res", stripes, "x").astype(float)
+    assert out.std() < 5 and abs(out.mean() - 127.5) < 5
+
+
+def test_jpeg_is_quality_20() -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    image = draw_lesion((96, 128), seed=4, label=False)[0]
+    buffer = BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=20)
+    expected = np.asarray(Image.open(BytesIO(buffer.getvalue())).convert("RGB"))
+    assert np.array_equal(perturb("jpeg", image, "x"), expected)
+
+
+def test_blur_radius_is_one_percent_of_the_short_side(drawn: np.ndarray) -> None:
+    from PIL import Image, ImageFilter
+
+    expected = np.asarray(Image.fromarray(drawn).filter(ImageFilter.GaussianBlur(96 / 100)))
+    assert np.array_equal(perturb("blur", drawn, "x"), expected)
+
+
+def test_noise_has_a_sigma_of_twelve_grey_levels() -> None:
+    grey = np.full((128, 128, 3), 128, np.uint8)  # far from 0 and 255: nothing clipped
+    difference = perturb("noise", grey, "x").astype(float) - 128
+    assert abs(difference.std() - 12) < 0.5 and abs(difference.mean()) < 0.3
+
+
+def test_low_contrast_scales_deviations_from_the_mean_by_six_tenths(drawn: np.ndarray) -> None:
+    out = perturb("low_contrast", drawn, "x").astype(float)
+    pixels = drawn.astype(float)
+    ratio = out.std(axis=(0, 1)) / pixels.std(axis=(0, 1))
+    assert np.allclose(ratio, 0.6, atol=0.01)
+    assert np.allclose(out.mean(axis=(0, 1)), pixels.mean(axis=(0, 1)), atol=0.6)
+
+
+def test_vignette_circle_spans_the_long_side() -> None:
+    """Diameter = the long side: on a landscape image the middle of the top and bottom
+    edges is still lit (a circle on the short side would blacken them)."""
+    white = np.full((96, 160, 3), 200, np.uint8)
+    out = perturb("vignette", white, "x")
+    assert out[0, 80].min() == 200 and out[-1, 79].min() == 200
+    assert out[0, 0].max() == 0
+
+
+def test_hair_draws_twenty_strands() -> None:
+    """Each hair gets one dark colour of its own: on a plain image more than ten distinct
+    colours mean more than ten hairs (twenty draws of forty colours give about sixteen)."""
+    plain = np.full((256, 256, 3), 220, np.uint8)
+    out = perturb("hair", plain, "ISIC_0000001")
+    colours = {tuple(c) for c in out.reshape(-1, 3).tolist()} - {(220, 220, 220)}
+    assert len(colours) > 10
