@@ -112,3 +112,13 @@ def test_a_deterministic_run_records_no_seed(weights: Path, tmp_path: Path) -> N
     assert _segment(image, "--out", tmp_path / "out", "--weights", weights) == 0
     record = json.loads((tmp_path / "out" / "segment_run.json").read_text())
     assert record["samples"] == 1 and record["seed"] is None
+
+
+def test_an_id_holds_no_run_of_dots() -> None:
+    """'..' inside a name is not a path step here (separators are gone first), but a file
+    called 'scan..1_segmentation.png' reads like one to people and tools: runs of dots
+    become one '_', as the docstring promises."""
+    from mobilegan.inference.batch import safe_id
+
+    assert safe_id("scan..1") == "scan_1" and safe_id("a...b.c") == "a_b.c"
+    assert ".." not in safe_id("..hidden..name..")
