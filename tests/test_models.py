@@ -262,3 +262,37 @@ def test_the_discriminator_sees_the_mask_in_the_images_range_and_is_pix2pixs() -
     layers = list(judge.net)
     assert isinstance(layers[1], nn.LeakyReLU)  # straight after the first conv: no norm
     assert all(m.negative_slope == 0.2 for m in layers if isinstance(m, nn.LeakyReLU))
+
+
+def test_the_decisions_table_is_what_paper_py_holds_and_the_network_builds() -> None:
+    """docs/architecture.md's "Decisions" table writes down every choice where the paper is
+    silent; each constant it names must hold the values it states, and the generator must
+    be built with them (a dilation changed in code alone, or in the table alone, shows)."""
+    import re
+    from pathlib import Path
+
+    from mobilegan.models.blocks import FCA, NonBottleneck1D
+
+    text = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text()
+    table = text.split("## Decisions", 1)[1].split("\n## ", 1)[0]
+    number = r"\d+(?:\.\d+)?(?:e-?\d+)?"
+    checked = []
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        names = re.findall(r"`([A-Z0-9_]+)`", cells[0]) if len(cells) > 2 else []
+        if not names or not all(hasattr(paper, name) for name in names):
+            continue
+        held = [float(v) for name in names
+                for v in re.findall(number, str(getattr(paper, name)))]
+        assert [float(v) for v in re.findall(number, cells[1])] == held, names
+        checked += names
+    assert {"FCA64_DILATIONS", "FCA128_DILATIONS", "DECODER_STREAM_DILATIONS", "CDA_CHANNELS",
+            "LAMBDA_L1", "ADAM_BETAS", "DECODER_DROPOUT"} <= set(checked)
+
+    generator = build_model(ModelConfig())
+    encoder = [block[0].conv3x1_2.dilation[0] for block in generator.encoder
+               if isinstance(block, FCA)]
+    assert encoder == [*paper.FCA64_DILATIONS, *paper.FCA128_DILATIONS]
+    streams = [[m.conv3x1_2.dilation[0] for m in stream.modules() if isinstance(m, NonBottleneck1D)]
+               for stream in generator.streams]
+    assert streams == [list(d) for d in paper.DECODER_STREAM_DILATIONS]
