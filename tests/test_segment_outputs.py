@@ -13,20 +13,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mobilegan.cli.main import main
 from mobilegan.data.synthetic import draw_lesion
 from mobilegan.inference.batch import find_inputs, write_outputs
 from mobilegan.inference.result import SegmentationResult
 from tests.conftest import untrained_weights
+from tests.test_segment_cli import _segment
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return untrained_weights(tmp_path_factory.mktemp("weights"), seed=2)
-
-
-def _segment(*args: str | Path) -> int:
-    return main(["segment", *map(str, args), "--image-size", "64", "--quiet"])
 
 
 def _draw(path: Path, seed: int = 5, size: tuple[int, int] = (32, 32)) -> Path:

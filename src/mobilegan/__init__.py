@@ -31,12 +31,9 @@ def __getattr__(name: str) -> Any:
 
         return SegmentationResult
     if name in _NEED_TORCH:
-        import importlib
+        from mobilegan.optional import import_needing_torch
 
-        from mobilegan.optional import needing_torch
-
-        module = needing_torch(f"mobilegan.{name}", lambda: importlib.import_module(_NEED_TORCH[name]))
-        return getattr(module, name)
+        return getattr(import_needing_torch(_NEED_TORCH[name], f"mobilegan.{name}"), name)
     if name in ("RunConfig", "ModelConfig"):
         from mobilegan import config
 

@@ -7,19 +7,17 @@ in a traceback about ``import torch`` several modules down.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
-T = TypeVar("T")
+import importlib
+from types import ModuleType
 
 INSTALL_TORCH = "pip install torch==2.13.0 -e '.[torch]' in the mobilegan checkout"
 
 
-def needing_torch(what: str, load: Callable[[], T]) -> T:
-    """``load()``, or a ModuleNotFoundError (``name="torch"``, as the command line reads it)
-    saying that ``what`` needs PyTorch, how to install it and what runs without it."""
+def import_needing_torch(module: str, what: str) -> ModuleType:
+    """``module`` imported, or a ModuleNotFoundError (``name="torch"``, as the command line
+    reads it) saying that ``what`` needs PyTorch, how to install it and what runs without it."""
     try:
-        return load()
+        return importlib.import_module(module)
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] != "torch":
             raise

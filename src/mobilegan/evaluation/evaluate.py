@@ -198,17 +198,13 @@ def labelled_batches(samples: Sequence[Sample], batch_size: int, skipped: list[d
                 chunk.append(sample)
             for checked in pool.map(check_pair, chunk):
                 sample = checked.sample
-                entries = [{"id": sample.id, "path": str(problem.path or ""),
-                            "kind": problem.kind, "reason": problem.message}
-                           for problem in checked.problems]
-                fatal = [entry for entry, problem in zip(entries, checked.problems)
-                         if problem.fatal]
-                if fatal:  # one entry per image skipped, whatever its count of reasons
-                    skipped.append({**fatal[0], "reason": "; ".join(e["reason"] for e in fatal)})
-                if not checked.ok:  # a warning about a pair not scored would mislead
+                fatal = [problem for problem in checked.problems if problem.fatal]
+                if fatal:  # one entry per image skipped, whatever its count of reasons; no
+                    # warnings beside it (a warning about a pair not scored would mislead)
+                    skipped.append({**_problem_entry(sample.id, fatal[0]),
+                                    "reason": "; ".join(problem.message for problem in fatal)})
                     continue
-                warnings.extend(entry for entry, problem in zip(entries, checked.problems)
-                                if not problem.fatal)
+                warnings.extend(_problem_entry(sample.id, p) for p in checked.problems)
                 assert checked.image is not None and checked.mask is not None
                 batch.append((sample, checked.image, checked.mask))
                 if len(batch) == batch_size:
@@ -216,6 +212,12 @@ def labelled_batches(samples: Sequence[Sample], batch_size: int, skipped: list[d
                     batch = []
     if batch:
         yield batch
+
+
+def _problem_entry(image_id: str, problem: Any) -> dict[str, str]:
+    """A ``skipped`` or ``warnings`` entry of the summary for one of a pair's problems."""
+    return {"id": image_id, "path": str(problem.path or ""), "kind": problem.kind,
+            "reason": problem.message}
 
 
 def score(probability: np.ndarray, truth: np.ndarray, threshold: float, postprocess: bool = False

@@ -179,7 +179,10 @@ class Segmenter:
             path = Path(weights) if weights is not None else _require_shipped()
             self.backend = _onnx_backend(path, device, threads)
         else:
-            TorchBackend = _torch_backend_class("backend='torch' (the default)")
+            from mobilegan.optional import import_needing_torch
+
+            TorchBackend = import_needing_torch("mobilegan.inference.torch_backend",
+                                                "backend='torch' (the default)").TorchBackend
             path = Path(weights) if weights is not None else _require_shipped()
             if path.suffix.lower() == ".onnx":  # else: "no such file: <name>.json"
                 raise ValueError(f"{path} is an ONNX file: run it with backend='onnx' (or "
@@ -439,17 +442,6 @@ def _int8_backend(path: Path, device: str, threads: int | None) -> Any:
         raise ValueError(f"{path} is a float ONNX file: use backend='onnx' for it, or quantise "
                          f"it with `mobilegan export --quantize int8`")
     return backend
-
-
-def _torch_backend_class(what: str) -> Any:
-    from mobilegan.optional import needing_torch
-
-    def load() -> Any:
-        from mobilegan.inference.torch_backend import TorchBackend
-
-        return TorchBackend
-
-    return needing_torch(what, load)
 
 
 def _onnx_backend(path: Path, device: str, threads: int | None) -> Any:
